@@ -1,0 +1,187 @@
+"""The ``vaekit`` command: parses arguments, loads, calls the library. Nothing else lives here."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from vaekit.config import ConfigError, DataConfig, load_config
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line naming the problem, exit status 2 (argparse prints the whole usage otherwise)."""
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
+    """The inputs a command works on: image files, or the first ``count`` test examples of --data."""
+    from vaekit.data import load_data
+    from vaekit.data.user_files import load_images
+
+    if args.inputs:
+        return load_images([Path(p) for p in args.inputs], model.data_shape)
+    data = load_data(DataConfig(name=args.data, validation=0))
+    if data.data_shape != model.data_shape:
+        raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
+    return data.test.x[:count]
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from vaekit.run import run
+
+    config = load_config(args.config, args.overrides)
+    metrics = run(config, resume=args.resume, overwrite=args.overwrite)
+    test = metrics["test"]
+    print(f"{config.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats "
+          f"(k={test['k']}), {test['bits_per_dim']:.4f} bits/dim")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from vaekit.data import load_data
+    from vaekit.evaluate import evaluate
+    from vaekit.saving import load
+
+    model = load(args.model)
+    data = load_data(DataConfig(name=args.data, validation=0))
+    test = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
+    report = evaluate(model, test, k=args.k, seed=args.seed)
+    text = json.dumps(report.as_dict(), indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    print(text)
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from vaekit.generate import save_grid
+    from vaekit.saving import load
+
+    model = load(args.model)
+    print(save_grid(model.sample(args.n, seed=args.seed), args.output, nrow=args.nrow))
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from vaekit.generate import reconstruction_pairs, save_grid
+    from vaekit.saving import load
+
+    model = load(args.model)
+    print(save_grid(reconstruction_pairs(model, _inputs(model, args, args.n), args.nrow), args.output, nrow=args.nrow))
+
+
+def cmd_interpolate(args: argparse.Namespace) -> None:
+    from vaekit.generate import interpolate, save_grid
+    from vaekit.saving import load
+
+    model = load(args.model)
+    x = _inputs(model, args, 2)
+    if len(x) != 2:
+        raise ValueError(f"interpolate needs exactly two inputs, got {len(x)}")
+    print(save_grid(interpolate(model, x[0], x[1], args.steps, args.method), args.output, nrow=args.steps))
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    from vaekit.data import DATASETS, verify_named
+
+    if args.action == "list":
+        for name, ds in DATASETS.items():
+            print(f"{name:18s} {ds.description}")
+        return
+    names = args.names or list(DATASETS)
+    failed = False
+    for name in names:
+        if name not in DATASETS:
+            raise ValueError(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
+        for line in verify_named(name, download=args.download):
+            failed |= line.startswith("FAILED")
+            print(f"{name:18s} {line}")
+    if failed:
+        raise SystemExit(1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vaekit", description="Variational autoencoders: train, evaluate, sample, reconstruct.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a model from a YAML recipe")
+    p.add_argument("--config", help="a YAML recipe such as configs/vae-mnist.yaml (defaults if omitted)")
+    p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override config values")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    p.set_defaults(func=cmd_train)
+
+    def model_command(name: str, help_text: str, func) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        q = sub.add_parser(name, help=help_text)
+        q.add_argument("model", help="a saved model directory (runs/NAME/model)")
+        q.set_defaults(func=func)
+        return q
+
+    p = model_command("evaluate", "test ELBO, importance-weighted log p(x), bits/dim, active units", cmd_evaluate)
+    p.add_argument("--data", default="binarized-mnist", help="data set whose test split to use")
+    p.add_argument("--k", type=_positive, default=5000, help="importance samples per example (default 5000)")
+    p.add_argument("--limit", type=_positive, help="evaluate the first N test examples only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", help="also write the report as JSON here")
+
+    p = model_command("sample", "decode draws from the prior into a PNG grid", cmd_sample)
+    p.add_argument("-n", type=_positive, default=64, help="number of samples")
+    p.add_argument("--nrow", type=_positive, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", default="samples.png")
+
+    for name, func, default in (("reconstruct", cmd_reconstruct, "reconstructions.png"),
+                                ("interpolate", cmd_interpolate, "interpolation.png")):
+        p = model_command(name, f"{name} inputs (image files, or test examples of --data)", func)
+        p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
+        p.add_argument("--data", default="binarized-mnist")
+        p.add_argument("-o", "--output", default=default)
+        p.add_argument("--nrow", type=_positive, default=8)
+    sub.choices["reconstruct"].add_argument("-n", type=_positive, default=32, help="test examples to use")
+    sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
+    sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
+
+    p = sub.add_parser("data", help="list or verify the named data sets")
+    p.add_argument("action", choices=["list", "verify"])
+    p.add_argument("names", nargs="*", help="data sets to verify (default: all)")
+    p.add_argument("--download", action="store_true", help="fetch missing files from their origin")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    from vaekit.train import NonFiniteLossError, TrainingInterrupted
+
+    try:
+        args.func(args)
+    except (ConfigError, ValueError, TypeError, FileNotFoundError) as error:
+        print(f"vaekit {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except NonFiniteLossError as error:
+        print(f"vaekit {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except TrainingInterrupted as error:
+        print(f"vaekit {args.command}: {error}; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Validated run configuration: YAML in, pydantic models out, errors a person can act on.
+
+A run is a :class:`RunConfig`: what data, which model, how to train, how to evaluate.
+``load_config(path, overrides)`` reads YAML and applies ``key.sub=value`` overrides.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key and what is accepted."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Strict):
+    """Where the data comes from and how it is split."""
+
+    name: str = "binarized-mnist"  # a named set (`vaekit data list`) or a path: image folder, .npy, .npz
+    root: Path | None = None  # data directory; default $VAEKIT_DATA, then ~/.cache/vaekit
+    download: bool = True  # fetch a named set from its public origin when it is not found locally
+    validation: int = Field(5000, ge=0)  # examples held out of the training set for validation
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # for sets without a test split (folders, arrays)
+    limit: int | None = Field(None, ge=1)  # keep only the first N training examples (quick runs)
+    image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
+    resize: Literal["resize", "center-crop"] = "resize"
+    channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
+    seed: int = 0  # seeds the split and the fixed binarization of validation/test data
+
+
+class ModelConfig(_Strict):
+    """A VAE's architecture and objective (Kingma & Welling 2013)."""
+
+    name: Literal["vae"] = "vae"
+    data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
+    latent_dim: int = Field(20, ge=1)
+    architecture: Literal["mlp", "conv"] = "mlp"
+    hidden: list[int] = Field(default_factory=lambda: [400])  # MLP widths (mirrored in the decoder)
+    channels: list[int] = Field(default_factory=lambda: [32, 64])  # conv widths, each layer halves H, W
+    activation: Literal["relu", "tanh", "elu", "softplus", "leaky_relu"] = "relu"
+    likelihood: Literal["bernoulli", "logistic-mixture", "gaussian"] = "bernoulli"
+    mixture_components: int = Field(5, ge=1)  # logistic-mixture only
+    beta: float = Field(1.0, ge=0.0)  # weight of the KL term (Higgins et al. 2017); 1 is the ELBO
+    free_bits: float = Field(0.0, ge=0.0)  # nats per latent dimension below which KL is not penalized (Kingma et al. 2016)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelConfig":
+        if self.architecture == "conv" and self.data_shape is not None and len(self.data_shape) != 3:
+            raise ValueError(f"architecture 'conv' needs image data (C, H, W), got data_shape {self.data_shape}")
+        if any(h < 1 for h in self.hidden + self.channels):
+            raise ValueError("hidden and channels widths must be positive")
+        return self
+
+
+class TrainConfig(_Strict):
+    """How the one Trainer runs."""
+
+    optimizer: Literal["adam", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)  # sgd only
+    weight_decay: float = Field(0.0, ge=0.0)
+    batch_size: int = Field(128, ge=1)
+    epochs: int = Field(10, ge=1)
+    max_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget; stops at the first step past it
+    schedule: Literal["constant", "cosine", "exponential"] = "constant"
+    lr_final: float = Field(0.1, gt=0.0, le=1.0)  # cosine/exponential: final lr as a fraction of lr
+    kl_warmup_steps: int = Field(0, ge=0)  # KL weight rises linearly from 0 to 1 (Sonderby et al. 2016)
+    grad_clip: float | None = Field(None, gt=0.0)  # max global gradient norm
+    early_stopping: int | None = Field(None, ge=1)  # stop after this many epochs without a better validation ELBO
+    checkpoint_every: int = Field(1000, ge=1)  # steps
+    log_every: int = Field(50, ge=1)  # steps
+    compile: bool = False  # torch.compile the loss (pays back its warm-up on runs of more than a minute)
+    seed: int = 0
+    progress: bool = True
+
+
+class EvalConfig(_Strict):
+    """What `vaekit evaluate` and the end of a training run measure and draw."""
+
+    k: int = Field(5000, ge=1)  # importance samples for log p(x) (Burda et al. 2015 use 5000)
+    limit: int | None = Field(None, ge=1)  # evaluate the first N test examples only
+    batch_size: int = Field(32, ge=1)  # data points per importance-sampling batch
+    samples: int = Field(64, ge=1)  # images in the sample grid
+    seed: int = 0
+
+
+class RunConfig(_Strict):
+    """One recipe: data, model, training and evaluation."""
+
+    name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$")
+    out_dir: Path = Path("runs")
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvalConfig = Field(default_factory=EvalConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out_dir / self.name
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "config"
+        if e["type"] == "extra_forbidden":
+            parts.append(f"unknown key '{where}'")
+        else:
+            parts.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+    return "; ".join(parts)
+
+
+def _set(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override '{dotted}': '{key}' is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Turn ``["train.lr=3e-4", "model.hidden=[200,200]"]`` into a nested dict (values parsed as YAML)."""
+    tree: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override '{item}' is not of the form key.sub=value")
+        _set(tree, key.strip(), yaml.safe_load(raw) if raw.strip() else None)
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def make_config(tree: dict[str, Any]) -> RunConfig:
+    """Validate a nested dict as a RunConfig, raising ConfigError with a readable message."""
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Read a YAML recipe (or the defaults) and apply ``key.sub=value`` overrides."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file '{path}' not found")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file '{path}' is not valid YAML: {error}") from None
+        if not isinstance(tree, dict):
+            raise ConfigError(f"config file '{path}' must hold a mapping of sections, got {type(tree).__name__}")
+    return make_config(_merge(tree, parse_overrides(overrides or [])))
+
+
+def save_config(config: RunConfig, path: Path) -> None:
+    """Write the resolved config as YAML, so the run can be repeated exactly."""
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

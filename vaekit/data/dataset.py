@@ -1,0 +1,96 @@
+"""In-memory data splits and the seeded batch order the Trainer uses.
+
+Data lives in one tensor per split (no per-sample loading): batches are index slices.
+``kind`` says which likelihood fits: ``binary`` (Bernoulli), ``8bit`` (values k/255, the
+discretized logistic) or ``continuous`` (Gaussian).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+
+Kind = Literal["binary", "8bit", "continuous"]
+
+
+def _generator(*seeds: int) -> torch.Generator:
+    """A generator seeded by a tuple of integers (seed, epoch, step, ...)."""
+    value = 0
+    for s in seeds:
+        value = (value * 1_000_003 + int(s)) % (2**63)
+    return torch.Generator().manual_seed(value)
+
+
+def binarize(x: torch.Tensor, *seeds: int) -> torch.Tensor:
+    """One Bernoulli draw per pixel with probability equal to its intensity in [0, 1]."""
+    return torch.bernoulli(x, generator=_generator(*seeds))
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: ``x`` of shape (N, *data_shape) as float32, labels ``y`` (N,) or None.
+
+    With ``dynamic_binarize`` each batch is a fresh Bernoulli draw from the intensities
+    (dynamic binarization, as in Burda et al. 2015), seeded by (seed, step) so runs repeat exactly.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    kind: Kind = "continuous"
+    dynamic_binarize: bool = False
+
+    def __post_init__(self) -> None:
+        if self.y is not None and len(self.y) != len(self.x):
+            raise ValueError(f"{len(self.x)} examples but {len(self.y)} labels")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.x.shape[1:])
+
+    def subset(self, index: torch.Tensor | slice) -> "Split":
+        return replace(self, x=self.x[index], y=None if self.y is None else self.y[index])
+
+    def batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
+                shuffle: bool = True) -> Iterator[torch.Tensor]:
+        """Yield the batches of one epoch, from batch number ``start`` on (for exact resume)."""
+        n = len(self.x)
+        order = torch.randperm(n, generator=_generator(seed, epoch)) if shuffle else torch.arange(n)
+        for b in range(start, (n + batch_size - 1) // batch_size):
+            x = self.x[order[b * batch_size:(b + 1) * batch_size]]
+            if self.dynamic_binarize:
+                x = binarize(x, seed, epoch, b)
+            yield x
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        return (len(self.x) + batch_size - 1) // batch_size
+
+
+@dataclass(frozen=True)
+class Data:
+    """Train, validation and test splits of one data set."""
+
+    name: str
+    train: Split
+    valid: Split
+    test: Split
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return self.train.data_shape
+
+    @property
+    def kind(self) -> Kind:
+        return self.train.kind
+
+
+def split_off(split: Split, count: int, seed: int) -> tuple[Split, Split]:
+    """Hold out ``count`` examples chosen by a seeded permutation: (rest, held_out)."""
+    if count >= len(split):
+        raise ValueError(f"cannot hold out {count} of only {len(split)} examples; lower data.validation")
+    order = torch.randperm(len(split), generator=_generator(seed, 7919))
+    return split.subset(order[count:]), split.subset(order[:count])

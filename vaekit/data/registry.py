@@ -1,0 +1,85 @@
+"""Named data sets: each knows its public origin, its files' SHA-256 and how to read them."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaekit.data.dataset import Data, Split, binarize, split_off
+from vaekit.data.files import RemoteFile, fetch
+from vaekit.data.idx import parse_idx
+
+_MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+
+def _idx_files(url: str, sums: dict[str, str]) -> dict[str, RemoteFile]:
+    names = {"train_x": "train-images-idx3-ubyte.gz", "train_y": "train-labels-idx1-ubyte.gz",
+             "test_x": "t10k-images-idx3-ubyte.gz", "test_y": "t10k-labels-idx1-ubyte.gz"}
+    return {role: RemoteFile(name, url + name, sums[role]) for role, name in names.items()}
+
+
+@dataclass(frozen=True)
+class NamedDataset:
+    """A public data set: ``folder`` under the data directory, its files, and a loader."""
+
+    name: str
+    folder: str
+    description: str
+    files: dict[str, RemoteFile]
+    build: Callable[["NamedDataset", Path | None, bool, int, int], Data]
+
+    def fetch(self, role: str, root: Path | None, download: bool) -> bytes:
+        return fetch(self.folder, self.files[role], root, download)
+
+
+def _load_idx(ds: NamedDataset, root: Path | None, download: bool) -> tuple[torch.Tensor, ...]:
+    def images(role: str) -> torch.Tensor:
+        return parse_idx(ds.fetch(role, root, download)).unsqueeze(1).float() / 255.0  # (N, 1, 28, 28)
+
+    def labels(role: str) -> torch.Tensor:
+        return parse_idx(ds.fetch(role, root, download)).long()
+
+    return images("train_x"), labels("train_y"), images("test_x"), labels("test_y")
+
+
+def _eight_bit(ds: NamedDataset, root: Path | None, download: bool, validation: int, seed: int) -> Data:
+    x, y, tx, ty = _load_idx(ds, root, download)
+    train, valid = split_off(Split(x, y, "8bit"), validation, seed)
+    return Data(ds.name, train, valid, Split(tx, ty, "8bit"))
+
+
+def _binarized(ds: NamedDataset, root: Path | None, download: bool, validation: int, seed: int) -> Data:
+    """Dynamic binarization for training; validation and test binarized once with a fixed seed."""
+    x, y, tx, ty = _load_idx(ds, root, download)
+    train, valid = split_off(Split(x, y, "binary", dynamic_binarize=True), validation, seed)
+    valid = Split(binarize(valid.x, seed, 1), valid.y, "binary")
+    return Data(ds.name, train, valid, Split(binarize(tx, seed, 2), ty, "binary"))
+
+
+_MNIST_SUMS = {
+    "train_x": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train_y": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "test_x": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "test_y": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+_FASHION_SUMS = {
+    "train_x": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train_y": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "test_x": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "test_y": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
+DATASETS: dict[str, NamedDataset] = {
+    ds.name: ds for ds in [
+        NamedDataset("mnist", "mnist", "MNIST digits, 28x28, 8-bit (LeCun et al. 1998)",
+                     _idx_files(_MNIST_URL, _MNIST_SUMS), _eight_bit),
+        NamedDataset("binarized-mnist", "mnist",
+                     "MNIST, dynamically binarized for training; test binarized once (seeded)",
+                     _idx_files(_MNIST_URL, _MNIST_SUMS), _binarized),
+        NamedDataset("fashion-mnist", "fashion-mnist", "Fashion-MNIST, 28x28, 8-bit (Xiao et al. 2017)",
+                     _idx_files(_FASHION_URL, _FASHION_SUMS), _eight_bit),
+    ]
+}

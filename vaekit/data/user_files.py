@@ -1,0 +1,108 @@
+"""The user's own data: a folder of images (class sub-folders become labels) or a .npy/.npz array."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from vaekit.data.dataset import Kind, Split
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def _kind_of(x: np.ndarray) -> Kind:
+    if x.dtype == np.bool_ or np.isin(x, (0, 1)).all():
+        return "binary"
+    if x.dtype == np.uint8:
+        return "8bit"
+    return "continuous"
+
+
+def _as_split(x: np.ndarray, y: np.ndarray | None, source: Path) -> Split:
+    if x.ndim < 2 or len(x) == 0:
+        raise ValueError(f"{source}: expected an array of shape (N, ...) with N >= 1, got shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+        raise ValueError(f"{source}: expected a numeric array, got dtype {x.dtype}")
+    kind = _kind_of(x)
+    values = torch.from_numpy(np.ascontiguousarray(x)).float()
+    if kind == "8bit":
+        values = values / 255.0
+    if not torch.isfinite(values).all():
+        raise ValueError(f"{source}: the array holds NaN or infinite values")
+    labels = None
+    if y is not None:
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(f"{source}: labels 'y' must be integers of shape ({len(x)},), got {y.dtype} {y.shape}")
+        labels = torch.from_numpy(y.astype(np.int64))
+    return Split(values, labels, kind)
+
+
+def load_array(path: Path) -> Split:
+    """A .npy array (N, ...) or a .npz with 'x' (or 'X') and optional 'y'. Never unpickles."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path}: not a readable .npy/.npz array without pickled objects ({error})") from None
+    if isinstance(loaded, np.ndarray):
+        return _as_split(loaded, None, path)
+    with loaded:
+        keys = set(loaded.files)
+        key = "x" if "x" in keys else "X" if "X" in keys else None
+        if key is None:
+            raise ValueError(f"{path}: an .npz needs an array named 'x' (found {sorted(keys)})")
+        return _as_split(loaded[key], loaded["y"] if "y" in keys else None, path)
+
+
+def _read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            image = image.convert(mode)
+            if size is not None and image.size != (size[1], size[0]):
+                height, width = size
+                if resize == "center-crop":
+                    scale = max(width / image.width, height / image.height)
+                    image = image.resize((max(width, round(image.width * scale)),
+                                          max(height, round(image.height * scale))), Image.BILINEAR)
+                    left, top = (image.width - width) // 2, (image.height - height) // 2
+                    image = image.crop((left, top, left + width, top + height))
+                else:
+                    image = image.resize((width, height), Image.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path}: not a readable image ({error})") from None
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (C, H, W)
+
+
+def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
+                      resize: str = "resize", channels: int | None = None) -> Split:
+    """Images under ``folder``; if they sit in sub-folders, each sub-folder is a class."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise ValueError(f"{folder}: no PNG or JPEG images found")
+    classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
+    labelled = classes != ["."]
+    if channels is None:
+        with Image.open(files[0]) as first:
+            channels = 1 if first.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    if image_size is None:
+        with Image.open(files[0]) as first:
+            image_size = (first.height, first.width)
+    mode = "L" if channels == 1 else "RGB"
+    x = np.stack([_read_image(p, image_size, resize, mode) for p in files])
+    y = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) if labelled else None
+    split = _as_split(x, y, folder)
+    return Split(split.x, split.y, "8bit")  # pixels are always 8-bit here, even if only 0 and 255 occur
+
+
+def load_images(paths: list[Path], data_shape: tuple[int, ...]) -> torch.Tensor:
+    """Image files as a batch (N, C, H, W) in [0, 1], converted and resized to ``data_shape``."""
+    if len(data_shape) != 3 or data_shape[0] not in (1, 3):
+        raise ValueError(f"this model's data has shape {data_shape}, not images")
+    mode = "L" if data_shape[0] == 1 else "RGB"
+    for p in paths:
+        if not Path(p).is_file():
+            raise ValueError(f"input '{p}' is not a file")
+    x = np.stack([_read_image(Path(p), tuple(data_shape[1:]), "resize", mode) for p in paths])  # type: ignore[arg-type]
+    return torch.from_numpy(x).float() / 255.0

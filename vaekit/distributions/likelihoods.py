@@ -1,0 +1,80 @@
+"""Decoder likelihoods p(x|z): parameters from a network in, a torch Distribution out.
+
+A decoder network emits ``params`` of shape (B, P, *data_shape), P parameters per data element;
+each likelihood turns them into a Distribution whose event is one whole datum.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Bernoulli, Distribution, Independent, Normal
+
+from vaekit.distributions.discretized_logistic import DiscretizedLogisticMixture
+
+_MIN_SCALE = 1e-3
+
+
+class Likelihood(nn.Module):
+    """Base class: ``params_per_element`` parameters per datum element; ``forward(params)`` gives p(x|z)."""
+
+    params_per_element: int = 1
+    data_kinds: tuple[str, ...] = ()  # the data kinds (binary, 8bit, continuous) it is a true likelihood for
+
+    def __init__(self, data_shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.data_shape = tuple(data_shape)
+
+    def forward(self, params: torch.Tensor) -> Distribution:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class BernoulliLikelihood(Likelihood):
+    """Independent Bernoulli pixels with logits (Kingma & Welling 2013, appendix C.1)."""
+
+    data_kinds = ("binary",)
+
+    def forward(self, params: torch.Tensor) -> Distribution:
+        return Independent(Bernoulli(logits=params[:, 0], validate_args=False), len(self.data_shape))
+
+
+class GaussianLikelihood(Likelihood):
+    """Independent Gaussians: the decoder gives the mean, one learned scale per element (appendix C.2)."""
+
+    data_kinds = ("continuous", "8bit", "binary")
+
+    def __init__(self, data_shape: tuple[int, ...]) -> None:
+        super().__init__(data_shape)
+        self.raw_scale = nn.Parameter(torch.zeros(self.data_shape))
+
+    def forward(self, params: torch.Tensor) -> Distribution:
+        scale = F.softplus(self.raw_scale) + _MIN_SCALE
+        return Independent(Normal(params[:, 0], scale, validate_args=False), len(self.data_shape))
+
+
+class LogisticMixtureLikelihood(Likelihood):
+    """The discretized logistic mixture for 8-bit values (Salimans et al. 2017)."""
+
+    data_kinds = ("8bit", "binary")
+
+    def __init__(self, data_shape: tuple[int, ...], components: int) -> None:
+        super().__init__(data_shape)
+        self.components = components
+        self.params_per_element = 3 * components
+
+    def forward(self, params: torch.Tensor) -> Distribution:
+        b = params.shape[0]
+        p = params.view(b, 3, self.components, *self.data_shape).movedim(2, -1)  # (B, 3, *shape, K)
+        dist = DiscretizedLogisticMixture(p[:, 0], p[:, 1] + 0.5, p[:, 2], validate_args=False)
+        return Independent(dist, len(self.data_shape))
+
+
+def make_likelihood(name: str, data_shape: tuple[int, ...], components: int = 5) -> Likelihood:
+    """The likelihood named in a model config."""
+    if name == "bernoulli":
+        return BernoulliLikelihood(data_shape)
+    if name == "gaussian":
+        return GaussianLikelihood(data_shape)
+    if name == "logistic-mixture":
+        return LogisticMixtureLikelihood(data_shape, components)
+    raise ValueError(f"unknown likelihood '{name}'; choose bernoulli, logistic-mixture or gaussian")

@@ -1,0 +1,105 @@
+"""Generation from any model on the contract: samples, reconstructions, interpolations, traversals,
+and the 2-D learned manifold of Kingma & Welling 2013 (fig. 4). Each returns images (N, C, H, W)
+in [0, 1]; ``save_grid`` writes them as one PNG.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.distributions import Normal
+
+from vaekit.models import LatentVariableModel
+
+
+def _require_images(model: LatentVariableModel) -> None:
+    if len(model.data_shape) != 3:
+        raise ValueError(f"image figures need image data (C, H, W); this model's data has shape {model.data_shape}")
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int = 2, pad: int = 2) -> Path:
+    """Tile images (N, C, H, W) in [0, 1] into a grid with ``nrow`` per row, upscaled ``scale`` times."""
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"expected images (N, 1 or 3, H, W), got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    rows = math.ceil(n / nrow)
+    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    for i, img in enumerate(images.clamp(0, 1)):
+        r, col = divmod(i, nrow)
+        grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = img
+    array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    picture = Image.fromarray(array[..., 0] if c == 1 else array)
+    picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(path)
+    return path
+
+
+def decode_mean(model: LatentVariableModel, z: torch.Tensor) -> torch.Tensor:
+    return model.decode(z).mean
+
+
+@torch.no_grad()
+def reconstruction_pairs(model: LatentVariableModel, x: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+    """Rows of ``nrow`` originals, each followed by a row of their reconstructions."""
+    _require_images(model)
+    recon = model.reconstruct(x)
+    rows = []
+    for start in range(0, len(x), nrow):
+        rows += [x[start:start + nrow], recon[start:start + nrow]]
+    return torch.cat(rows)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016, arXiv:1609.04468 for latent spaces)."""
+    cos = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp(min=1e-12)
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    t = t[:, None]
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+@torch.no_grad()
+def interpolate(model: LatentVariableModel, x1: torch.Tensor, x2: torch.Tensor, steps: int = 10,
+                method: Literal["linear", "slerp"] = "linear") -> torch.Tensor:
+    """Decode ``steps`` points between the posterior means of two inputs (the ends included)."""
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    if method not in ("linear", "slerp"):
+        raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
+    z1 = model.encode(model.check_input(x1)).mean[:1]
+    z2 = model.encode(model.check_input(x2)).mean[:1]
+    t = torch.linspace(0, 1, steps)
+    z = z1 + t[:, None] * (z2 - z1) if method == "linear" else slerp(z1.expand(steps, -1), z2.expand(steps, -1), t)
+    return decode_mean(model, z)
+
+
+@torch.no_grad()
+def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: list[int] | None = None,
+               steps: int = 9, span: float = 3.0) -> torch.Tensor:
+    """One row per latent dimension: that dimension swept over [-span, span], the rest held at
+    the posterior mean of ``x`` (or at zero, the prior mode)."""
+    latent = model.config.latent_dim
+    dims = list(range(min(latent, 10))) if dims is None else dims
+    if any(not 0 <= d < latent for d in dims):
+        raise ValueError(f"latent dimensions must lie in 0..{latent - 1}, got {dims}")
+    base = torch.zeros(latent) if x is None else model.encode(model.check_input(x)).mean[0]
+    values = torch.linspace(-span, span, steps)
+    z = base.repeat(len(dims) * steps, 1)
+    for row, d in enumerate(dims):
+        z[row * steps:(row + 1) * steps, d] = values
+    return decode_mean(model, z)
+
+
+@torch.no_grad()
+def manifold_2d(model: LatentVariableModel, n: int = 20) -> torch.Tensor:
+    """Kingma & Welling fig. 4: a 2-D latent space mapped through the inverse Gaussian CDF onto an n x n grid."""
+    if model.config.latent_dim != 2:
+        raise ValueError(f"the learned-manifold figure needs a 2-D latent space, this model has {model.config.latent_dim}")
+    grid = Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
+    z = torch.stack(torch.meshgrid(grid, grid.flip(0), indexing="xy"), -1).reshape(-1, 2)
+    return decode_mean(model, z)

@@ -1,0 +1,6 @@
+"""Models: one file per model, each registered by name."""
+from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.registry import MODELS, build_model, register
+from vaekit.models.vae import VAE
+
+__all__ = ["LatentVariableModel", "Loss", "MODELS", "VAE", "build_model", "register"]

@@ -1,0 +1,105 @@
+"""The model contract every vaekit model keeps, and the verbs it gets for free.
+
+A model is three distributions: ``encode(x)`` -> q(z|x), ``decode(z)`` -> p(x|z), ``prior()`` -> p(z),
+plus ``loss(x)`` -> :class:`Loss`, the scalar the Trainer minimizes. Everything else here
+(sampling, reconstruction, the bounds, saving) is written once against those.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+from vaekit import objectives
+from vaekit.config import ModelConfig
+
+if TYPE_CHECKING:
+    from vaekit.data import Data
+
+
+@dataclass
+class Loss:
+    """The scalar to minimize and named scalar terms for logging."""
+
+    value: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class LatentVariableModel(nn.Module):
+    """Base class: subclasses define ``encode``, ``decode``, ``prior`` and ``loss``."""
+
+    registered_name: ClassVar[str]
+    config: ModelConfig
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        raise NotImplementedError
+
+    def prior(self) -> Distribution:
+        raise NotImplementedError
+
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+        """The scalar to minimize on batch x; ``kl_weight`` is the Trainer's KL warm-up weight."""
+        raise NotImplementedError
+
+    # --- verbs written once against the contract -------------------------------------------
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        assert self.config.data_shape is not None
+        return tuple(self.config.data_shape)
+
+    def check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Validate a batch (B, *data_shape) of finite values; a single datum gains a batch axis."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+        if tuple(x.shape) == self.data_shape:
+            x = x.unsqueeze(0)
+        if tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(f"expected inputs of shape (B, {', '.join(map(str, self.data_shape))}), "
+                             f"got {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError("inputs contain NaN or infinite values")
+        return x.float()
+
+    def elbo(self, x: torch.Tensor) -> torch.Tensor:
+        """ELBO per example [B] in nats."""
+        return objectives.elbo(self, self.check_input(x))
+
+    def log_likelihood(self, x: torch.Tensor, k: int = 5000) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) per example [B] in nats (Burda et al. 2015)."""
+        return objectives.log_likelihood(self, self.check_input(x), k)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, mean: bool = True) -> torch.Tensor:
+        """n draws z ~ p(z), decoded to the mean of p(x|z) (or a draw from it with ``mean=False``)."""
+        if n < 1:
+            raise ValueError(f"n must be a positive number of samples, got {n}")
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            px = self.decode(self.prior().sample((n,)))
+            return px.mean if mean else px.sample()
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of p(x|z) at the posterior mean z = E[q(z|x)]."""
+        return self.decode(self.encode(self.check_input(x)).mean).mean
+
+    def fit(self, data: "Data | str", **train_options: Any) -> "LatentVariableModel":
+        """Train on ``data`` (a loaded Data or a data set name) with TrainConfig options; returns self."""
+        from vaekit.train import fit  # the training layer sits above models; imported only when asked
+
+        fit(self, data, **train_options)
+        return self
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` into ``directory``."""
+        from vaekit.saving import save_model
+
+        return save_model(self, directory)

@@ -1,0 +1,79 @@
+"""The variational autoencoder of Kingma & Welling 2013, "Auto-Encoding Variational Bayes", arXiv:1312.6114.
+
+Generative story:  z ~ p(z) = N(0, I),   x ~ p(x|z) = likelihood(decoder(z)).
+Inference model:   q(z|x) = N(mu(x), diag sigma(x)^2)   (the encoder, section 3 / appendix C).
+
+    x --encoder--> (mu, sigma) --rsample--> z --decoder--> params --likelihood--> p(x|z)
+
+Objective: the ELBO (eq. 3, with the closed-form KL of appendix B), with the beta weight of
+Higgins et al. 2017 on the KL and optional free bits (Kingma et al. 2016, arXiv:1606.04934, eq. in 2.1):
+    loss = -E_q[log p(x|z)] + beta * w * sum_j max(lambda, KL_j),   w the KL warm-up weight.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch.distributions import Distribution, Independent, Normal
+
+from vaekit import objectives
+from vaekit.config import ModelConfig
+from vaekit.distributions import make_likelihood
+from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.registry import register
+from vaekit.nn import ConvDecoder, ConvEncoder, mlp
+
+_MIN_SCALE = 1e-5
+
+
+@register("vae")
+class VAE(LatentVariableModel):
+    """A VAE with a Gaussian posterior, a standard normal prior and a likelihood fit for the data.
+
+    Build it from a :class:`ModelConfig` or its fields: ``VAE(data_shape=(1, 28, 28), latent_dim=20)``.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
+        super().__init__()
+        config = ModelConfig(**options) if config is None else config.model_copy(update=options)
+        if config.data_shape is None:
+            raise ValueError("a VAE needs data_shape, e.g. (1, 28, 28) for MNIST")
+        self.config = ModelConfig.model_validate(config.model_dump())  # re-validate the updated copy
+        shape, d, zdim = self.data_shape, math.prod(self.data_shape), config.latent_dim
+        self.likelihood = make_likelihood(config.likelihood, shape, config.mixture_components)
+        p = self.likelihood.params_per_element
+        if config.architecture == "mlp":
+            self.encoder = torch.nn.Sequential(torch.nn.Flatten(), mlp(d, config.hidden, 2 * zdim, config.activation))
+            self.decoder = mlp(zdim, config.hidden[::-1], p * d, config.activation)
+        else:
+            self.encoder = ConvEncoder(shape, config.channels, 2 * zdim, config.activation)  # type: ignore[arg-type]
+            self.decoder = ConvDecoder(zdim, config.channels, shape, p * shape[0], config.activation)  # type: ignore[arg-type]
+        self.register_buffer("prior_loc", torch.zeros(zdim))
+        self.register_buffer("prior_scale", torch.ones(zdim))
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        """q(z|x) = N(mu, diag sigma^2); sigma = softplus(.) for stability (K&W use exp(log sigma^2 / 2))."""
+        mu, pre_sigma = self.encoder(x).chunk(2, dim=-1)  # (B, latent) each
+        return Independent(Normal(mu, F.softplus(pre_sigma) + _MIN_SCALE, validate_args=False), 1)
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        """p(x|z), batch-shaped like z's leading axis, event = one datum."""
+        params = self.decoder(z).view(z.shape[0], self.likelihood.params_per_element, *self.data_shape)
+        return self.likelihood(params)  # (B, P, *data_shape) -> Distribution
+
+    def prior(self) -> Distribution:
+        """p(z) = N(0, I)."""
+        return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1)
+
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+        """The negative (beta-weighted, warmed-up, free-bits) ELBO, averaged over the batch."""
+        t = objectives.elbo_terms(self, x)
+        kl = t.kl.mean()
+        if self.config.free_bits > 0 and t.kl_per_dim is not None:
+            penalized = t.kl_per_dim.mean(0).clamp(min=self.config.free_bits).sum()
+        else:
+            penalized = kl
+        value = -t.reconstruction.mean() + self.config.beta * kl_weight * penalized
+        return Loss(value, {"elbo": t.elbo.mean().detach(), "reconstruction": t.reconstruction.mean().detach(),
+                            "kl": kl.detach()})

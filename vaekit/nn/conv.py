@@ -1,0 +1,58 @@
+"""Convolutional encoder and decoder for images of any size and channel count.
+
+Each of the L layers halves (encoder) or doubles (decoder) height and width; the decoder starts
+from a (C_L, ceil(H / 2^L), ceil(W / 2^L)) map and crops its output to exactly (H, W).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from vaekit.nn.mlp import ACTIVATIONS
+
+
+def _bottom(size: tuple[int, int], layers: int) -> tuple[int, int]:
+    return math.ceil(size[0] / 2**layers), math.ceil(size[1] / 2**layers)
+
+
+class ConvEncoder(nn.Module):
+    """(B, C, H, W) -> (B, out_features) through stride-2 convolutions and a linear layer."""
+
+    def __init__(self, data_shape: tuple[int, int, int], channels: list[int], out_features: int,
+                 activation: str = "relu") -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = data_shape[0]
+        for c in channels:
+            layers += [nn.Conv2d(width, c, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+            width = c
+        self.features = nn.Sequential(*layers)
+        with torch.no_grad():
+            flat = self.features(torch.zeros(1, *data_shape)).numel()
+        self.out = nn.Linear(flat, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.features(x).flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """(B, in_features) -> (B, out_channels, H, W) through a linear layer and stride-2 transposed convolutions."""
+
+    def __init__(self, in_features: int, channels: list[int], data_shape: tuple[int, int, int],
+                 out_channels: int, activation: str = "relu") -> None:
+        super().__init__()
+        self.size = data_shape[1:]
+        self.start = (channels[-1], *_bottom(self.size, len(channels)))
+        self.inp = nn.Sequential(nn.Linear(in_features, math.prod(self.start)), ACTIVATIONS[activation]())
+        layers: list[nn.Module] = []
+        widths = list(reversed(channels))
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+        layers.append(nn.ConvTranspose2d(widths[-1], out_channels, 4, stride=2, padding=1))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.inp(z).view(-1, *self.start)  # (B, C_L, H / 2^L, W / 2^L)
+        return self.layers(h)[..., : self.size[0], : self.size[1]]  # (B, out_channels, H, W)

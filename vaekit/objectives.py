@@ -1,0 +1,96 @@
+"""Bounds and estimates written once against q(z|x), p(x|z) and p(z), for every model.
+
+- ELBO (Kingma & Welling 2013, arXiv:1312.6114, eq. 3):
+  L(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)), one z ~ q(z|x) drawn with ``rsample``
+  (the reparameterization trick, eq. 4); the KL in closed form where torch knows it
+  (appendix B), by Monte Carlo log q(z|x) - log p(z) otherwise.
+- Importance-weighted estimate (Burda et al. 2015, arXiv:1509.00519, eq. 8; Kingma & Welling appendix D):
+  log p(x) ~= logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k, z_i ~ q(z|x).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch.distributions import Distribution, Independent, kl_divergence
+
+if TYPE_CHECKING:
+    from vaekit.models.base import LatentVariableModel
+
+
+@dataclass
+class ElboTerms:
+    """Per-example terms of the ELBO, each of shape [B]; ``kl_per_dim`` [B, latent] when it factorizes."""
+
+    reconstruction: torch.Tensor  # log p(x|z), z ~ q(z|x)
+    kl: torch.Tensor              # KL(q(z|x) || p(z)), analytic or single-sample
+    kl_per_dim: torch.Tensor | None
+    z: torch.Tensor
+
+    @property
+    def elbo(self) -> torch.Tensor:
+        return self.reconstruction - self.kl
+
+
+def kl_term(q: Distribution, p: Distribution, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """KL(q || p) per example, analytic where registered (per dimension too), else log q(z) - log p(z)."""
+    if isinstance(q, Independent) and isinstance(p, Independent) and q.reinterpreted_batch_ndims == 1 \
+            and p.reinterpreted_batch_ndims == 1:
+        try:
+            per_dim = kl_divergence(q.base_dist, p.base_dist)
+            return per_dim.sum(-1), per_dim
+        except NotImplementedError:
+            pass
+    try:
+        return kl_divergence(q, p), None
+    except NotImplementedError:
+        return q.log_prob(z) - p.log_prob(z), None
+
+
+def elbo_terms(model: "LatentVariableModel", x: torch.Tensor) -> ElboTerms:
+    """One reparameterized sample z ~ q(z|x) and the ELBO's two terms."""
+    q = model.encode(x)
+    z = q.rsample()
+    reconstruction = model.decode(z).log_prob(x)
+    kl, per_dim = kl_term(q, model.prior(), z)
+    return ElboTerms(reconstruction, kl, per_dim, z)
+
+
+def elbo(model: "LatentVariableModel", x: torch.Tensor) -> torch.Tensor:
+    """The evidence lower bound per example [B], in nats."""
+    return elbo_terms(model, x).elbo
+
+
+def log_importance_weights(model: "LatentVariableModel", x: torch.Tensor, k: int) -> torch.Tensor:
+    """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape [k, B]."""
+    q = model.encode(x)
+    z = q.sample((k,))                                   # (k, B, latent)
+    flat = z.reshape(-1, *z.shape[2:])                   # (k*B, latent)
+    x_rep = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])  # (k*B, *data_shape)
+    log_px_z = model.decode(flat).log_prob(x_rep).view(k, -1)
+    return log_px_z + model.prior().log_prob(z) - q.log_prob(z)
+
+
+@torch.no_grad()
+def log_likelihood(model: "LatentVariableModel", x: torch.Tensor, k: int = 5000,
+                   max_decodes: int = 32768) -> torch.Tensor:
+    """The importance-weighted estimate of log p(x) per example [B], with k samples each.
+
+    Samples are drawn in chunks so that at most ``max_decodes`` latents are decoded at once;
+    the chunks are combined in log space, so memory stays bounded for any k.
+    """
+    if k < 1:
+        raise ValueError(f"k must be a positive number of importance samples, got {k}")
+    chunk = max(1, min(k, max_decodes // max(1, len(x))))
+    total = torch.full((len(x),), -math.inf, device=x.device)
+    for start in range(0, k, chunk):
+        log_w = log_importance_weights(model, x, min(chunk, k - start))
+        total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
+    return total - math.log(k)
+
+
+def bits_per_dim(nats: torch.Tensor, dims: int) -> torch.Tensor:
+    """Convert a negative log-likelihood in nats per datum to bits per data dimension."""
+    return nats / (dims * math.log(2.0))

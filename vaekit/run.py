@@ -1,0 +1,85 @@
+"""A whole run from one recipe: load the data, build the model, train, save, draw, evaluate.
+
+Writes into ``runs/NAME/``: ``config.yaml`` (resolved), ``metrics.jsonl``, TensorBoard events,
+``checkpoints/``, ``model/`` (config.json + model.safetensors), ``samples.png``,
+``reconstructions.png``, ``loss_curves.png``, ``traversals.png`` (and ``manifold.png`` for a
+2-D latent) and ``metrics.json`` (test ELBO, log p(x), bits/dim, active units).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from vaekit.atomic import atomic_write_text
+from vaekit.config import RunConfig, save_config
+from vaekit.data import Data, load_data
+from vaekit.distributions.likelihoods import make_likelihood
+from vaekit.evaluate import evaluate
+from vaekit.generate import manifold_2d, reconstruction_pairs, save_grid, traversals
+from vaekit.models import LatentVariableModel, build_model
+from vaekit.plots import loss_curves
+from vaekit.train import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def check_likelihood(likelihood: str, data: Data) -> None:
+    """Refuse a likelihood that is not a true likelihood for the data (bits/dim would be wrong)."""
+    kinds = make_likelihood(likelihood, (1,)).data_kinds
+    if data.kind not in kinds:
+        hint = {"8bit": "model.likelihood=logistic-mixture (or data.name=binarized-mnist)",
+                "continuous": "model.likelihood=gaussian", "binary": "model.likelihood=bernoulli"}[data.kind]
+        raise ValueError(f"model.likelihood '{likelihood}' does not fit {data.kind} data '{data.name}'; use {hint}")
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    if resume:
+        if not (run_dir / "checkpoints" / "last.safetensors").exists():
+            raise ValueError(f"cannot resume: {run_dir} holds no checkpoint")
+        return
+    if (run_dir / "checkpoints").exists():
+        if not overwrite:
+            raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it, "
+                             "--overwrite to start again, or choose another name=")
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config: RunConfig) -> list[Path]:
+    """The run's pictures; image data only."""
+    if len(model.data_shape) != 3:
+        return []
+    figures = [
+        save_grid(model.sample(config.evaluate.samples, seed=config.evaluate.seed), run_dir / "samples.png"),
+        save_grid(reconstruction_pairs(model, data.test.x[:32]), run_dir / "reconstructions.png"),
+        save_grid(traversals(model, data.test.x[:1]), run_dir / "traversals.png", nrow=9),
+    ]
+    if model.config.latent_dim == 2:
+        figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
+    if (run_dir / "metrics.jsonl").exists():
+        figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png"))
+    return figures
+
+
+def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Train and evaluate the recipe ``config``; return what was written to metrics.json."""
+    run_dir = config.run_dir
+    data = load_data(config.data)
+    check_likelihood(config.model.likelihood, data)
+    config = config.model_copy(update={"model": config.model.model_copy(update={"data_shape": data.data_shape})})
+    prepare_run_dir(run_dir, resume, overwrite)
+    save_config(config, run_dir / "config.yaml")
+    model = build_model(config.model)
+    result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
+    model.save(run_dir / "model")
+    write_figures(model, data, run_dir, config)
+    test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))
+    report = evaluate(model, test, k=config.evaluate.k, batch_size=config.evaluate.batch_size,
+                      seed=config.evaluate.seed, progress=config.train.progress)
+    metrics = {"data": data.name, "test": report.as_dict(), "train": asdict(result)}
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,0 +1,101 @@
+"""A saved model is a directory: ``config.json`` (what to build) + ``model.safetensors`` (the weights).
+
+Loading reads JSON and safetensors only: nothing is ever unpickled. The config records the
+weights' SHA-256, so a corrupt, truncated or swapped weights file is caught before use.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from vaekit import __version__
+from vaekit.atomic import atomic_write, atomic_write_text
+from vaekit.config import ModelConfig
+from vaekit.models import LatentVariableModel, build_model
+
+FORMAT = "vaekit-model"
+FORMAT_VERSION = 1
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+class ModelFileError(ValueError):
+    """A saved model that cannot be loaded; the message says which file and why."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(model: LatentVariableModel, directory: str | Path) -> Path:
+    """Write the model's config and weights atomically into ``directory`` (created if needed)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / WEIGHTS_FILE
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "vaekit_version": __version__,
+            "model": model.config.model_dump(mode="json"), "weights_sha256": file_sha256(weights)}
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
+    return directory
+
+
+def read_config(directory: Path) -> dict:
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        raise ModelFileError(f"{directory} is not a saved vaekit model: {CONFIG_FILE} is missing")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a vaekit model config (no format '{FORMAT}')")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path} has format version {meta.get('format_version')}; "
+                             f"this vaekit reads version {FORMAT_VERSION}")
+    return meta
+
+
+def load_model(directory: str | Path) -> LatentVariableModel:
+    """Rebuild a saved model from its config and load its verified weights (eval mode)."""
+    directory = Path(directory)
+    meta = read_config(directory)
+    try:
+        config = ModelConfig.model_validate(meta.get("model"))
+    except ValidationError as error:
+        raise ModelFileError(f"{directory / CONFIG_FILE}: invalid model config: {error.errors()[0]['msg']}") from None
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelFileError(f"{directory}: {WEIGHTS_FILE} is missing")
+    if file_sha256(weights) != meta.get("weights_sha256"):
+        raise ModelFileError(f"{weights} does not match the checksum in {CONFIG_FILE}: "
+                             "the file is corrupt, truncated or from another model")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as error:
+        raise ModelFileError(f"{weights} is not a readable safetensors file ({error})") from None
+    model = build_model(config)
+    expected = model.state_dict()
+    if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
+        raise ModelFileError(f"{weights} holds weights of another architecture than {CONFIG_FILE} describes")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def load(directory: str | Path) -> LatentVariableModel:
+    """``vaekit.load(path)``: the saved model at ``path``."""
+    return load_model(directory)
+
+
+def model_sha256(directory: str | Path) -> str:
+    """The SHA-256 of a saved model's weights, as recorded in its config."""
+    return str(read_config(Path(directory))["weights_sha256"])

@@ -1,0 +1,24 @@
+"""Training: the one Trainer, its schedules, checkpoints and metrics."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vaekit.config import DataConfig, TrainConfig
+from vaekit.data import Data, load_data
+from vaekit.models import LatentVariableModel
+from vaekit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vaekit.train.trainer import NonFiniteLossError, Trainer, TrainingInterrupted, TrainResult
+
+__all__ = ["CheckpointError", "NonFiniteLossError", "TrainResult", "Trainer", "TrainingInterrupted", "fit",
+           "load_checkpoint", "save_checkpoint"]
+
+
+def fit(model: LatentVariableModel, data: Data | str, run_dir: str | Path | None = None,
+        **options: Any) -> TrainResult:
+    """Train ``model`` on ``data`` (loaded, or a data set name) with TrainConfig fields as keywords."""
+    if isinstance(data, str):
+        data = load_data(DataConfig(name=data))
+    if tuple(data.data_shape) != model.data_shape:
+        raise ValueError(f"the data's shape {data.data_shape} differs from the model's {model.data_shape}")
+    return Trainer(model, TrainConfig(**options), run_dir).fit(data)

@@ -1,0 +1,29 @@
+"""Learning-rate schedules and the KL warm-up weight."""
+from __future__ import annotations
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler
+
+from vaekit.config import TrainConfig
+
+
+def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> Optimizer:
+    """Adam (fused: one kernel for all parameters) or SGD with momentum."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: Optimizer, config: TrainConfig, total_steps: int) -> LRScheduler | None:
+    """Stepped once per training step: cosine or exponential decay from lr to lr * lr_final."""
+    if config.schedule == "cosine":
+        return CosineAnnealingLR(optimizer, T_max=max(1, total_steps), eta_min=config.lr * config.lr_final)
+    if config.schedule == "exponential":
+        return ExponentialLR(optimizer, gamma=config.lr_final ** (1.0 / max(1, total_steps)))
+    return None
+
+
+def kl_weight(step: int, warmup_steps: int) -> float:
+    """Linear KL warm-up from 0 to 1 over ``warmup_steps`` (Sonderby et al. 2016, arXiv:1602.02282, sec. 2.5)."""
+    return 1.0 if warmup_steps == 0 else min(1.0, (step + 1) / warmup_steps)

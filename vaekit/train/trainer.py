@@ -1,0 +1,198 @@
+"""The one Trainer: any model on the contract, any data split, exact resume.
+
+Each step: a batch in seeded order, ``model.loss(x, kl_weight)``, backward, optional gradient
+clipping, an optimizer step and a schedule step. Each epoch ends with the validation ELBO,
+early stopping on it, and a checkpoint. A checkpoint holds everything the next step depends on
+(weights, optimizer, schedule, RNG, counters), so a resumed run repeats an uninterrupted one.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from vaekit.config import TrainConfig
+from vaekit.data import Data
+from vaekit.evaluate import mean_elbo
+from vaekit.models import LatentVariableModel
+from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
+from vaekit.train.metrics_log import MetricsLog
+from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
+
+log = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM arrived; a checkpoint was written first."""
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    epochs: int
+    seconds: float
+    stopped: str                  # "completed", "early-stopping" or "time-budget"
+    best_valid_elbo: float | None
+
+
+class Trainer:
+    """Train ``model`` under ``config``; with a ``run_dir``, write checkpoints and metrics there."""
+
+    def __init__(self, model: LatentVariableModel, config: TrainConfig | None = None,
+                 run_dir: str | Path | None = None) -> None:
+        self.model, self.config = model, config or TrainConfig()
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.optimizer = make_optimizer(list(model.parameters()), self.config)
+        self._stop_signal: int | None = None
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / "checkpoints" / "last.safetensors"
+
+    # --- state -----------------------------------------------------------------------------
+    def _state(self, counters: dict[str, Any], scheduler: Any, best: dict | None) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if scheduler is None else scheduler.state_dict(),
+                "rng": torch.get_rng_state(), "counters": counters, "best_model": best}
+
+    def _save(self, counters: dict[str, Any], scheduler: Any, best: dict | None) -> None:
+        if self.checkpoint_path is not None:
+            self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+            save_checkpoint(self.checkpoint_path, self._state(counters, scheduler, best))
+
+    def _restore(self, scheduler: Any) -> tuple[dict[str, Any], dict | None]:
+        assert self.checkpoint_path is not None
+        state = load_checkpoint(self.checkpoint_path)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        return state["counters"], state["best_model"]
+
+    # --- the loop --------------------------------------------------------------------------
+    def fit(self, data: Data, resume: bool = False) -> TrainResult:
+        """Train on ``data.train``, validating on ``data.valid`` after each epoch."""
+        cfg, model = self.config, self.model
+        steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
+        scheduler = make_scheduler(self.optimizer, cfg, cfg.epochs * steps_per_epoch)
+        counters: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0,
+                                    "best_valid": None, "bad_epochs": 0}
+        best: dict | None = None
+        if resume:
+            if self.checkpoint_path is None or not self.checkpoint_path.exists():
+                raise FileNotFoundError(f"nothing to resume: no checkpoint at {self.checkpoint_path}")
+            counters, best = self._restore(scheduler)
+            log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
+        else:
+            torch.manual_seed(cfg.seed)
+        metrics = None if self.run_dir is None else MetricsLog(self.run_dir, counters["step"] if resume else None)
+        loss_fn = torch.compile(model.loss) if cfg.compile else model.loss
+        stopped = "completed"
+        bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=counters["step"], unit="step",
+                   desc="training", disable=None if cfg.progress else True)
+        previous_handlers = self._catch_signals()
+        started = time.perf_counter() - counters["elapsed"]
+        try:
+            while counters["epoch"] < cfg.epochs and stopped == "completed":
+                model.train()
+                sums: dict[str, float] = {}
+                seen = 0
+                for x in data.train.batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
+                                            start=counters["batch"]):
+                    out = loss_fn(x, torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps)))
+                    if not torch.isfinite(out.value):
+                        raise NonFiniteLossError(
+                            f"the loss became {out.value.item()} at step {counters['step'] + 1}; the last good "
+                            f"checkpoint is {self.checkpoint_path if self.checkpoint_path and self.checkpoint_path.exists() else 'none'}"
+                            " (try a lower train.lr or set train.grad_clip)")
+                    self.optimizer.zero_grad(set_to_none=True)
+                    out.value.backward()
+                    if cfg.grad_clip is not None:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    self.optimizer.step()
+                    if scheduler is not None:
+                        scheduler.step()
+                    counters["step"] += 1
+                    counters["batch"] += 1
+                    seen += 1
+                    for name, value in {"loss": out.value.detach(), **out.terms}.items():
+                        sums[name] = sums.get(name, 0.0) + float(value)
+                    bar.update(1)
+                    if counters["step"] % cfg.log_every == 0:
+                        means = {k: v / seen for k, v in sums.items()}
+                        bar.set_postfix(loss=f"{means['loss']:.2f}")
+                        if metrics is not None:
+                            metrics.write("train", counters["step"], {"epoch": counters["epoch"], **means,
+                                          "lr": self.optimizer.param_groups[0]["lr"]})
+                        sums, seen = {}, 0
+                    counters["elapsed"] = time.perf_counter() - started
+                    if counters["step"] % cfg.checkpoint_every == 0:
+                        self._save(counters, scheduler, best)
+                    if self._stop_signal is not None:
+                        self._save(counters, scheduler, best)
+                        raise TrainingInterrupted(
+                            f"stopped by signal {self._stop_signal} at step {counters['step']}; "
+                            f"checkpoint written to {self.checkpoint_path}")
+                    if cfg.max_minutes is not None and counters["elapsed"] > 60 * cfg.max_minutes:
+                        stopped = "time-budget"
+                        break
+                if stopped == "completed":
+                    counters["epoch"] += 1
+                    counters["batch"] = 0
+                best, stopped = self._validate(data, counters, metrics, best, stopped)
+                self._save(counters, scheduler, best)
+        finally:
+            bar.close()
+            self._restore_signals(previous_handlers)
+            if metrics is not None:
+                metrics.close()
+        if best is not None:
+            model.load_state_dict(best)
+        return TrainResult(counters["step"], counters["epoch"], counters["elapsed"], stopped, counters["best_valid"])
+
+    def _validate(self, data: Data, counters: dict[str, Any], metrics: MetricsLog | None,
+                  best: dict | None, stopped: str) -> tuple[dict | None, str]:
+        if len(data.valid) == 0:
+            return best, stopped
+        values = mean_elbo(self.model, data.valid)
+        if metrics is not None:
+            metrics.write("valid", counters["step"], {"epoch": counters["epoch"], **values})
+        patience = self.config.early_stopping
+        if counters["best_valid"] is None or values["elbo"] > counters["best_valid"]:
+            counters["best_valid"], counters["bad_epochs"] = values["elbo"], 0
+            if patience is not None:
+                best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            counters["bad_epochs"] += 1
+            if patience is not None and counters["bad_epochs"] >= patience and stopped == "completed":
+                log.info("early stopping: no better validation ELBO for %d epochs", patience)
+                stopped = "early-stopping"
+        return best, stopped
+
+    # --- signals ---------------------------------------------------------------------------
+    def _catch_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        self._stop_signal = None
+
+        def handler(signum: int, _frame: object) -> None:
+            self._stop_signal = signum
+
+        return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def _restore_signals(self, previous: dict[int, Any]) -> None:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
