@@ -48,7 +48,7 @@ class ModelConfig(_Strict):
     likelihood: Literal["bernoulli", "logistic-mixture", "gaussian"] = "bernoulli"
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
     beta: float = Field(1.0, ge=0.0)  # weight of the KL term (Higgins et al. 2017); 1 is the ELBO
-    free_bits: float = Field(0.0, ge=0.0)  # nats per latent dimension below which KL is not penalized (Kingma et al. 2016)
+    free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":

@@ -57,8 +57,8 @@ def reconstruction_pairs(model: LatentVariableModel, x: torch.Tensor, nrow: int 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Spherical interpolation (Shoemake 1985; White 2016, arXiv:1609.04468 for latent spaces)."""
-    cos = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp(min=1e-12)
-    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+    cos = (a * b).sum(-1, keepdim=True) / (a.norm(dim=-1, keepdim=True) * b.norm(dim=-1, keepdim=True)).clamp(min=1e-12)
+    omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))  # (N, 1)
     t = t[:, None]
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
@@ -99,7 +99,8 @@ def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: 
 def manifold_2d(model: LatentVariableModel, n: int = 20) -> torch.Tensor:
     """Kingma & Welling fig. 4: a 2-D latent space mapped through the inverse Gaussian CDF onto an n x n grid."""
     if model.config.latent_dim != 2:
-        raise ValueError(f"the learned-manifold figure needs a 2-D latent space, this model has {model.config.latent_dim}")
+        raise ValueError("the learned-manifold figure needs a 2-D latent space, "
+                         f"this model has {model.config.latent_dim}")
     grid = Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
     z = torch.stack(torch.meshgrid(grid, grid.flip(0), indexing="xy"), -1).reshape(-1, 2)
     return decode_mean(model, z)

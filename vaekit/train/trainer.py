@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,16 @@ class TrainResult:
 
 
 class Trainer:
-    """Train ``model`` under ``config``; with a ``run_dir``, write checkpoints and metrics there."""
+    """Train ``model`` under ``config``; with a ``run_dir``, write checkpoints and metrics there.
+
+    ``on_epoch_end`` callbacks receive the trainer and its counters (step, epoch, elapsed seconds, ...).
+    """
 
     def __init__(self, model: LatentVariableModel, config: TrainConfig | None = None,
-                 run_dir: str | Path | None = None) -> None:
+                 run_dir: str | Path | None = None,
+                 on_epoch_end: list[Callable[["Trainer", dict[str, Any]], None]] | None = None) -> None:
         self.model, self.config = model, config or TrainConfig()
+        self.on_epoch_end = on_epoch_end or []
         self.run_dir = None if run_dir is None else Path(run_dir)
         self.optimizer = make_optimizer(list(model.parameters()), self.config)
         self._stop_signal: int | None = None
@@ -80,6 +86,10 @@ class Trainer:
             scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         return state["counters"], state["best_model"]
+
+    def _last_good(self) -> str:
+        path = self.checkpoint_path
+        return str(path) if path is not None and path.exists() else "none"
 
     # --- the loop --------------------------------------------------------------------------
     def fit(self, data: Data, resume: bool = False) -> TrainResult:
@@ -115,8 +125,7 @@ class Trainer:
                     if not torch.isfinite(out.value):
                         raise NonFiniteLossError(
                             f"the loss became {out.value.item()} at step {counters['step'] + 1}; the last good "
-                            f"checkpoint is {self.checkpoint_path if self.checkpoint_path and self.checkpoint_path.exists() else 'none'}"
-                            " (try a lower train.lr or set train.grad_clip)")
+                            f"checkpoint is {self._last_good()} (try a lower train.lr or set train.grad_clip)")
                     self.optimizer.zero_grad(set_to_none=True)
                     out.value.backward()
                     if cfg.grad_clip is not None:
@@ -148,11 +157,15 @@ class Trainer:
                     if cfg.max_minutes is not None and counters["elapsed"] > 60 * cfg.max_minutes:
                         stopped = "time-budget"
                         break
-                if stopped == "completed":
-                    counters["epoch"] += 1
-                    counters["batch"] = 0
+                if stopped != "completed":  # the time budget ran out mid-epoch: save where we are
+                    self._save(counters, scheduler, best)
+                    break
+                counters["epoch"] += 1
+                counters["batch"] = 0
                 best, stopped = self._validate(data, counters, metrics, best, stopped)
                 self._save(counters, scheduler, best)
+                for callback in self.on_epoch_end:
+                    callback(self, counters)
         finally:
             bar.close()
             self._restore_signals(previous_handlers)
@@ -166,7 +179,9 @@ class Trainer:
                   best: dict | None, stopped: str) -> tuple[dict | None, str]:
         if len(data.valid) == 0:
             return best, stopped
-        values = mean_elbo(self.model, data.valid)
+        with torch.random.fork_rng(devices=[]):  # validation draws must not shift the training RNG
+            torch.manual_seed(self.config.seed)
+            values = mean_elbo(self.model, data.valid)
         if metrics is not None:
             metrics.write("valid", counters["step"], {"epoch": counters["epoch"], **values})
         patience = self.config.early_stopping

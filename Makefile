@@ -1,0 +1,32 @@
+# Two commands on a fresh machine:  `make demo` (train + samples + metrics) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SHARED := $(abspath ../shared/data)
+
+# Tests, benchmarks and the demo read the real data sets from ../shared/data when it exists;
+# elsewhere the loaders download them (canonical URL, SHA-256 checked) into ~/.cache/vaekit.
+ifneq ($(wildcard $(SHARED)),)
+export VAEKIT_DATA ?= $(SHARED)
+endif
+
+.PHONY: demo test benchmarks clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/vaekit train --config configs/vae-mnist.yaml name=demo train.max_minutes=5 --overwrite
+	@echo "wrote runs/demo/: samples.png reconstructions.png loss_curves.png traversals.png metrics.json config.yaml model/"
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+benchmarks: $(BIN)/.installed
+	cd benchmarks && ../$(BIN)/python quality.py && ../$(BIN)/python speed.py && ../$(BIN)/python bits_per_dim.py
+
+clean:
+	rm -rf $(VENV) runs *.egg-info

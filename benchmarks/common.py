@@ -1,0 +1,58 @@
+"""Shared by the benchmarks: the machine's description, the data directory, result files."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def use_shared_data() -> None:
+    """Point VAEKIT_DATA at ../shared/data when present (benchmarks never download)."""
+    shared = ROOT.parent / "shared" / "data"
+    if "VAEKIT_DATA" not in os.environ and shared.is_dir():
+        os.environ["VAEKIT_DATA"] = str(shared)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{os.cpu_count()} cores ({cpu}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"Python {platform.python_version()}")
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 20) -> float:
+    """The machine's measured float32 matmul rate (GFLOP/s), the peak the training fraction refers to."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def save_result(name: str, result: dict) -> Path:
+    """Write a benchmark's result with its command, date and machine into benchmarks/results/NAME.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    result = {"command": " ".join(["python"] + sys.argv), "date": date, "machine": machine(), **result}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py")], check=True)
+    return path

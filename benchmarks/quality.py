@@ -1,0 +1,71 @@
+"""Quality per CPU-minute: binarized MNIST test log p(x) (k=5000) of the one-stochastic-layer VAE of
+Burda et al. 2015 (784-200-200-50, tanh, Bernoulli) against minutes of training on this machine.
+
+Training: dynamic binarization of all 60,000 training images, Adam, batch 100, cosine learning rate
+from 1e-3 to 1e-4 over the budget (epochs sized by a calibration run), torch.compile.
+Snapshots at fixed minutes are scored on the first 1,000 test images; the last on all 10,000.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+
+from common import save_result, use_shared_data
+
+use_shared_data()
+
+from vaekit import VAE, DataConfig, TrainConfig, load_data  # noqa: E402
+from vaekit.evaluate import evaluate  # noqa: E402
+from vaekit.train import Trainer  # noqa: E402
+
+MODEL = dict(latent_dim=50, hidden=[200, 200], activation="tanh", likelihood="bernoulli")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--k", type=int, default=5000)
+    parser.add_argument("--snapshot-every", type=float, default=5.0)
+    args = parser.parse_args()
+    data = load_data(DataConfig(name="binarized-mnist", validation=0))
+    train_cfg = dict(batch_size=100, lr=1e-3, schedule="cosine", lr_final=0.1, compile=True, progress=False,
+                     log_every=10**9, checkpoint_every=10**9)
+
+    # calibrate: epochs per minute in steady state (after torch.compile's warm-up)
+    probe = VAE(data_shape=data.data_shape, **MODEL)
+    start: list[float] = []
+    Trainer(probe, TrainConfig(epochs=3, **train_cfg),
+            on_epoch_end=[lambda t, c: start.append(time.perf_counter())]).fit(data)
+    epoch_seconds = (start[-1] - start[0]) / (len(start) - 1)
+    epochs = max(1, int(args.minutes * 60 / epoch_seconds))
+
+    model = VAE(data_shape=data.data_shape, **MODEL)
+    snapshots: list[tuple[float, int, dict]] = []
+    marks = [args.snapshot_every * (i + 1) for i in range(int(args.minutes / args.snapshot_every))]
+
+    def snapshot(trainer: Trainer, counters: dict) -> None:
+        if marks and counters["elapsed"] >= 60 * marks[0]:
+            marks.pop(0)
+            snapshots.append((counters["elapsed"] / 60, counters["epoch"], copy.deepcopy(trainer.model.state_dict())))
+
+    result = Trainer(model, TrainConfig(epochs=epochs, max_minutes=args.minutes * 1.05, **train_cfg),
+                     on_epoch_end=[snapshot]).fit(data)
+    snapshots.append((result.seconds / 60, result.epochs, copy.deepcopy(model.state_dict())))
+
+    curve = []
+    for minutes, epoch, state in snapshots:
+        model.load_state_dict(state)
+        final = (minutes, epoch) == snapshots[-1][:2]
+        test = data.test if final else data.test.subset(slice(0, 1000))
+        report = evaluate(model, test, k=args.k, batch_size=20, progress=False)
+        curve.append({"minutes": round(minutes, 2), "epochs": epoch, "test_images": len(test),
+                      "nll": round(report.nll, 2), "elbo": round(report.elbo, 2),
+                      "active_units": report.active_units, "eval_seconds": round(report.seconds, 1)})
+        print(curve[-1], flush=True)
+    save_result("quality", {"k": args.k, "budget_minutes": args.minutes, "epochs_planned": epochs,
+                            "epoch_seconds": round(epoch_seconds, 3), "curve": curve})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Tests read real data from ../shared/data (VAEKIT_DATA) and never touch the network."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+if "VAEKIT_DATA" not in os.environ and SHARED.is_dir():
+    os.environ["VAEKIT_DATA"] = str(SHARED)
+DATA_DIR = Path(os.environ.get("VAEKIT_DATA") or SHARED)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the download cache out of the home directory, and make any download attempt fail loudly."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("tests never use the network")
+
+    monkeypatch.setattr("urllib.request.urlopen", no_network)
+
+
+@pytest.fixture(scope="session")
+def mnist_binary():
+    """Binarized MNIST with a small training slice, for fast real-data runs."""
+    from vaekit import DataConfig, load_data
+
+    return load_data(DataConfig(name="binarized-mnist", limit=2000, validation=500))
+
+
+@pytest.fixture
+def tiny_vae():
+    from vaekit import VAE
+
+    torch.manual_seed(0)
+    return VAE(data_shape=(1, 28, 28), latent_dim=4, hidden=[64])

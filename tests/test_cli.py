@@ -1,0 +1,95 @@
+"""The `vaekit` command end to end, through the installed console script."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+VAEKIT = shutil.which("vaekit") or str(Path(sys.executable).parent / "vaekit")
+
+
+def vaekit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([VAEKIT, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(),
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    result = vaekit("train", "--config", str(ROOT / "configs" / "vae-mnist.yaml"), "name=cli", f"out_dir={out}",
+                    "train.epochs=1", "data.limit=2000", "data.validation=500", "train.compile=false",
+                    "model.hidden=[64]", "evaluate.k=20", "evaluate.limit=50")
+    assert result.returncode == 0, result.stderr
+    assert "test ELBO" in result.stdout
+    return out / "cli"
+
+
+def test_train_writes_the_whole_run(trained: Path) -> None:
+    for name in ("config.yaml", "metrics.jsonl", "metrics.json", "samples.png", "reconstructions.png",
+                 "loss_curves.png", "traversals.png", "model/config.json", "model/model.safetensors",
+                 "checkpoints/last.safetensors"):
+        assert (trained / name).is_file(), name
+    metrics = json.loads((trained / "metrics.json").read_text())["test"]
+    assert metrics["k"] == 20 and metrics["examples"] == 50
+    assert metrics["log_likelihood"] >= metrics["elbo"] - 1.0
+    assert metrics["bits_per_dim"] > 0
+    assert list((trained / "tensorboard").iterdir())
+
+
+def test_rerun_is_refused_without_resume_or_overwrite(trained: Path) -> None:
+    result = vaekit("train", f"name={trained.name}", f"out_dir={trained.parent}", "data.limit=500")
+    assert result.returncode == 2 and "--resume" in result.stderr
+
+
+def test_model_commands(trained: Path, tmp_path: Path) -> None:
+    model = str(trained / "model")
+    assert vaekit("sample", model, "-n", "16", "-o", str(tmp_path / "s.png")).returncode == 0
+    assert Image.open(tmp_path / "s.png").size[0] > 0
+    assert vaekit("reconstruct", model, "-n", "8", "-o", str(tmp_path / "r.png")).returncode == 0
+    Image.new("L", (40, 40), 255).save(tmp_path / "a.png")
+    Image.new("L", (28, 28), 0).save(tmp_path / "b.png")
+    result = vaekit("interpolate", model, str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--steps", "5",
+                    "--method", "slerp", "-o", str(tmp_path / "i.png"))
+    assert result.returncode == 0, result.stderr
+    result = vaekit("evaluate", model, "--k", "10", "--limit", "20", "-o", str(tmp_path / "e.json"))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "e.json").read_text())["examples"] == 20
+
+
+def test_data_commands() -> None:
+    listed = vaekit("data", "list")
+    assert listed.returncode == 0 and "binarized-mnist" in listed.stdout
+    verified = vaekit("data", "verify", "mnist", "fashion-mnist")
+    assert verified.returncode == 0 and verified.stdout.count("ok") == 8
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "train.lr=-1"], "train.lr"),
+    (["train", "model.colour=red"], "unknown key 'model.colour'"),
+    (["train", "model.likelihood=poisson"], "model.likelihood"),
+    (["train", "train.epochs"], "key.sub=value"),
+    (["train", "--config", "missing.yaml"], "not found"),
+    (["train", "data.name=mnist", "data.limit=100"], "does not fit 8bit data"),
+    (["sample", "/no/such/model"], "not a saved vaekit model"),
+    (["sample", ".", "-n", "-3"], "positive integer"),
+    (["interpolate", ".", "--method", "cubic"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_gives_one_line_and_status_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = vaekit(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_every_command_has_help() -> None:
+    for command in ("train", "evaluate", "sample", "reconstruct", "interpolate", "data"):
+        result = vaekit(command, "--help")
+        assert result.returncode == 0 and "usage: vaekit" in result.stdout

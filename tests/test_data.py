@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from conftest import DATA_DIR
+from PIL import Image
+
+from vaekit import DataConfig, load_data
+from vaekit.data import DataNotFoundError, verify_named
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_eight_bit_sets_load_with_seeded_splits(name: str) -> None:
+    data = load_data(DataConfig(name=name, validation=5000))
+    assert (len(data.train), len(data.valid), len(data.test)) == (55000, 5000, 10000)
+    assert data.data_shape == (1, 28, 28) and data.kind == "8bit"
+    assert torch.equal(data.test.x * 255, (data.test.x * 255).round())
+    assert set(data.test.y.unique().tolist()) == set(range(10))
+    again = load_data(DataConfig(name=name, validation=5000))
+    assert torch.equal(again.valid.x, data.valid.x)
+    other = load_data(DataConfig(name=name, validation=5000, seed=1))
+    assert not torch.equal(other.valid.x, data.valid.x)
+
+
+def test_binarized_mnist_is_dynamic_for_training_and_fixed_for_test() -> None:
+    data = load_data(DataConfig(name="binarized-mnist", limit=1000))
+    assert data.kind == "binary" and set(data.test.x.unique().tolist()) == {0.0, 1.0}
+    epoch0 = next(data.train.batches(100, epoch=0, shuffle=False))
+    epoch1 = next(data.train.batches(100, epoch=1, shuffle=False))
+    assert set(epoch0.unique().tolist()) == {0.0, 1.0}
+    assert not torch.equal(epoch0, epoch1)  # a fresh draw each epoch
+    assert torch.equal(epoch0, next(data.train.batches(100, epoch=0, shuffle=False)))  # seeded
+    # the draws follow the intensities: mean pixel matches the 8-bit mean
+    raw = load_data(DataConfig(name="mnist", limit=1000))
+    assert abs(epoch0.mean() - raw.train.x[:100].mean()) < 0.01
+    assert torch.equal(data.test.x, load_data(DataConfig(name="binarized-mnist", limit=10)).test.x)
+
+
+def test_verify_reports_every_file() -> None:
+    lines = verify_named("mnist")
+    assert len(lines) == 4 and all(line.startswith("ok") for line in lines)
+
+
+def test_corrupt_file_is_refused_with_instructions(tmp_path) -> None:
+    root = tmp_path / "data"
+    shutil.copytree(DATA_DIR / "mnist", root / "mnist")
+    target = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(gzip.decompress(target.read_bytes()))
+    content[100] ^= 0xFF
+    target.chmod(0o644)
+    target.write_bytes(gzip.compress(bytes(content)))
+    with pytest.raises(DataNotFoundError, match="does not match its checksum"):
+        load_data(DataConfig(name="mnist", root=root, download=False))
+
+
+def test_missing_file_offline_says_where_to_put_it(tmp_path) -> None:
+    with pytest.raises(DataNotFoundError, match=r"put it there .*train-images-idx3-ubyte"):
+        load_data(DataConfig(name="fashion-mnist", root=tmp_path, download=False))
+    with pytest.raises(DataNotFoundError, match="could not download"):
+        load_data(DataConfig(name="fashion-mnist", root=tmp_path, download=True))
+
+
+def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    for cls, mode, size in (("cats", "RGB", (40, 30)), ("dogs", "L", (20, 20))):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(tmp_path / cls / f"{i}.png")
+    data = load_data(DataConfig(name=str(tmp_path), image_size=(16, 12), channels=3, validation=2,
+                                test_fraction=0.25))
+    assert data.data_shape == (3, 16, 12) and data.kind == "8bit"
+    assert len(data.train) + len(data.valid) + len(data.test) == 12
+    labels = torch.cat([data.train.y, data.valid.y, data.test.y])
+    assert sorted(labels.tolist()) == [0] * 6 + [1] * 6
+    cropped = load_data(DataConfig(name=str(tmp_path), image_size=(8, 8), channels=1, resize="center-crop"))
+    assert cropped.data_shape == (1, 8, 8)
+
+
+def test_arrays_load_and_pickles_are_refused(tmp_path) -> None:
+    x = np.random.default_rng(0).integers(0, 256, (50, 6), dtype=np.uint8)
+    np.savez(tmp_path / "a.npz", x=x, y=np.arange(50) % 3)
+    data = load_data(DataConfig(name=str(tmp_path / "a.npz"), validation=5))
+    assert data.kind == "8bit" and data.data_shape == (6,) and data.train.y is not None
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32))
+    assert load_data(DataConfig(name=str(tmp_path / "f.npy"), validation=2)).kind == "continuous"
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="pickled"):
+        load_data(DataConfig(name=str(tmp_path / "obj.npy")))
+    with pytest.raises(ValueError, match="not a named set"):
+        load_data(DataConfig(name="no-such-set"))

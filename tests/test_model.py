@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.distributions import Distribution
+
+import vaekit
+from vaekit import VAE, ModelFileError
+
+
+@pytest.mark.parametrize("architecture,shape,likelihood", [
+    ("mlp", (1, 28, 28), "bernoulli"),
+    ("conv", (1, 28, 28), "logistic-mixture"),
+    ("conv", (3, 17, 23), "gaussian"),
+    ("mlp", (6,), "gaussian"),
+])
+def test_contract_for_any_shape(architecture: str, shape: tuple, likelihood: str) -> None:
+    torch.manual_seed(0)
+    model = VAE(data_shape=shape, latent_dim=3, architecture=architecture, hidden=[16], channels=[8, 16],
+                likelihood=likelihood, mixture_components=2)
+    x = torch.rand(5, *shape).mul(255).round().div(255)
+    q = model.encode(x)
+    assert isinstance(q, Distribution) and q.batch_shape == (5,) and q.event_shape == (3,)
+    px = model.decode(q.rsample())
+    assert px.batch_shape == (5,) and px.event_shape == shape
+    assert model.elbo(x).shape == (5,)
+    assert model.sample(4, seed=0).shape == (4, *shape)
+    assert model.reconstruct(x).shape == x.shape
+    loss = model.loss(x)
+    assert loss.value.dim() == 0 and set(loss.terms) == {"elbo", "reconstruction", "kl"}
+
+
+def test_loss_falls_on_real_data(mnist_binary, tiny_vae) -> None:
+    from vaekit.evaluate import mean_elbo
+    before = mean_elbo(tiny_vae, mnist_binary.valid)["elbo"]
+    tiny_vae.fit(mnist_binary, epochs=2, progress=False)
+    after = mean_elbo(tiny_vae, mnist_binary.valid)["elbo"]
+    assert after > before + 100  # from ~550 nats at initialization to well under 450
+
+
+def test_samples_are_seeded_and_in_range(tiny_vae) -> None:
+    a, b = tiny_vae.sample(8, seed=3), tiny_vae.sample(8, seed=3)
+    assert torch.equal(a, b) and not torch.equal(a, tiny_vae.sample(8, seed=4))
+    assert a.min() >= 0 and a.max() <= 1
+    drawn = tiny_vae.sample(8, seed=3, mean=False)
+    assert set(drawn.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_iwae_estimate_is_at_least_the_elbo(mnist_binary, tiny_vae) -> None:
+    tiny_vae.fit(mnist_binary, epochs=1, progress=False)
+    x = mnist_binary.test.x[:50]
+    torch.manual_seed(0)
+    elbo = torch.stack([tiny_vae.elbo(x) for _ in range(20)]).mean(0)
+    assert tiny_vae.log_likelihood(x, k=500).mean() > elbo.mean()
+
+
+def test_free_bits_and_beta_change_the_objective(mnist_binary) -> None:
+    x = mnist_binary.test.x[:64]
+    values = {}
+    for options in ({}, {"beta": 4.0}, {"free_bits": 2.0}):
+        torch.manual_seed(0)
+        model = VAE(data_shape=(1, 28, 28), latent_dim=4, hidden=[32], **options)
+        torch.manual_seed(1)
+        values[str(options)] = model.loss(x).value.item()
+    assert len(set(values.values())) == 3
+
+
+def test_bad_inputs_are_named() -> None:
+    model = VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[8])
+    with pytest.raises(ValueError, match=r"expected inputs of shape \(B, 1, 28, 28\)"):
+        model.elbo(torch.zeros(2, 784))
+    with pytest.raises(ValueError, match="NaN"):
+        model.reconstruct(torch.full((1, 1, 28, 28), float("nan")))
+    with pytest.raises(TypeError):
+        model.elbo([[0.0]])
+    with pytest.raises(ValueError, match="positive"):
+        model.sample(0)
+    with pytest.raises(ValueError, match="data_shape"):
+        VAE(latent_dim=2)
+    with pytest.raises(ValueError, match="latent_dim"):
+        VAE(data_shape=(1, 4, 4), latent_dim=0)
+
+
+def test_save_load_round_trip(tmp_path, tiny_vae) -> None:
+    x = torch.rand(3, 1, 28, 28).round()
+    tiny_vae.save(tmp_path / "m")
+    loaded = vaekit.load(tmp_path / "m")
+    assert isinstance(loaded, VAE) and loaded.config == tiny_vae.config
+    torch.testing.assert_close(loaded.reconstruct(x), tiny_vae.reconstruct(x))
+    for name, value in tiny_vae.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value)
+
+
+def test_corrupt_truncated_and_mismatched_models_are_refused(tmp_path, tiny_vae) -> None:
+    path = tiny_vae.save(tmp_path / "m")
+    weights = path / "model.safetensors"
+    original = weights.read_bytes()
+
+    weights.write_bytes(original[: len(original) // 2])
+    with pytest.raises(ModelFileError, match="corrupt, truncated"):
+        vaekit.load(path)
+
+    flipped = bytearray(original)
+    flipped[-10] ^= 0x01
+    weights.write_bytes(bytes(flipped))
+    with pytest.raises(ModelFileError, match="checksum"):
+        vaekit.load(path)
+
+    other = VAE(data_shape=(1, 28, 28), latent_dim=5, hidden=[64]).save(tmp_path / "other")
+    (path / "model.safetensors").write_bytes((other / "model.safetensors").read_bytes())
+    meta = json.loads((path / "config.json").read_text())
+    meta["weights_sha256"] = json.loads((other / "config.json").read_text())["weights_sha256"]
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="another architecture"):
+        vaekit.load(path)
+
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        vaekit.load(path)
+    with pytest.raises(ModelFileError, match="config.json is missing"):
+        vaekit.load(tmp_path / "nowhere")

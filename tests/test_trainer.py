@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vaekit import VAE, TrainConfig
+from vaekit.train import CheckpointError, NonFiniteLossError, Trainer, load_checkpoint
+
+
+def _model() -> VAE:
+    torch.manual_seed(0)
+    return VAE(data_shape=(1, 28, 28), latent_dim=4, hidden=[32])
+
+
+CONFIG = dict(epochs=3, batch_size=100, progress=False, checkpoint_every=7, log_every=5,
+              schedule="cosine", kl_warmup_steps=30)
+
+
+def test_resume_equals_an_uninterrupted_run(mnist_binary, tmp_path) -> None:
+    whole = _model()
+    Trainer(whole, TrainConfig(**CONFIG), tmp_path / "whole").fit(mnist_binary)
+
+    # run A stops after 1 epoch and 6 steps, then resumes from its checkpoint in a new model
+    first = _model()
+    Trainer(first, TrainConfig(**CONFIG, max_minutes=1e-9), tmp_path / "cut").fit(mnist_binary)
+    state = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors")
+    assert state["counters"]["step"] == 1  # stopped by the (tiny) time budget after one step
+    for _ in range(3):  # resume, interrupt again, several times
+        partial = _model()
+        trainer = Trainer(partial, TrainConfig(**CONFIG), tmp_path / "cut")
+        trainer.config = TrainConfig(**{**CONFIG, "max_minutes": 1e-9})
+        trainer.fit(mnist_binary, resume=True)
+    resumed = _model()
+    Trainer(resumed, TrainConfig(**CONFIG), tmp_path / "cut").fit(mnist_binary, resume=True)
+    for name, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["split"] == "train"]
+    assert steps == sorted(set(steps))  # no step logged twice after the resumes
+
+
+def test_non_finite_loss_stops_with_the_step(mnist_binary, tmp_path) -> None:
+    model = _model()
+    with torch.no_grad():
+        model.decoder[-1].bias.fill_(float("nan"))
+    with pytest.raises(NonFiniteLossError, match="at step 1"):
+        Trainer(model, TrainConfig(progress=False), tmp_path).fit(mnist_binary)
+
+
+def test_early_stopping_restores_the_best_weights(mnist_binary) -> None:
+    model = _model()
+    result = Trainer(model, TrainConfig(epochs=50, lr=0.05, early_stopping=1, progress=False)).fit(mnist_binary)
+    assert result.stopped == "early-stopping" and result.epochs < 50
+    from vaekit.evaluate import mean_elbo
+    torch.manual_seed(0)
+    assert mean_elbo(model, mnist_binary.valid)["elbo"] == pytest.approx(result.best_valid_elbo, abs=2.0)
+
+
+def test_corrupt_checkpoint_is_refused(mnist_binary, tmp_path) -> None:
+    Trainer(_model(), TrainConfig(epochs=1, progress=False), tmp_path).fit(mnist_binary)
+    path = tmp_path / "checkpoints" / "last.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="checksum"):
+        Trainer(_model(), TrainConfig(epochs=2, progress=False), tmp_path).fit(mnist_binary, resume=True)
+    path.write_bytes(bytes(data[:100]))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+
+
+def test_sgd_and_gradient_clipping_train(mnist_binary) -> None:
+    from vaekit.evaluate import mean_elbo
+    model = _model()
+    before = mean_elbo(model, mnist_binary.valid)["elbo"]
+    result = Trainer(model, TrainConfig(epochs=3, optimizer="sgd", lr=0.01, grad_clip=50.0,
+                                        schedule="exponential", progress=False)).fit(mnist_binary)
+    assert result.best_valid_elbo is not None and result.best_valid_elbo > before + 50
