@@ -33,8 +33,8 @@ def quality(r: dict) -> str:
             f"cosine lr 1e-3 to 1e-4 over a {r['budget_minutes']}-minute budget ({r['epochs_planned']} epochs planned, "
             f"{r['epoch_seconds']} s/epoch), k={r['k']}. "
             "Reference: Burda et al. 2015 Table 1, 86.76 nats after 3,280 epochs.\n\n"
-            "| minutes | epochs | test images | -log p(x) (nats) | -ELBO (nats) | active units |\n|---|---|---|---|---|---|\n"
-            f"{rows}\n")
+            "| minutes | epochs | test images | -log p(x) (nats) | -ELBO (nats) | active units |\n"
+            f"|---|---|---|---|---|---|\n{rows}\n")
 
 
 def bits(r: dict) -> str:

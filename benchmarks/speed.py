@@ -110,8 +110,9 @@ def main() -> None:
     print(evaluation)
     save_result("speed", {
         "setting": ("784-400-20-400-784 MLP VAE, Bernoulli, batch 128, Adam lr 1e-3, all 60,000 MNIST "
-                    f"training images dynamically binarized; median of {args.rounds} alternating rounds of {args.epochs} epochs each "
-                    "(the Trainer's first epoch, holding torch.compile's warm-up, excluded from its rate)."),
+                    f"training images dynamically binarized; median of {args.rounds} alternating rounds of "
+                    f"{args.epochs} epochs each (the Trainer's first epoch, holding torch.compile's warm-up, "
+                    "excluded from its rate)."),
         "matmul_gflops": peak, "configurations": configurations,
         "compile_warmup_s": sorted(warmup)[len(warmup) // 2], "eval": evaluation})
 

@@ -93,3 +93,26 @@ def test_every_command_has_help() -> None:
     for command in ("train", "evaluate", "sample", "reconstruct", "interpolate", "data"):
         result = vaekit(command, "--help")
         assert result.returncode == 0 and "usage: vaekit" in result.stdout
+
+
+def test_sigterm_checkpoints_and_resume_finishes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    args = ["train", "--config", str(ROOT / "configs" / "vae-mnist.yaml"), "name=sig", f"out_dir={tmp_path}",
+            "train.epochs=200", "data.limit=2000", "data.validation=200", "train.compile=false",
+            "train.early_stopping=null", "model.hidden=[32]", "evaluate.k=5", "evaluate.limit=10"]
+    process = subprocess.Popen([VAEKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "sig" / "checkpoints" / "last.safetensors"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "continue with --resume" in stderr
+    changed = vaekit(*args, "--resume", "model.latent_dim=3")
+    assert changed.returncode == 2 and "model.latent_dim" in changed.stderr
+    resumed = vaekit(*[a if a != "train.epochs=200" else "train.epochs=2" for a in args], "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (tmp_path / "sig" / "metrics.json").is_file()

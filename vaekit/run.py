@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from vaekit.atomic import atomic_write_text
 from vaekit.config import RunConfig, save_config
 from vaekit.data import Data, load_data
@@ -36,10 +38,28 @@ def check_likelihood(likelihood: str, data: Data) -> None:
         raise ValueError(f"model.likelihood '{likelihood}' does not fit {data.kind} data '{data.name}'; use {hint}")
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+def _first_difference(old: Any, new: Any, where: str) -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            found = _first_difference(old.get(key), new.get(key), f"{where}.{key}")
+            if found:
+                return found
+        return None
+    return None if old == new else f"{where} (was {old!r}, now {new!r})"
+
+
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunConfig) -> None:
+    """Create the run directory; refuse to clobber a run, or to resume one with other data or model."""
     if resume:
         if not (run_dir / "checkpoints" / "last.safetensors").exists():
             raise ValueError(f"cannot resume: {run_dir} holds no checkpoint")
+        saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+        now = config.model_dump(mode="json")
+        for section in ("data", "model"):
+            changed = _first_difference(saved.get(section), now[section], section)
+            if changed:
+                raise ValueError(f"cannot resume {run_dir} with a different {changed}; "
+                                 "only train and evaluate settings may change on resume")
         return
     if (run_dir / "checkpoints").exists():
         if not overwrite:
@@ -71,7 +91,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     data = load_data(config.data)
     check_likelihood(config.model.likelihood, data)
     config = config.model_copy(update={"model": config.model.model_copy(update={"data_shape": data.data_shape})})
-    prepare_run_dir(run_dir, resume, overwrite)
+    prepare_run_dir(run_dir, resume, overwrite, config)
     save_config(config, run_dir / "config.yaml")
     model = build_model(config.model)
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
