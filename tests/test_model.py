@@ -23,8 +23,12 @@ def test_contract_for_any_shape(architecture: str, shape: tuple, likelihood: str
     x = torch.rand(5, *shape).mul(255).round().div(255)
     q = model.encode(x)
     assert isinstance(q, Distribution) and q.batch_shape == (5,) and q.event_shape == (3,)
-    px = model.decode(q.rsample())
+    z = q.rsample()
+    px = model.decode(z)
     assert px.batch_shape == (5,) and px.event_shape == shape
+    stacked = model.decode(torch.stack([z, z]))  # leading sample axis, as the importance-weighted bound uses
+    assert stacked.batch_shape == (2, 5)
+    torch.testing.assert_close(stacked.log_prob(x)[1], px.log_prob(x))
     assert model.elbo(x).shape == (5,)
     assert model.sample(4, seed=0).shape == (4, *shape)
     assert model.reconstruct(x).shape == x.shape

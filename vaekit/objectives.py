@@ -66,11 +66,8 @@ def elbo(model: "LatentVariableModel", x: torch.Tensor) -> torch.Tensor:
 def log_importance_weights(model: "LatentVariableModel", x: torch.Tensor, k: int) -> torch.Tensor:
     """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape [k, B]."""
     q = model.encode(x)
-    z = q.sample((k,))                                   # (k, B, latent)
-    flat = z.reshape(-1, *z.shape[2:])                   # (k*B, latent)
-    x_rep = x.expand(k, *x.shape).reshape(-1, *x.shape[1:])  # (k*B, *data_shape)
-    log_px_z = model.decode(flat).log_prob(x_rep).view(k, -1)
-    return log_px_z + model.prior().log_prob(z) - q.log_prob(z)
+    z = q.sample((k,))  # (k, B, latent)
+    return model.decode(z).log_prob(x) + model.prior().log_prob(z) - q.log_prob(z)  # x broadcasts over k
 
 
 @torch.no_grad()

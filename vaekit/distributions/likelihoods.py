@@ -1,7 +1,7 @@
 """Decoder likelihoods p(x|z): parameters from a network in, a torch Distribution out.
 
-A decoder network emits ``params`` of shape (B, P, *data_shape), P parameters per data element;
-each likelihood turns them into a Distribution whose event is one whole datum.
+A decoder network emits ``params`` of shape (*batch, P, *data_shape), P parameters per data element;
+each likelihood turns them into a Distribution of batch shape ``batch`` whose event is one whole datum.
 """
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ class Likelihood(nn.Module):
     def forward(self, params: torch.Tensor) -> Distribution:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def split(self, params: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The P parameter tensors, each (*batch, *data_shape)."""
+        return params.unbind(dim=params.dim() - len(self.data_shape) - 1)
+
 
 class BernoulliLikelihood(Likelihood):
     """Independent Bernoulli pixels with logits (Kingma & Welling 2013, appendix C.1)."""
@@ -35,7 +39,8 @@ class BernoulliLikelihood(Likelihood):
     data_kinds = ("binary",)
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        return Independent(Bernoulli(logits=params[:, 0], validate_args=False), len(self.data_shape))
+        (logits,) = self.split(params)
+        return Independent(Bernoulli(logits=logits, validate_args=False), len(self.data_shape))
 
 
 class GaussianLikelihood(Likelihood):
@@ -49,7 +54,8 @@ class GaussianLikelihood(Likelihood):
 
     def forward(self, params: torch.Tensor) -> Distribution:
         scale = F.softplus(self.raw_scale) + _MIN_SCALE
-        return Independent(Normal(params[:, 0], scale, validate_args=False), len(self.data_shape))
+        (loc,) = self.split(params)
+        return Independent(Normal(loc, scale, validate_args=False), len(self.data_shape))
 
 
 class LogisticMixtureLikelihood(Likelihood):
@@ -63,9 +69,11 @@ class LogisticMixtureLikelihood(Likelihood):
         self.params_per_element = 3 * components
 
     def forward(self, params: torch.Tensor) -> Distribution:
-        b = params.shape[0]
-        p = params.view(b, 3, self.components, *self.data_shape).movedim(2, -1)  # (B, 3, *shape, K)
-        dist = DiscretizedLogisticMixture(p[:, 0], p[:, 1] + 0.5, p[:, 2], validate_args=False)
+        batch = params.shape[: params.dim() - len(self.data_shape) - 1]
+        p = params.reshape(*batch, 3, self.components, *self.data_shape)
+        p = p.movedim(len(batch) + 1, -1)  # (*batch, 3, *shape, K)
+        logits, loc, log_scale = p.unbind(len(batch))
+        dist = DiscretizedLogisticMixture(logits, loc + 0.5, log_scale, validate_args=False)
         return Independent(dist, len(self.data_shape))
 
 

@@ -58,9 +58,9 @@ class VAE(LatentVariableModel):
         return Independent(Normal(mu, F.softplus(pre_sigma) + _MIN_SCALE, validate_args=False), 1)
 
     def decode(self, z: torch.Tensor) -> Distribution:
-        """p(x|z), batch-shaped like z's leading axis, event = one datum."""
-        params = self.decoder(z).view(z.shape[0], self.likelihood.params_per_element, *self.data_shape)
-        return self.likelihood(params)  # (B, P, *data_shape) -> Distribution
+        """p(x|z), batch-shaped like z's leading axes (B or k, B), event = one datum."""
+        params = self.decoder(z).view(*z.shape[:-1], self.likelihood.params_per_element, *self.data_shape)
+        return self.likelihood(params)  # (*batch, P, *data_shape) -> Distribution
 
     def prior(self) -> Distribution:
         """p(z) = N(0, I)."""

@@ -54,5 +54,6 @@ class ConvDecoder(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.inp(z).view(-1, *self.start)  # (B, C_L, H / 2^L, W / 2^L)
-        return self.layers(h)[..., : self.size[0], : self.size[1]]  # (B, out_channels, H, W)
+        h = self.inp(z).view(-1, *self.start)  # (N, C_L, H / 2^L, W / 2^L), N = all leading axes of z
+        out = self.layers(h)[..., : self.size[0], : self.size[1]]  # (N, out_channels, H, W)
+        return out.reshape(*z.shape[:-1], *out.shape[1:])
