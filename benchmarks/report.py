@@ -6,43 +6,47 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-INTRO = (ROOT / "benchmarks" / "intro.md")
+INTRO = ROOT / "benchmarks" / "intro.md"
 
 
 def _header(r: dict) -> str:
     return f"Command: `{r['command']}` · date: {r['date']} · machine: {r['machine']}\n"
 
 
+def _table(columns: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def speed(r: dict) -> str:
-    rows = "\n".join(f"| {c['name']} | {c['samples_per_s']:,.0f} | {c['ratio']:.2f}x | "
-                     f"{c['peak_fraction']:.0%} |" for c in r["configurations"])
-    return (f"## Training speed\n\n{_header(r)}\n{r['setting']}\n\n"
-            f"| configuration | samples/s | vs plain loop | of matmul peak ({r['matmul_gflops']:.0f} GFLOP/s) |\n"
-            f"|---|---|---|---|\n{rows}\n\n"
+    table = _table(["configuration", "samples/s", "vs plain loop", f"of matmul peak ({r['matmul_gflops']:.0f} GFLOP/s)"],
+                   [[c["name"], f"{c['samples_per_s']:,.0f}", f"{c['ratio']:.2f}x", f"{c['peak_fraction']:.0%}"]
+                    for c in r["configurations"]])
+    e = r["eval"]
+    return (f"## Training speed\n\n{_header(r)}\n{r['setting']}\n\n{table}\n"
             f"torch.compile warm-up: {r['compile_warmup_s']:.1f} s.\n\n"
-            f"## Evaluation speed\n\nk={r['eval']['k']} importance samples, {r['eval']['images']} MNIST test images: "
-            f"**{r['eval']['images_per_s']:.1f} images/s** (target 30).\n")
+            f"## Evaluation speed\n\nk={e['k']} importance samples, {e['images']} MNIST test images: "
+            f"**{e['images_per_s']:.1f} images/s** (target 30).\n")
 
 
 def quality(r: dict) -> str:
-    rows = "\n".join(f"| {c['minutes']} | {c['epochs']} | {c['test_images']} | {c['nll']} | {-c['elbo']} | "
-                     f"{c['active_units']} |" for c in r["curve"])
+    table = _table(["minutes", "epochs", "test images", "-log p(x) (nats)", "-ELBO (nats)", "active units"],
+                   [[c["minutes"], c["epochs"], c["test_images"], c["nll"], -c["elbo"], c["active_units"]]
+                    for c in r["curve"]])
     return (f"## Quality per CPU-minute\n\n{_header(r)}\n"
             "Binarized MNIST (dynamic binarization for training, test binarized once with seed 0), "
             "the one-stochastic-layer VAE of Burda et al. 2015 (784-200-200-50, tanh), batch 100, Adam, "
-            f"cosine lr 1e-3 to 1e-4 over a {r['budget_minutes']}-minute budget ({r['epochs_planned']} epochs planned, "
-            f"{r['epoch_seconds']} s/epoch), k={r['k']}. "
-            "Reference: Burda et al. 2015 Table 1, 86.76 nats after 3,280 epochs.\n\n"
-            "| minutes | epochs | test images | -log p(x) (nats) | -ELBO (nats) | active units |\n"
-            f"|---|---|---|---|---|---|\n{rows}\n")
+            f"cosine lr 1e-3 to 1e-4 over a {r['budget_minutes']}-minute budget ({r['epochs_planned']} epochs "
+            f"planned, {r['epoch_seconds']} s/epoch), k={r['k']}. "
+            f"Reference: Burda et al. 2015 Table 1, 86.76 nats after 3,280 epochs.\n\n{table}")
 
 
 def bits(r: dict) -> str:
-    rows = "\n".join(f"| {c['data']} | {c['minutes']} | {c['epochs']} | {c['test_images']} | {c['k']} | "
-                     f"{c['bits_per_dim']:.3f} | {c['elbo_bits_per_dim']:.3f} |" for c in r["runs"])
-    return (f"## 8-bit bits/dim (discretized logistic mixture)\n\n{_header(r)}\n{r['setting']}\n\n"
-            "| data | minutes | epochs | test images | k | bits/dim (log p(x)) | bits/dim (ELBO) |\n"
-            f"|---|---|---|---|---|---|---|\n{rows}\n")
+    table = _table(["data", "minutes", "epochs", "test images", "k", "bits/dim (log p(x))", "bits/dim (ELBO)"],
+                   [[c["data"], c["minutes"], c["epochs"], c["test_images"], c["k"], f"{c['bits_per_dim']:.3f}",
+                     f"{c['elbo_bits_per_dim']:.3f}"] for c in r["runs"]])
+    return f"## 8-bit bits/dim (discretized logistic mixture)\n\n{_header(r)}\n{r['setting']}\n\n{table}"
 
 
 SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits}

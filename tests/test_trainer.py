@@ -78,3 +78,14 @@ def test_sgd_and_gradient_clipping_train(mnist_binary) -> None:
     result = Trainer(model, TrainConfig(epochs=3, optimizer="sgd", lr=0.01, grad_clip=50.0,
                                         schedule="exponential", progress=False)).fit(mnist_binary)
     assert result.best_valid_elbo is not None and result.best_valid_elbo > before + 50
+
+
+def test_compiled_training_matches_the_loss_of_eager(mnist_binary) -> None:
+    from vaekit.evaluate import mean_elbo
+    results = {}
+    for compile in (False, True):
+        model = _model()
+        Trainer(model, TrainConfig(epochs=1, compile=compile, progress=False)).fit(mnist_binary)
+        results[compile] = mean_elbo(model, mnist_binary.valid)["elbo"]
+    assert results[True] == pytest.approx(results[False], abs=5.0)  # same training, other kernels and RNG streams
+    assert results[True] > -400

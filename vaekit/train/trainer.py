@@ -30,6 +30,24 @@ from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
 log = logging.getLogger(__name__)
 
 
+def _maybe_compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``torch.compile(fn)``, falling back to ``fn`` (with a warning) if compilation fails on this
+    machine, e.g. for want of a C++ compiler."""
+    current = [torch.compile(fn)]
+
+    def call(*args: Any) -> Any:
+        try:
+            return current[0](*args)
+        except Exception as error:  # noqa: BLE001 - any compiler failure; real errors recur in eager mode
+            if current[0] is fn:
+                raise
+            log.warning("torch.compile failed (%s); training continues without it", str(error).splitlines()[0])
+            current[0] = fn
+            return fn(*args)
+
+    return call
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
@@ -108,7 +126,7 @@ class Trainer:
         else:
             torch.manual_seed(cfg.seed)
         metrics = None if self.run_dir is None else MetricsLog(self.run_dir, counters["step"] if resume else None)
-        loss_fn = torch.compile(model.loss) if cfg.compile else model.loss
+        loss_fn = _maybe_compiled(model.loss) if cfg.compile else model.loss
         stopped = "completed"
         bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=counters["step"], unit="step",
                    desc="training", disable=None if cfg.progress else True)
