@@ -20,7 +20,8 @@ def _table(columns: list[str], rows: list[list[object]]) -> str:
 
 
 def speed(r: dict) -> str:
-    table = _table(["configuration", "samples/s", "vs plain loop", f"of matmul peak ({r['matmul_gflops']:.0f} GFLOP/s)"],
+    peak = f"of matmul peak ({r['matmul_gflops']:.0f} GFLOP/s)"
+    table = _table(["configuration", "samples/s", "vs plain loop", peak],
                    [[c["name"], f"{c['samples_per_s']:,.0f}", f"{c['ratio']:.2f}x", f"{c['peak_fraction']:.0%}"]
                     for c in r["configurations"]])
     e = r["eval"]
