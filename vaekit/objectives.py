@@ -72,7 +72,7 @@ def log_importance_weights(model: "LatentVariableModel", x: torch.Tensor, k: int
 
 @torch.no_grad()
 def log_likelihood(model: "LatentVariableModel", x: torch.Tensor, k: int = 5000,
-                   max_decodes: int = 32768) -> torch.Tensor:
+                   max_decodes: int = 8192) -> torch.Tensor:
     """The importance-weighted estimate of log p(x) per example [B], with k samples each.
 
     Samples are drawn in chunks so that at most ``max_decodes`` latents are decoded at once;

@@ -55,7 +55,7 @@ class VAE(LatentVariableModel):
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x) = N(mu, diag sigma^2); sigma = softplus(.) for stability (K&W use exp(log sigma^2 / 2))."""
         mu, pre_sigma = self.encoder(x).chunk(2, dim=-1)  # (B, latent) each
-        return Independent(Normal(mu, F.softplus(pre_sigma) + _MIN_SCALE, validate_args=False), 1)
+        return Independent(Normal(mu, F.softplus(pre_sigma) + _MIN_SCALE, validate_args=False), 1, validate_args=False)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """p(x|z), batch-shaped like z's leading axes (B or k, B), event = one datum."""
@@ -64,7 +64,7 @@ class VAE(LatentVariableModel):
 
     def prior(self) -> Distribution:
         """p(z) = N(0, I)."""
-        return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1)
+        return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
 
     def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
         """The negative (beta-weighted, warmed-up, free-bits) ELBO, averaged over the batch."""
