@@ -82,10 +82,11 @@ def test_sgd_and_gradient_clipping_train(mnist_binary) -> None:
 
 def test_compiled_training_matches_the_loss_of_eager(mnist_binary) -> None:
     from vaekit.evaluate import mean_elbo
+    initial = mean_elbo(_model(), mnist_binary.valid)["elbo"]
     results = {}
     for compile in (False, True):
         model = _model()
-        Trainer(model, TrainConfig(epochs=1, compile=compile, progress=False)).fit(mnist_binary)
+        Trainer(model, TrainConfig(epochs=3, batch_size=64, compile=compile, progress=False)).fit(mnist_binary)
         results[compile] = mean_elbo(model, mnist_binary.valid)["elbo"]
     assert results[True] == pytest.approx(results[False], abs=5.0)  # same training, other kernels and RNG streams
-    assert results[True] > -400
+    assert results[True] > initial + 100
