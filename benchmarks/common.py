@@ -47,6 +47,19 @@ def matmul_gflops(n: int = 2048, repeats: int = 20) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
+def epochs_for_budget(model: "torch.nn.Module", data: object, config: dict, minutes: float) -> tuple[int, float]:
+    """(epochs that fit in ``minutes``, seconds per epoch) from 3 calibration epochs of a throw-away model,
+    timed after torch.compile's warm-up (the first epoch)."""
+    from vaekit import TrainConfig
+    from vaekit.train import Trainer
+
+    marks: list[float] = []
+    Trainer(model, TrainConfig(epochs=3, **config), on_epoch_end=[lambda t, c: marks.append(time.perf_counter())]
+            ).fit(data)  # type: ignore[arg-type]
+    epoch_seconds = (marks[-1] - marks[0]) / (len(marks) - 1)
+    return max(1, int(minutes * 60 / epoch_seconds)), epoch_seconds
+
+
 def save_result(name: str, result: dict) -> Path:
     """Write a benchmark's result with its command, date and machine into benchmarks/results/NAME.json."""
     RESULTS.mkdir(parents=True, exist_ok=True)
