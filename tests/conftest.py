@@ -14,15 +14,16 @@ if "VAEKIT_DATA" not in os.environ and SHARED.is_dir():
 DATA_DIR = Path(os.environ.get("VAEKIT_DATA") or SHARED)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def _offline(tmp_path_factory: pytest.TempPathFactory):
     """Keep the download cache out of the home directory, and make any download attempt fail loudly."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-
     def no_network(*args: object, **kwargs: object) -> None:
         raise OSError("tests never use the network")
 
-    monkeypatch.setattr("urllib.request.urlopen", no_network)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        patch.setattr("urllib.request.urlopen", no_network)
+        yield
 
 
 @pytest.fixture(scope="session")
