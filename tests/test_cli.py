@@ -61,6 +61,8 @@ def test_model_commands(trained: Path, tmp_path: Path) -> None:
     result = vaekit("evaluate", model, "--k", "10", "--limit", "20", "-o", str(tmp_path / "e.json"))
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "e.json").read_text())["examples"] == 20
+    wrong = vaekit("evaluate", model, "--data", "mnist", "--k", "2", "--limit", "2")
+    assert wrong.returncode == 2 and "does not fit 8bit data" in wrong.stderr
 
 
 def test_data_commands() -> None:
@@ -78,6 +80,7 @@ def test_data_commands() -> None:
     (["train", "--config", "missing.yaml"], "not found"),
     (["train", "data.name=mnist", "data.limit=100"], "does not fit 8bit data"),
     (["sample", "/no/such/model"], "not a saved vaekit model"),
+    (["evaluate", "/no/such/model"], "not a saved vaekit model"),
     (["sample", ".", "-n", "-3"], "positive integer"),
     (["interpolate", ".", "--method", "cubic"], "invalid choice"),
     (["frobnicate"], "invalid choice"),

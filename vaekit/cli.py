@@ -56,10 +56,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaekit.data import load_data
     from vaekit.evaluate import evaluate
+    from vaekit.run import check_likelihood
     from vaekit.saving import load
 
     model = load(args.model)
     data = load_data(DataConfig(name=args.data, validation=0))
+    check_likelihood(model.config.likelihood, data)
     test = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
     report = evaluate(model, test, k=args.k, seed=args.seed)
     text = json.dumps(report.as_dict(), indent=2)

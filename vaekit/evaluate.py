@@ -62,6 +62,8 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
 
     if len(split) == 0:
         raise ValueError("cannot evaluate on an empty split")
+    if split.data_shape != model.data_shape:
+        raise ValueError(f"the data's shape {split.data_shape} differs from the model's {model.data_shape}")
     start = time.perf_counter()
     model.eval()
     dims = math.prod(split.data_shape)

@@ -28,6 +28,10 @@ class Likelihood(nn.Module):
     def forward(self, params: torch.Tensor) -> Distribution:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def whole_datum(self, per_element: Distribution) -> Distribution:
+        """Reinterpret the data dimensions as the event: one log-probability per datum."""
+        return Independent(per_element, len(self.data_shape), validate_args=False)
+
     def split(self, params: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The P parameter tensors, each (*batch, *data_shape)."""
         return params.unbind(dim=params.dim() - len(self.data_shape) - 1)
@@ -48,7 +52,7 @@ class BernoulliLikelihood(Likelihood):
 
     def forward(self, params: torch.Tensor) -> Distribution:
         (logits,) = self.split(params)
-        return Independent(LogitBernoulli(logits=logits, validate_args=False), len(self.data_shape), validate_args=False)
+        return self.whole_datum(LogitBernoulli(logits=logits, validate_args=False))
 
 
 class GaussianLikelihood(Likelihood):
@@ -63,7 +67,7 @@ class GaussianLikelihood(Likelihood):
     def forward(self, params: torch.Tensor) -> Distribution:
         scale = F.softplus(self.raw_scale) + _MIN_SCALE
         (loc,) = self.split(params)
-        return Independent(Normal(loc, scale, validate_args=False), len(self.data_shape), validate_args=False)
+        return self.whole_datum(Normal(loc, scale, validate_args=False))
 
 
 class LogisticMixtureLikelihood(Likelihood):
@@ -82,7 +86,7 @@ class LogisticMixtureLikelihood(Likelihood):
         p = p.movedim(len(batch) + 1, -1)  # (*batch, 3, *shape, K)
         logits, loc, log_scale = p.unbind(len(batch))
         dist = DiscretizedLogisticMixture(logits, loc + 0.5, log_scale, validate_args=False)
-        return Independent(dist, len(self.data_shape), validate_args=False)
+        return self.whole_datum(dist)
 
 
 def make_likelihood(name: str, data_shape: tuple[int, ...], components: int = 5) -> Likelihood:
