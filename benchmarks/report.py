@@ -26,7 +26,8 @@ def speed(r: dict) -> str:
                     for c in r["configurations"]])
     e = r["eval"]
     return (f"## Training speed\n\n{_header(r)}\n{r['setting']}\n\n{table}\n"
-            f"torch.compile warm-up: {r['compile_warmup_s']:.1f} s.\n\n"
+            f"torch.compile warm-up (the Trainer's first epoch less a steady one): {r['compile_warmup_s']:.1f} s "
+            "with inductor's on-disk cache already warm; a first compile on a new machine takes longer.\n\n"
             f"## Evaluation speed\n\nk={e['k']} importance samples, {e['images']} MNIST test images: "
             f"**{e['images_per_s']:.1f} images/s** (target 30).\n")
 
@@ -56,12 +57,15 @@ SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits}
 
 def main() -> None:
     parts = [INTRO.read_text()] if INTRO.exists() else ["# Benchmarks\n"]
+    notes = ROOT / "benchmarks" / "notes.md"
     for name, render in SECTIONS.items():
         path = RESULTS / f"{name}.json"
         if path.exists():
             parts.append(render(json.loads(path.read_text())))
         else:
             parts.append(f"## {name}\n\nNot yet run: `python benchmarks/{name}.py`.\n")
+    if notes.exists():
+        parts.append(notes.read_text())
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(parts))
 
 
