@@ -93,3 +93,8 @@ def test_arrays_load_and_pickles_are_refused(tmp_path) -> None:
         load_data(DataConfig(name=str(tmp_path / "obj.npy")))
     with pytest.raises(ValueError, match="not a named set"):
         load_data(DataConfig(name="no-such-set"))
+
+
+def test_keyword_options_are_validated() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        load_data(name="mnist", limit=-1)

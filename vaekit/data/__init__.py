@@ -32,7 +32,7 @@ def _user_data(path: Path, config: DataConfig) -> Data:
 
 def load_data(config: DataConfig | None = None, **overrides: object) -> Data:
     """Load the data set ``config.name`` with its seeded splits; keyword arguments override config fields."""
-    config = (config or DataConfig()).model_copy(update=overrides) if overrides else (config or DataConfig())
+    config = DataConfig.model_validate({**(config or DataConfig()).model_dump(), **overrides})
     if config.name in DATASETS:
         named = DATASETS[config.name]
         data = named.build(named, config.root, config.download, config.validation, config.seed)
