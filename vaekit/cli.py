@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("train", help="train a model from a YAML recipe")
+    p: argparse.ArgumentParser = sub.add_parser("train", help="train a model from a YAML recipe")
     p.add_argument("--config", help="a YAML recipe such as configs/vae-mnist.yaml (defaults if omitted)")
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override config values")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")

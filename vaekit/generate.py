@@ -33,7 +33,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
         grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = img
     array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     picture = Image.fromarray(array[..., 0] if c == 1 else array)
-    picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     picture.save(path)

@@ -57,18 +57,18 @@ def load_array(path: Path) -> Split:
 
 def _read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
     try:
-        with Image.open(path) as image:
-            image = image.convert(mode)
+        with Image.open(path) as opened:
+            image = opened.convert(mode)
             if size is not None and image.size != (size[1], size[0]):
                 height, width = size
                 if resize == "center-crop":
                     scale = max(width / image.width, height / image.height)
                     image = image.resize((max(width, round(image.width * scale)),
-                                          max(height, round(image.height * scale))), Image.BILINEAR)
+                                          max(height, round(image.height * scale))), Image.Resampling.BILINEAR)
                     left, top = (image.width - width) // 2, (image.height - height) // 2
                     image = image.crop((left, top, left + width, top + height))
                 else:
-                    image = image.resize((width, height), Image.BILINEAR)
+                    image = image.resize((width, height), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as error:
         raise ValueError(f"{path}: not a readable image ({error})") from None

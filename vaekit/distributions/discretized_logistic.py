@@ -58,7 +58,7 @@ class DiscretizedLogisticMixture(Distribution):
         """The mixture's mean, with each component clamped to [0, 1] (a close approximation)."""
         return (F.softmax(self.logits, dim=-1) * self.loc.clamp(0.0, 1.0)).sum(-1)
 
-    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:
+    def sample(self, sample_shape: torch.Size | list[int] | tuple[int, ...] = torch.Size()) -> torch.Tensor:
         with torch.no_grad():
             shape = torch.Size(sample_shape) + self.loc.shape
             component = torch.distributions.Categorical(logits=self.logits).sample(sample_shape)

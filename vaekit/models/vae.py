@@ -34,6 +34,9 @@ class VAE(LatentVariableModel):
     Build it from a :class:`ModelConfig` or its fields: ``VAE(data_shape=(1, 28, 28), latent_dim=20)``.
     """
 
+    prior_loc: torch.Tensor
+    prior_scale: torch.Tensor
+
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()
         config = ModelConfig(**options) if config is None else config.model_copy(update=options)
@@ -43,12 +46,15 @@ class VAE(LatentVariableModel):
         shape, d, zdim = self.data_shape, math.prod(self.data_shape), config.latent_dim
         self.likelihood = make_likelihood(config.likelihood, shape, config.mixture_components)
         p = self.likelihood.params_per_element
+        self.encoder: torch.nn.Module
+        self.decoder: torch.nn.Module
         if config.architecture == "mlp":
             self.encoder = torch.nn.Sequential(torch.nn.Flatten(), mlp(d, config.hidden, 2 * zdim, config.activation))
             self.decoder = mlp(zdim, config.hidden[::-1], p * d, config.activation)
         else:
-            self.encoder = ConvEncoder(shape, config.channels, 2 * zdim, config.activation)  # type: ignore[arg-type]
-            self.decoder = ConvDecoder(zdim, config.channels, shape, p * shape[0], config.activation)  # type: ignore[arg-type]
+            image_shape = (shape[0], shape[1], shape[2])  # (C, H, W), checked by ModelConfig
+            self.encoder = ConvEncoder(image_shape, config.channels, 2 * zdim, config.activation)
+            self.decoder = ConvDecoder(zdim, config.channels, image_shape, p * shape[0], config.activation)
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
 
