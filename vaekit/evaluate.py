@@ -67,28 +67,30 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     start = time.perf_counter()
     model.eval()
     dims = math.prod(split.data_shape)
+    sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0, "log_likelihood": 0.0}
+    kl_dims: torch.Tensor | None = None
+    means = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        terms = mean_elbo(model, split)
-        kl_dims: torch.Tensor | None = None
-        means = []
-        ll_sum = 0.0
         bar = tqdm(total=len(split), desc=f"log p(x), k={k}", unit="img", disable=None if progress else True)
-        for x in split.batches(batch_size, shuffle=False):
-            q = model.encode(x)
-            means.append(q.mean)
+        for x in split.batches(batch_size, shuffle=False):  # one pass: ELBO terms, posterior means, log p(x)
+            means.append(model.encode(x).mean)
             t = objectives.elbo_terms(model, x)
+            sums["elbo"] += t.elbo.sum().item()
+            sums["reconstruction"] += t.reconstruction.sum().item()
+            sums["kl"] += t.kl.sum().item()
             if t.kl_per_dim is not None:
                 kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
-            ll_sum += objectives.log_likelihood(model, x, k).sum().item()
+            sums["log_likelihood"] += objectives.log_likelihood(model, x, k).sum().item()
             bar.update(len(x))
         bar.close()
     mean_z = torch.cat(means).flatten(1)
     active = int((mean_z.var(0) > ACTIVE_UNIT_THRESHOLD).sum()) if len(mean_z) > 1 else 0
-    ll = ll_sum / len(split)
+    m = {key: value / len(split) for key, value in sums.items()}
     return EvalReport(
-        examples=len(split), k=k, elbo=terms["elbo"], reconstruction=terms["reconstruction"], kl=terms["kl"],
-        log_likelihood=ll, nll=-ll, bits_per_dim=-ll / (dims * math.log(2)),
-        elbo_bits_per_dim=-terms["elbo"] / (dims * math.log(2)),
+        examples=len(split), k=k, elbo=m["elbo"], reconstruction=m["reconstruction"], kl=m["kl"],
+        log_likelihood=m["log_likelihood"], nll=-m["log_likelihood"],
+        bits_per_dim=-m["log_likelihood"] / (dims * math.log(2)),
+        elbo_bits_per_dim=-m["elbo"] / (dims * math.log(2)),
         kl_per_dim=[] if kl_dims is None else (kl_dims / len(split)).tolist(),
         active_units=active, seconds=time.perf_counter() - start)

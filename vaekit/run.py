@@ -38,16 +38,6 @@ def check_likelihood(likelihood: str, data: Data) -> None:
         raise ValueError(f"model.likelihood '{likelihood}' does not fit {data.kind} data '{data.name}'; use {hint}")
 
 
-def _first_difference(old: Any, new: Any, where: str) -> str | None:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
-            found = _first_difference(old.get(key), new.get(key), f"{where}.{key}")
-            if found:
-                return found
-        return None
-    return None if old == new else f"{where} (was {old!r}, now {new!r})"
-
-
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunConfig) -> None:
     """Create the run directory; refuse to clobber a run, or to resume one with other data or model."""
     if resume:
@@ -55,11 +45,12 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
             raise ValueError(f"cannot resume: {run_dir} holds no checkpoint")
         saved = yaml.safe_load((run_dir / "config.yaml").read_text())
         now = config.model_dump(mode="json")
-        for section in ("data", "model"):
-            changed = _first_difference(saved.get(section), now[section], section)
-            if changed:
-                raise ValueError(f"cannot resume {run_dir} with a different {changed}; "
-                                 "only train and evaluate settings may change on resume")
+        for section in ("data", "model"):  # flat sections: compare key by key
+            for key, value in now[section].items():
+                if saved[section].get(key) != value:
+                    raise ValueError(f"cannot resume {run_dir} with a different {section}.{key} (was "
+                                     f"{saved[section].get(key)!r}, now {value!r}); only train and evaluate "
+                                     "settings may change on resume")
         return
     if (run_dir / "checkpoints").exists():
         if not overwrite:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_weights
+from safetensors.torch import save_file
 
 from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
@@ -64,8 +65,8 @@ def read_config(directory: Path) -> dict:
     return meta
 
 
-def load_model(directory: str | Path) -> LatentVariableModel:
-    """Rebuild a saved model from its config and load its verified weights (eval mode)."""
+def load(directory: str | Path) -> LatentVariableModel:
+    """``vaekit.load(path)``: rebuild a saved model from its config and load its verified weights (eval mode)."""
     directory = Path(directory)
     meta = read_config(directory)
     try:
@@ -75,11 +76,12 @@ def load_model(directory: str | Path) -> LatentVariableModel:
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelFileError(f"{directory}: {WEIGHTS_FILE} is missing")
-    if file_sha256(weights) != meta.get("weights_sha256"):
+    raw = weights.read_bytes()  # read once: checksum, then parse
+    if hashlib.sha256(raw).hexdigest() != meta.get("weights_sha256"):
         raise ModelFileError(f"{weights} does not match the checksum in {CONFIG_FILE}: "
                              "the file is corrupt, truncated or from another model")
     try:
-        state = load_file(str(weights))
+        state = load_weights(raw)
     except (SafetensorError, OSError) as error:
         raise ModelFileError(f"{weights} is not a readable safetensors file ({error})") from None
     model = build_model(config)
@@ -89,12 +91,3 @@ def load_model(directory: str | Path) -> LatentVariableModel:
     model.load_state_dict(state)
     return model.eval()
 
-
-def load(directory: str | Path) -> LatentVariableModel:
-    """``vaekit.load(path)``: the saved model at ``path``."""
-    return load_model(directory)
-
-
-def model_sha256(directory: str | Path) -> str:
-    """The SHA-256 of a saved model's weights, as recorded in its config."""
-    return str(read_config(Path(directory))["weights_sha256"])
