@@ -1,10 +1,12 @@
 """vaekit: variational autoencoders and their relatives, correct to the papers and fast on a CPU."""
 __version__ = "0.1.0"
 
+from vaekit.codec import CodecError, compress, decompress  # noqa: E402
 from vaekit.config import ConfigError, DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vaekit.data import load_data  # noqa: E402
 from vaekit.models import VAE, LatentVariableModel  # noqa: E402
 from vaekit.saving import ModelFileError, load  # noqa: E402
 
-__all__ = ["VAE", "ConfigError", "DataConfig", "EvalConfig", "LatentVariableModel", "ModelConfig",
-           "ModelFileError", "RunConfig", "TrainConfig", "load", "load_data"]
+__all__ = ["VAE", "CodecError", "ConfigError", "DataConfig", "EvalConfig", "LatentVariableModel", "ModelConfig",
+           "ModelFileError", "RunConfig", "TrainConfig", "compress", "decompress", "load",
+           "load_data"]

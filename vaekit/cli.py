@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -97,6 +98,42 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     print(save_grid(interpolate(model, x[0], x[1], args.steps, args.method), args.output, nrow=args.steps))
 
 
+def cmd_compress(args: argparse.Namespace) -> None:
+    from vaekit.atomic import atomic_write
+    from vaekit.codec import compress, decompress
+    from vaekit.codec.files import read_inputs
+    from vaekit.image_quality import psnr, ssim
+    from vaekit.saving import load
+
+    model = load(args.model)
+    x, source = read_inputs(args.inputs, model.data_shape)
+    source["model"] = str(Path(args.model).resolve())
+    data = compress(model, x, args.mode, precision=args.precision, step=args.step, entropy_model=args.entropy_model,
+                    batch_size=args.batch_size, source=source, progress=True)
+    atomic_write(Path(args.output), lambda tmp: tmp.write_bytes(data))
+    pixels = len(x) * math.prod(model.data_shape[-2:]) if len(model.data_shape) == 3 else x.numel()
+    line = (f"{args.output}: {len(x)} items, {len(data)} bytes, {8 * len(data) / x.numel():.4f} bits/dim, "
+            f"{8 * len(data) / pixels:.4f} bits/pixel")
+    if args.mode == "lossy":
+        y = decompress(model, data)
+        line += f", PSNR {psnr(x, y):.2f} dB" + (f", SSIM {ssim(x, y):.4f}" if x.dim() == 4 else "")
+    print(line)
+
+
+def cmd_decompress(args: argparse.Namespace) -> None:
+    from vaekit.codec import decompress, read_header
+    from vaekit.codec.files import write_outputs
+    from vaekit.saving import load
+
+    data = Path(args.file).read_bytes()
+    header = read_header(data)
+    model_dir = args.model or header.source.get("model")
+    if not model_dir or not Path(model_dir).is_dir():
+        raise FileNotFoundError(f"the model this file was made with ({model_dir}) is not there; give it with --model")
+    written = write_outputs(decompress(load(model_dir), data, progress=True), header, args.output)
+    print(f"{args.output}: {header.count} items ({header.mode}) in {len(written)} file(s)")
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     from vaekit.data import DATASETS, verify_named
 
@@ -158,6 +195,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
     sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
 
+    p = model_command("compress", "compress images or a .npy array into one file", cmd_compress)
+    p.add_argument("inputs", nargs="+", help="image files, folders of images, or one .npy array")
+    p.add_argument("-o", "--output", required=True, help="the compressed file to write")
+    p.add_argument("--mode", choices=["lossless", "lossy"], default="lossless",
+                   help="lossless: bits-back ANS, exact; lossy: quantized latents, the model's reconstruction")
+    p.add_argument("--precision", type=int, default=12, help="lossless: latent buckets per dimension = 2**precision")
+    p.add_argument("--step", type=float, default=0.25,
+                   help="lossy: latent quantization step in prior standard deviations (smaller: more bits)")
+    p.add_argument("--entropy-model", choices=["fitted", "prior"], default="fitted",
+                   help="lossy: code latents under a Gaussian fitted to them (stored) or under the prior")
+    p.add_argument("--batch-size", type=_positive, default=1000, help="most items per network pass")
+
+    p = sub.add_parser("decompress", help="decompress a file written by vaekit compress")
+    p.add_argument("file", help="the compressed file")
+    p.add_argument("-o", "--output", required=True, help="a folder for images, or a .npy path for an array")
+    p.add_argument("--model", help="the model directory (default: the one recorded at compression)")
+    p.set_defaults(func=cmd_decompress)
+
     p = sub.add_parser("data", help="list or verify the named data sets")
     p.add_argument("action", choices=["list", "verify"])
     p.add_argument("names", nargs="*", help="data sets to verify (default: all)")
@@ -173,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (ConfigError, ValueError, TypeError, FileNotFoundError) as error:
+    except (ConfigError, ValueError, TypeError, OSError) as error:
         print(f"vaekit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except NonFiniteLossError as error:

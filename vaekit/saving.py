@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as load_weights
-from safetensors.torch import save_file
+from safetensors.torch import save as save_weights
 
 from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
@@ -28,23 +28,24 @@ class ModelFileError(ValueError):
     """A saved model that cannot be loaded; the message says which file and why."""
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def weights_bytes(model: LatentVariableModel) -> bytes:
+    """The model's weights serialized as safetensors (deterministic: same weights, same bytes)."""
+    return save_weights({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()})
+
+
+def weights_sha256(model: LatentVariableModel) -> str:
+    """The model's identity: SHA-256 of :func:`weights_bytes`, as recorded in a saved model's config.json."""
+    return hashlib.sha256(weights_bytes(model)).hexdigest()
 
 
 def save_model(model: LatentVariableModel, directory: str | Path) -> Path:
     """Write the model's config and weights atomically into ``directory`` (created if needed)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / WEIGHTS_FILE
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
+    raw = weights_bytes(model)
+    atomic_write(directory / WEIGHTS_FILE, lambda tmp: tmp.write_bytes(raw))
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "vaekit_version": __version__,
-            "model": model.config.model_dump(mode="json"), "weights_sha256": file_sha256(weights)}
+            "model": model.config.model_dump(mode="json"), "weights_sha256": hashlib.sha256(raw).hexdigest()}
     atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return directory
 

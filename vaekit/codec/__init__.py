@@ -1,0 +1,152 @@
+"""Compression with a trained model: ``compress(model, x) -> bytes`` and ``decompress(model, data) -> x``.
+
+* ``mode="lossless"``: bits-back ANS (:mod:`vaekit.codec.bits_back`); decodes to exactly the input.
+* ``mode="lossy"``: quantized latent means (:mod:`vaekit.codec.lossy`); decodes to the reconstruction.
+
+Both write the checked container of :mod:`vaekit.codec.container`.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from vaekit.codec import bits_back, lossy
+from vaekit.codec.coding_dists import alphabet_size
+from vaekit.codec.container import CodecError, Header, pack, unpack
+from vaekit.models.base import LatentVariableModel
+from vaekit.saving import weights_sha256
+
+__all__ = ["CodecError", "Header", "compress", "decompress", "read_header"]
+
+_DECODE_BATCH = 1000
+
+
+def _as_batch(model: LatentVariableModel, x: torch.Tensor | np.ndarray) -> torch.Tensor:
+    x = torch.as_tensor(x).float()
+    shape = tuple(model.data_shape)
+    if tuple(x.shape) == shape:
+        x = x.unsqueeze(0)
+    if tuple(x.shape[1:]) != shape or len(x) == 0:
+        raise CodecError(f"expected data of shape (N, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
+    if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+        raise CodecError("expected finite values in [0, 1]")
+    return x
+
+
+def _symbols(x: torch.Tensor, alphabet: int) -> np.ndarray:
+    scaled = x.double() * (alphabet - 1)
+    symbols = torch.round(scaled)
+    if (scaled - symbols).abs().max() > 1e-3:
+        kind = "binary data (0 or 1)" if alphabet == 2 else "8-bit data (multiples of 1/255)"
+        raise CodecError(f"lossless coding with this model needs {kind}; the input has other values"
+                         + (": binarize it, or use a model with an 8-bit likelihood" if alphabet == 2 else ""))
+    return symbols.to(torch.int32).numpy()
+
+
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array, dtype="<i4").tobytes()).hexdigest()
+
+
+def _words_bytes(words: np.ndarray) -> bytes:
+    return words.astype("<u4").tobytes()
+
+
+def _bytes_words(payload: bytes) -> np.ndarray:
+    if len(payload) % 4:
+        raise CodecError("the payload is not a whole number of 32-bit words")
+    return np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+
+
+def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Literal["lossless", "lossy"] = "lossless",
+             *, precision: int = 12, step: float = 0.25, entropy_model: Literal["fitted", "prior"] = "fitted",
+             batch_size: int = 1000, source: dict[str, Any] | None = None, progress: bool = False) -> bytes:
+    """Code the batch ``x`` (N, *data_shape), values in [0, 1], into the bytes of a vaekit file.
+
+    Args:
+        mode: ``"lossless"`` (bits-back ANS) or ``"lossy"`` (quantized latent means).
+        precision: lossless: 2**precision equal-prior-mass buckets per latent dimension.
+        step: lossy: quantization step of the latent means, in prior standard deviations (the rate knob).
+        entropy_model: lossy: ``"fitted"`` (per-dimension Gaussian stored in the file) or ``"prior"``.
+        batch_size: most items per network pass.
+        source: JSON-able notes kept in the header (the command line keeps file names here).
+    """
+    if mode not in ("lossless", "lossy"):
+        raise CodecError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
+    if not 2 <= precision <= 16:
+        raise CodecError(f"precision must be between 2 and 16 bits, not {precision}")
+    if not (math.isfinite(step) and 0 < step <= 64):
+        raise CodecError(f"step must be in (0, 64], not {step}")
+    if entropy_model not in ("fitted", "prior"):
+        raise CodecError(f"entropy_model must be 'fitted' or 'prior', not {entropy_model!r}")
+    if batch_size < 1:
+        raise CodecError(f"batch_size must be positive, not {batch_size}")
+    x = _as_batch(model, x)
+    training = model.training
+    model.eval()
+    try:
+        common = dict(model_sha256=weights_sha256(model), item_shape=tuple(model.data_shape), count=len(x),
+                      source=source or {})
+        if mode == "lossless":
+            with torch.no_grad():
+                alphabet = alphabet_size(model.decode(model.prior().mean[None]))
+            symbols = _symbols(x, alphabet)
+            words, batches = bits_back.encode(model, symbols, alphabet, precision, batch_size, progress)
+            header = Header(mode=mode, alphabet=alphabet, batches=tuple(batches), content_sha256=_sha256(symbols),
+                            precision=precision, **common)
+        else:
+            codes = lossy.latent_codes(model, x, step, batch_size)
+            fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
+            symbol_range = (int(codes.min()), int(codes.max()))
+            words = lossy.encode(codes, step, fitted, symbol_range)
+            header = Header(mode=mode, alphabet=256, batches=(len(x),), content_sha256=_sha256(codes), step=step,
+                            entropy_model=fitted, symbol_range=symbol_range, **common)
+    finally:
+        model.train(training)
+    return pack(header, _words_bytes(words))
+
+
+def read_header(data: bytes) -> Header:
+    """The checked header of a vaekit file (raises :class:`CodecError` for anything else)."""
+    return unpack(data)[0]
+
+
+def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) -> torch.Tensor:
+    """The batch (N, *data_shape) that :func:`compress` coded: the input exactly (lossless) or its reconstruction."""
+    header, payload = unpack(data)
+    expected = weights_sha256(model)
+    if header.model_sha256 != expected:
+        raise CodecError(f"this file was made with the model whose weights have SHA-256 {header.model_sha256[:12]}..., "
+                         f"not with this one ({expected[:12]}...)")
+    if header.item_shape != tuple(model.data_shape):
+        raise CodecError(f"the file holds items of shape {header.item_shape}; the model's are {model.data_shape}")
+    words = _bytes_words(payload)
+    training = model.training
+    model.eval()
+    try:
+        if header.mode == "lossless":
+            assert header.precision is not None
+            symbols = bits_back.decode(model, words, header.count, header.item_shape, header.alphabet,
+                                       header.precision, list(header.batches), progress)
+            check, result = symbols, torch.from_numpy(symbols).float() / (header.alphabet - 1)
+        else:
+            assert header.step is not None and header.symbol_range is not None
+            dims = len(model.prior().mean)
+            if header.entropy_model is not None and len(header.entropy_model) != dims:
+                raise CodecError(f"the file's entropy model has {len(header.entropy_model)} dimensions, "
+                                 f"the model's latent has {dims}")
+            check = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range)
+            result = lossy.reconstruct(model, check, header.step, _DECODE_BATCH)
+    except (ValueError, RuntimeError, OverflowError, MemoryError) as error:
+        if isinstance(error, CodecError):
+            raise
+        raise CodecError(f"the payload does not decode ({error})") from None
+    finally:
+        model.train(training)
+    if _sha256(check) != header.content_sha256:
+        raise CodecError("the decoded content does not match the file's checksum: the coding distributions "
+                         "differed between compression and decompression")
+    return result

@@ -1,0 +1,97 @@
+"""The compressed file: a self-checking container around one coded payload.
+
+Layout (integers little-endian)::
+
+    magic      8 bytes   b"\\x89VAEKIT\\n"
+    version    u16       FORMAT_VERSION
+    header     u32 length, then UTF-8 JSON (:class:`Header`)
+    payload    u64 length, then the coded bytes
+    digest     32 bytes  SHA-256 of everything before it
+
+The digest catches truncation and flipped bits before any decoding starts; the header names the
+model's weights (SHA-256), so decoding with another model is refused rather than producing noise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+MAGIC = b"\x89VAEKIT\n"
+FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 16 << 20
+_DIGEST_BYTES = 32
+
+
+class CodecError(ValueError):
+    """A file that cannot be decoded, or data that cannot be coded; the message says why."""
+
+
+class Header(BaseModel):
+    """What a decoder needs besides the model and the payload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["lossless", "lossy"]
+    model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    item_shape: tuple[int, ...] = Field(min_length=1, max_length=4)
+    alphabet: int = Field(ge=2, le=256)  # values k / (alphabet - 1), k = 0 .. alphabet - 1
+    count: int = Field(ge=1)
+    batches: tuple[int, ...] = Field(min_length=1)  # the coding order: items per network pass
+    content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the decoded symbols (lossless) or latents (lossy)
+    precision: int | None = Field(default=None, ge=2, le=16)  # lossless: latent buckets per dimension = 2**precision
+    step: float | None = Field(default=None, gt=0, le=64)  # lossy: quantization step in prior standard deviations
+    entropy_model: tuple[tuple[float, float], ...] | None = None  # lossy: per-latent (mean, std) in symbol units
+    symbol_range: tuple[int, int] | None = None  # lossy: smallest and largest latent symbol
+    source: dict[str, Any] = Field(default_factory=dict)  # how the input was given (file names, array dtype)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Header:
+        if any(b < 1 for b in self.batches) or sum(self.batches) != self.count:
+            raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
+        if any(s < 1 or s > 1 << 16 for s in self.item_shape):
+            raise ValueError(f"implausible item shape {self.item_shape}")
+        if self.mode == "lossless" and self.precision is None:
+            raise ValueError("a lossless header needs the latent precision")
+        if self.mode == "lossy" and (self.step is None or self.symbol_range is None):
+            raise ValueError("a lossy header needs the quantization step and the symbol range")
+        return self
+
+
+def pack(header: Header, payload: bytes) -> bytes:
+    """The container's bytes."""
+    head = header.model_dump_json().encode()
+    body = b"".join([MAGIC, struct.pack("<HI", FORMAT_VERSION, len(head)), head,
+                     struct.pack("<Q", len(payload)), payload])
+    return body + hashlib.sha256(body).digest()
+
+
+def unpack(data: bytes) -> tuple[Header, bytes]:
+    """Header and payload of a container, after checking magic, version, lengths and digest."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CodecError(f"expected the compressed file's bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if not data.startswith(MAGIC):
+        raise CodecError("not a vaekit compressed file (the magic bytes are missing)")
+    fixed = len(MAGIC) + 6
+    if len(data) < fixed + 8 + _DIGEST_BYTES:
+        raise CodecError(f"the file is truncated ({len(data)} bytes)")
+    version, head_len = struct.unpack_from("<HI", data, len(MAGIC))
+    if version != FORMAT_VERSION:
+        raise CodecError(f"the file has format version {version}; this vaekit reads version {FORMAT_VERSION}")
+    body, digest = data[:-_DIGEST_BYTES], data[-_DIGEST_BYTES:]
+    if hashlib.sha256(body).digest() != digest:
+        raise CodecError("the file is corrupt or truncated (its SHA-256 does not match)")
+    if head_len > min(MAX_HEADER_BYTES, len(body) - fixed - 8):
+        raise CodecError("the file's header length is inconsistent with its size")
+    (payload_len,) = struct.unpack_from("<Q", body, fixed + head_len)
+    if fixed + head_len + 8 + payload_len != len(body):
+        raise CodecError("the file's payload length is inconsistent with its size")
+    try:
+        header = Header.model_validate(json.loads(body[fixed:fixed + head_len].decode()))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as error:
+        raise CodecError(f"the file's header is invalid ({str(error).splitlines()[0]})") from None
+    return header, body[fixed + head_len + 8:]

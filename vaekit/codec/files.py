@@ -1,0 +1,117 @@
+"""What the command line compresses and writes back: image files, folders of images, or one .npy array.
+
+The header's ``source`` records how the input was given, so decompression writes the same form back:
+the images under their relative names (as PNG) or the array with its dtype and shape.
+"""
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from vaekit.codec.container import CodecError, Header
+from vaekit.data.user_files import IMAGE_SUFFIXES
+
+
+def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
+    """(file, name kept in the header) for each image given or found under a folder given."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise CodecError(f"{path}: no PNG or JPEG images found")
+            found += [(p, p.relative_to(path).as_posix()) for p in files]
+        elif path.is_file():
+            found.append((path, path.name))
+        else:
+            raise CodecError(f"input '{path}' does not exist")
+    names = [name for _, name in found]
+    if len(set(names)) != len(names):
+        raise CodecError("two inputs have the same name; put them in one folder or rename one")
+    return found
+
+
+def _read_exact(path: Path, data_shape: tuple[int, ...]) -> np.ndarray:
+    channels, height, width = data_shape
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("L" if channels == 1 else "RGB")
+    except (UnidentifiedImageError, OSError) as error:
+        raise CodecError(f"{path}: not a readable image ({error})") from None
+    if image.size != (width, height):
+        raise CodecError(f"{path}: the image is {image.width}x{image.height}; the model codes {width}x{height} images")
+    array = np.asarray(image, dtype=np.uint8)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def _read_array(path: Path, data_shape: tuple[int, ...]) -> tuple[torch.Tensor, dict[str, Any]]:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise CodecError(f"{path}: not a readable .npy array without pickled objects ({error})") from None
+    if not isinstance(array, np.ndarray) or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise CodecError(f"{path}: expected one numeric .npy array")
+    source = {"kind": "npy", "dtype": array.dtype.str, "shape": list(array.shape)}
+    if array.size == 0 or array.size % int(np.prod(data_shape)):
+        raise CodecError(f"{path}: an array of shape {array.shape} does not hold items of shape {data_shape}")
+    x = torch.from_numpy(array.astype(np.float64)).reshape(-1, *data_shape)
+    return (x / 255.0 if array.dtype == np.uint8 else x).float(), source
+
+
+def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...]) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The batch (N, *data_shape) in [0, 1] to compress, and the ``source`` notes to keep in the header."""
+    given = [Path(p) for p in paths]
+    if not given:
+        raise CodecError("no inputs given")
+    if any(p.suffix == ".npy" for p in given):
+        if len(given) != 1:
+            raise CodecError("give either one .npy array or image files and folders, not both")
+        return _read_array(given[0], data_shape)
+    if len(data_shape) != 3 or data_shape[0] not in (1, 3):
+        raise CodecError(f"this model's data has shape {data_shape}, not images; give a .npy array")
+    found = _image_files(given)
+    x = np.stack([_read_exact(path, data_shape) for path, _ in found])
+    return torch.from_numpy(x).float() / 255.0, {"kind": "images", "names": [name for _, name in found]}
+
+
+def _safe_name(name: object) -> PurePosixPath:
+    path = PurePosixPath(str(name))
+    if not str(name) or path.is_absolute() or ".." in path.parts or "\\" in str(name):
+        raise CodecError(f"the file names an unsafe output path {name!r}")
+    return path.with_suffix(".png")
+
+
+def write_outputs(x: torch.Tensor, header: Header, out: str | Path) -> list[Path]:
+    """Write the decoded batch in the form it was given: images into the folder ``out``, or the array ``out``."""
+    out = Path(out)
+    source = header.source
+    if source.get("kind") == "npy" or out.suffix == ".npy":
+        try:
+            dtype = np.dtype(source.get("dtype", "<f4"))
+        except TypeError:
+            dtype = np.dtype("O")
+        if dtype.kind not in "biuf":
+            raise CodecError(f"the file names an unsupported array dtype {source.get('dtype')!r}")
+        shape = source.get("shape", list(x.shape))
+        if header.mode == "lossy" and dtype != np.uint8:
+            dtype = np.dtype("<f4")
+        values = x.double().numpy() * (255.0 if dtype == np.uint8 else 1.0)
+        array = values.astype(np.float32) if dtype.kind == "f" else np.round(values).astype(dtype)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(out, array.reshape(shape), allow_pickle=False)
+        return [out]
+    names = source.get("names") or [f"{i:06d}" for i in range(len(x))]
+    if len(names) != len(x):
+        raise CodecError(f"the file lists {len(names)} names for {len(x)} items")
+    pixels = np.round(x.double().numpy() * 255.0).astype(np.uint8)
+    written = []
+    for name, item in zip(names, pixels):
+        path = out / _safe_name(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(item[0] if item.shape[0] == 1 else item.transpose(1, 2, 0)).save(path)
+        written.append(path)
+    return written
