@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,72 @@ def test_model_commands(trained: Path, tmp_path: Path) -> None:
     assert wrong.returncode == 2 and "does not fit 8bit data" in wrong.stderr
 
 
+def _binarized_test_images(count: int) -> np.ndarray:
+    from vaekit import DataConfig, load_data
+
+    return np.round(load_data(DataConfig(name="binarized-mnist", validation=0)).test.x[:count, 0].numpy() * 255)
+
+
+def test_compress_a_folder_and_decompress_it_in_another_process(trained: Path, tmp_path: Path) -> None:
+    """Two processes, each loading the model from disk: the folder comes back pixel for pixel, names kept."""
+    images = _binarized_test_images(12).astype(np.uint8)
+    for i, image in enumerate(images):
+        (tmp_path / "in" / f"class{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "in" / f"class{i % 2}" / f"digit{i}.png")
+    packed = tmp_path / "digits.vkz"
+    result = vaekit("compress", str(trained / "model"), str(tmp_path / "in"), "-o", str(packed))
+    assert result.returncode == 0, result.stderr
+    assert "12 items" in result.stdout and "bits/pixel" in result.stdout
+    result = vaekit("decompress", str(packed), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    for i, image in enumerate(images):
+        back = np.asarray(Image.open(tmp_path / "out" / f"class{i % 2}" / f"digit{i}.png"))
+        assert np.array_equal(back, image)
+
+
+def test_compress_an_8bit_array_across_processes_lossless_and_lossy(tmp_path: Path) -> None:
+    from vaekit import VAE, DataConfig, load_data
+
+    data = load_data(DataConfig(name="fashion-mnist", limit=1000, validation=0))
+    torch.manual_seed(0)
+    model = VAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[64], likelihood="logistic-mixture",
+                mixture_components=3)
+    model.fit(data, epochs=1, progress=False, compile=False)
+    model.save(tmp_path / "model")
+    array = np.round(data.test.x[:40, 0].numpy() * 255).astype(np.uint8)  # (40, 28, 28): items of (1, 28, 28)
+    np.save(tmp_path / "x.npy", array)
+    for mode in ("lossless", "lossy"):
+        packed = tmp_path / f"{mode}.vkz"
+        made = vaekit("compress", str(tmp_path / "model"), str(tmp_path / "x.npy"), "-o", str(packed), "--mode", mode)
+        assert made.returncode == 0, made.stderr
+        assert ("PSNR" in made.stdout and "SSIM" in made.stdout) == (mode == "lossy")
+        result = vaekit("decompress", str(packed), "-o", str(tmp_path / f"{mode}.npy"))
+        assert result.returncode == 0, result.stderr
+        back = np.load(tmp_path / f"{mode}.npy")
+        assert back.dtype == np.uint8 and back.shape == array.shape
+        if mode == "lossless":
+            assert np.array_equal(back, array)
+        else:
+            assert 0 < np.abs(back.astype(int) - array).mean() < 64
+
+
+def test_compress_errors_are_one_line(trained: Path, tmp_path: Path) -> None:
+    model = str(trained / "model")
+    Image.new("L", (30, 28), 0).save(tmp_path / "wide.png")
+    np.save(tmp_path / "grey.npy", np.full((2, 28, 28), 128, dtype=np.uint8))
+    (tmp_path / "junk.vkz").write_bytes(b"not a vaekit file at all")
+    for args, message in (
+        (["compress", model, str(tmp_path / "wide.png"), "-o", str(tmp_path / "f")], "30x28"),
+        (["compress", model, str(tmp_path / "grey.npy"), "-o", str(tmp_path / "f")], "binarize"),
+        (["compress", model, str(tmp_path / "missing.png"), "-o", str(tmp_path / "f")], "does not exist"),
+        (["decompress", str(tmp_path / "junk.vkz"), "-o", str(tmp_path / "o")], "not a vaekit compressed file"),
+        (["decompress", str(tmp_path / "nothing.vkz"), "-o", str(tmp_path / "o")], "No such file"),
+    ):
+        result = vaekit(*args)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_data_commands() -> None:
     listed = vaekit("data", "list")
     assert listed.returncode == 0 and "binarized-mnist" in listed.stdout
@@ -93,7 +161,7 @@ def test_bad_input_gives_one_line_and_status_2(args: list[str], message: str, tm
 
 
 def test_every_command_has_help() -> None:
-    for command in ("train", "evaluate", "sample", "reconstruct", "interpolate", "data"):
+    for command in ("train", "evaluate", "sample", "reconstruct", "interpolate", "compress", "decompress", "data"):
         result = vaekit(command, "--help")
         assert result.returncode == 0 and "usage: vaekit" in result.stdout
 

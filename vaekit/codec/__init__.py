@@ -16,7 +16,7 @@ import torch
 
 from vaekit.codec import bits_back, lossy
 from vaekit.codec.coding_dists import alphabet_size
-from vaekit.codec.container import CodecError, Header, pack, unpack
+from vaekit.codec.container import MAX_SYMBOLS, CodecError, Header, pack, unpack
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import weights_sha256
 
@@ -47,8 +47,12 @@ def _symbols(x: torch.Tensor, alphabet: int) -> np.ndarray:
     return symbols.to(torch.int32).numpy()
 
 
-def _sha256(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array, dtype="<i4").tobytes()).hexdigest()
+def _sha256(array: np.ndarray, step: float | None = None) -> str:
+    """The content checksum: the decoded symbols, and for lossy coding the step that maps them to latents."""
+    digest = hashlib.sha256(np.ascontiguousarray(array, dtype="<i4").tobytes())
+    if step is not None:
+        digest.update(np.float64(step).tobytes())
+    return digest.hexdigest()
 
 
 def _words_bytes(words: np.ndarray) -> bytes:
@@ -100,9 +104,11 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         else:
             codes = lossy.latent_codes(model, x, step, batch_size)
             fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
-            symbol_range = (int(codes.min()), int(codes.max()))
+            symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
+            if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
+                raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
             words = lossy.encode(codes, step, fitted, symbol_range)
-            header = Header(mode=mode, alphabet=256, batches=(len(x),), content_sha256=_sha256(codes), step=step,
+            header = Header(mode=mode, alphabet=256, batches=(len(x),), content_sha256=_sha256(codes, step), step=step,
                             entropy_model=fitted, symbol_range=symbol_range, **common)
     finally:
         model.train(training)
@@ -127,6 +133,7 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
     training = model.training
     model.eval()
     try:
+        step = None
         if header.mode == "lossless":
             assert header.precision is not None
             symbols = bits_back.decode(model, words, header.count, header.item_shape, header.alphabet,
@@ -140,13 +147,16 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
                                  f"the model's latent has {dims}")
             check = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range)
             result = lossy.reconstruct(model, check, header.step, _DECODE_BATCH)
-    except (ValueError, RuntimeError, OverflowError, MemoryError) as error:
-        if isinstance(error, CodecError):
+            step = header.step
+    except CodecError:
+        raise
+    except BaseException as error:  # constriction reports a Rust panic as a BaseException, not an Exception
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
-        raise CodecError(f"the payload does not decode ({error})") from None
+        raise CodecError(f"the payload does not decode ({type(error).__name__}: {error})") from None
     finally:
         model.train(training)
-    if _sha256(check) != header.content_sha256:
+    if _sha256(check, step) != header.content_sha256:
         raise CodecError("the decoded content does not match the file's checksum: the coding distributions "
                          "differed between compression and decompression")
     return result

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 MAGIC = b"\x89VAEKIT\n"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 16 << 20
+MAX_SYMBOLS = 1 << 20  # lossy: the widest range of latent symbols (ANS probabilities have 24 bits)
 _DIGEST_BYTES = 32
 
 
@@ -58,6 +59,8 @@ class Header(BaseModel):
             raise ValueError("a lossless header needs the latent precision")
         if self.mode == "lossy" and (self.step is None or self.symbol_range is None):
             raise ValueError("a lossy header needs the quantization step and the symbol range")
+        if self.symbol_range is not None and not 0 < self.symbol_range[1] - self.symbol_range[0] <= MAX_SYMBOLS:
+            raise ValueError(f"the symbol range {self.symbol_range} is empty or wider than {MAX_SYMBOLS}")
         return self
 
 
