@@ -30,6 +30,14 @@ def test_mass_of_an_interior_bin_is_the_cdf_difference() -> None:
     torch.testing.assert_close(d.log_prob(x), expected, atol=1e-5, rtol=0)
 
 
+def test_edge_cdf_differences_are_the_masses_the_coder_uses() -> None:
+    d = _random_mixture(log_scale_shift=-3.0)
+    masses = torch.diff(d.edge_cdf(torch.arange(257).expand(6, 257)))
+    torch.testing.assert_close(masses, d.log_prob(VALUES[:, None].expand(256, 6)).exp().T, atol=1e-5, rtol=0)
+    ends = d.edge_cdf(torch.tensor([[0, 256]] * 6))
+    torch.testing.assert_close(ends, torch.tensor([[0.0, 1.0]] * 6), atol=1e-6, rtol=0)
+
+
 def test_samples_lie_on_the_8_bit_grid_and_follow_the_masses() -> None:
     torch.manual_seed(0)
     d = DiscretizedLogisticMixture(torch.zeros(1, 2), torch.tensor([[0.2, 0.8]]), torch.tensor([[-3.0, -3.0]]))

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from vaekit.codec import bits_back, lossy
-from vaekit.codec.coding_dists import alphabet_size
 from vaekit.codec.container import MAX_SYMBOLS, CodecError, Header, pack, unpack
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import weights_sha256
@@ -95,10 +94,10 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         common = dict(model_sha256=weights_sha256(model), item_shape=tuple(model.data_shape), count=len(x),
                       source=source or {})
         if mode == "lossless":
-            with torch.no_grad():
-                alphabet = alphabet_size(model.decode(model.prior().mean[None]))
+            bits = bits_back.data_bits(model)
+            alphabet = 1 << bits
             symbols = _symbols(x, alphabet)
-            words, batches = bits_back.encode(model, symbols, alphabet, precision, batch_size, progress)
+            words, batches = bits_back.encode(model, symbols, bits, precision, batch_size, progress)
             header = Header(mode=mode, alphabet=alphabet, batches=tuple(batches), content_sha256=_sha256(symbols),
                             precision=precision, **common)
         else:
@@ -108,7 +107,7 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
             if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
                 raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
             words = lossy.encode(codes, step, fitted, symbol_range)
-            header = Header(mode=mode, alphabet=256, batches=(len(x),), content_sha256=_sha256(codes, step), step=step,
+            header = Header(mode=mode, batches=(len(x),), content_sha256=_sha256(codes, step), step=step,
                             entropy_model=fitted, symbol_range=symbol_range, **common)
     finally:
         model.train(training)
@@ -135,8 +134,11 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
     try:
         step = None
         if header.mode == "lossless":
-            assert header.precision is not None
-            symbols = bits_back.decode(model, words, header.count, header.item_shape, header.alphabet,
+            assert header.precision is not None and header.alphabet is not None
+            if header.alphabet != 1 << bits_back.data_bits(model):
+                raise CodecError(f"the file codes {header.alphabet} values per element; the model codes "
+                                 f"{1 << bits_back.data_bits(model)}")
+            symbols = bits_back.decode(model, words, header.count, header.item_shape, header.alphabet.bit_length() - 1,
                                        header.precision, list(header.batches), progress)
             check, result = symbols, torch.from_numpy(symbols).float() / (header.alphabet - 1)
         else:

@@ -20,18 +20,24 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vaekit.codec.coding_dists import diagonal_gaussian, symbol_probabilities
+from vaekit.codec.coding_dists import diagonal_gaussian, likelihood_masses
 from vaekit.codec.container import CodecError
+from vaekit.codec.digits import TwoDigits
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.models.base import LatentVariableModel
 
-_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 _HEADROOM = 1.25  # a batch may use at most 1/1.25 of the stack's bits
 
 
 def buckets_for(model: LatentVariableModel, precision: int) -> LatentBuckets:
     loc, scale = diagonal_gaussian(model.prior(), "prior p(z)")
     return LatentBuckets(loc, scale, precision)
+
+
+def data_bits(model: LatentVariableModel) -> int:
+    """Bits per data element of the model's p(x|z): 1 (binary) or 8."""
+    with torch.no_grad():
+        return likelihood_masses(model.decode(model.prior().mean[None]))[0]
 
 
 def initial_words(buckets: LatentBuckets) -> np.ndarray:
@@ -42,22 +48,20 @@ def initial_words(buckets: LatentBuckets) -> np.ndarray:
     return words
 
 
-def _posterior(model: LatentVariableModel, symbols: np.ndarray, alphabet: int) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.from_numpy(symbols).float() / (alphabet - 1)
-    return diagonal_gaussian(model.encode(x), "posterior q(z|x)")
-
-
-def _likelihood_table(model: LatentVariableModel, z: torch.Tensor) -> np.ndarray:
-    return symbol_probabilities(model.decode(z))
+def _posterior(model: LatentVariableModel, buckets: LatentBuckets, symbols: np.ndarray, bits: int):  # type: ignore[no-untyped-def]
+    x = torch.from_numpy(symbols).float() / ((1 << bits) - 1)
+    return buckets.posterior_masses(*diagonal_gaussian(model.encode(x), "posterior q(z|x)"))
 
 
 @torch.no_grad()
-def encode(model: LatentVariableModel, symbols: np.ndarray, alphabet: int, precision: int, max_batch: int,
+def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision: int, max_batch: int,
            progress: bool = False) -> tuple[np.ndarray, list[int]]:
-    """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, alphabet)."""
+    """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, 2^bits)."""
     buckets = buckets_for(model, precision)
+    pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
     uniform = constriction.stream.model.Uniform(buckets.size)
+    dims = len(buckets.loc)
     batches: list[int] = []
     bits_per_item = None
     with tqdm(total=len(symbols), desc="compressing", unit="item", disable=not progress) as bar:
@@ -65,14 +69,11 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, alphabet: int, preci
             size = 1 if bits_per_item is None else int(coder.num_bits() / (_HEADROOM * bits_per_item))
             size = max(1, min(size, max_batch, len(symbols) - start))
             x = symbols[start:start + size]
-            loc, scale = _posterior(model, x, alphabet)
             before = coder.num_bits()
-            coarse = coder.decode(_CATEGORICAL, buckets.coarse_table(loc, scale))
-            fine = coder.decode(_CATEGORICAL, buckets.fine_table(loc, scale, coarse))
+            index = buckets.digits.decode(coder, _posterior(model, buckets, x, bits), size * dims)
             bits_per_item = max(1.0, (before - coder.num_bits()) / size)
-            index = coarse * buckets.fine_size + fine
-            z = buckets.centres(index.reshape(loc.shape))
-            coder.encode_reverse(x.reshape(-1).astype(np.int32), _CATEGORICAL, _likelihood_table(model, z))
+            z = buckets.centres(index.reshape(size, dims))
+            pixels.encode(coder, x.reshape(-1), likelihood_masses(model.decode(z))[1])
             coder.encode_reverse(index, uniform)
             batches.append(size)
             bar.update(size)
@@ -86,23 +87,22 @@ def _reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:
 
 
 @torch.no_grad()
-def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape: tuple[int, ...], alphabet: int,
+def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape: tuple[int, ...], bits: int,
            precision: int, batches: list[int], progress: bool = False) -> np.ndarray:
     """The symbols (count, *item_shape) that :func:`encode` turned into ``words``."""
     buckets = buckets_for(model, precision)
+    pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(words)
     uniform = constriction.stream.model.Uniform(buckets.size)
     dims = len(buckets.loc)
+    elements = int(np.prod(item_shape))
     symbols = np.empty((count, *item_shape), dtype=np.int32)
     with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
         for start, size in _reversed_starts(batches):
             index = coder.decode(uniform, size * dims)
             z = buckets.centres(index.reshape(size, dims))
-            x = coder.decode(_CATEGORICAL, _likelihood_table(model, z)).reshape(size, *item_shape)
-            loc, scale = _posterior(model, x, alphabet)
-            coarse, fine = np.divmod(index, buckets.fine_size)
-            coder.encode_reverse(fine, _CATEGORICAL, buckets.fine_table(loc, scale, coarse))
-            coder.encode_reverse(coarse, _CATEGORICAL, buckets.coarse_table(loc, scale))
+            x = pixels.decode(coder, likelihood_masses(model.decode(z))[1], size * elements).reshape(size, *item_shape)
+            buckets.digits.encode(coder, index, _posterior(model, buckets, x, bits))
             symbols[start:start + size] = x
             bar.update(size)
     if not np.array_equal(coder.get_compressed(), initial_words(buckets)):

@@ -2,20 +2,20 @@
 
 An entropy coder decodes only if both ends use bit-identical probabilities. Network outputs can differ
 in their last bits between processes and machines (CompressAI issue 279), so every parameter is first
-snapped to a fixed grid and all later arithmetic is elementwise float64. A difference that survives
-(a value within float noise of a grid boundary) is caught by the container's content checksum.
+snapped to a fixed grid and all later arithmetic is elementwise (float64; float32 for 8-bit pixels).
+A difference that survives (a value within float noise of a grid boundary) is caught by the container's
+content checksum.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 from vaekit.codec.container import CodecError
+from vaekit.codec.digits import Masses
 from vaekit.distributions.discretized_logistic import DiscretizedLogisticMixture
 
 GRID = 2.0**-10
-_TABLE_ROWS = 1 << 12  # 8-bit tables are built in chunks of this many data elements
 
 
 def snap(t: torch.Tensor) -> torch.Tensor:
@@ -36,29 +36,23 @@ def diagonal_gaussian(d: Distribution, what: str) -> tuple[torch.Tensor, torch.T
     return snap(loc), torch.exp(snap(torch.log(scale)))
 
 
-def alphabet_size(likelihood: Distribution) -> int:
-    """How many values each data element takes under p(x|z): 2 (binary) or 256 (8-bit)."""
+def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
+    """(bits per data element, masses) of p(x|z) for :class:`TwoDigits`; rows are the data elements in C order."""
     base = _factors(likelihood)
     if isinstance(base, Bernoulli):
-        return 2
+        p0 = torch.sigmoid(-snap(base.logits)).reshape(-1, 1)  # P(x = 0)
+
+        def bernoulli_cdf(edge: torch.Tensor) -> torch.Tensor:
+            return torch.where(edge <= 0, 0.0, torch.where(edge == 1, p0, 1.0))
+
+        return 1, _differences(bernoulli_cdf)
     if isinstance(base, DiscretizedLogisticMixture):
-        return 256
+        k = base.loc.shape[-1]
+        logits, loc, log_scale = (snap(t).float().reshape(-1, k) for t in (base.logits, base.loc, base.log_scale))
+        return 8, _differences(DiscretizedLogisticMixture(logits, loc, log_scale).edge_cdf)  # exact in float32
     raise CodecError(f"lossless coding needs a discrete p(x|z) (bernoulli or logistic-mixture); "
                      f"this model's is {type(base).__name__}, a density on continuous values")
 
 
-def symbol_probabilities(likelihood: Distribution) -> np.ndarray:
-    """p(x|z) as a table (data elements in C order, alphabet) of probabilities (float64 binary, float32 8-bit)."""
-    base = _factors(likelihood)
-    if isinstance(base, Bernoulli):
-        p1 = torch.sigmoid(snap(base.logits)).reshape(-1, 1)
-        return torch.cat([1.0 - p1, p1], dim=1).numpy()
-    if isinstance(base, DiscretizedLogisticMixture):
-        k = base.loc.shape[-1]
-        logits, loc, log_scale = (snap(t).float().reshape(-1, k) for t in (base.logits, base.loc, base.log_scale))
-        rows = [DiscretizedLogisticMixture(logits[i:i + _TABLE_ROWS], loc[i:i + _TABLE_ROWS],
-                                           log_scale[i:i + _TABLE_ROWS]).bin_masses()
-                for i in range(0, len(loc), _TABLE_ROWS)]  # the grid's values are exact in float32
-        return torch.cat(rows).numpy()
-    alphabet_size(likelihood)  # raises the explanation
-    raise AssertionError("unreachable")
+def _differences(cdf: Masses) -> Masses:
+    return lambda edge: torch.diff(cdf(edge), dim=-1).clamp_(min=0.0)

@@ -39,7 +39,7 @@ class Header(BaseModel):
     mode: Literal["lossless", "lossy"]
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     item_shape: tuple[int, ...] = Field(min_length=1, max_length=4)
-    alphabet: int = Field(ge=2, le=256)  # values k / (alphabet - 1), k = 0 .. alphabet - 1
+    alphabet: Literal[2, 256] | None = None  # lossless: values k / (alphabet - 1), k = 0 .. alphabet - 1
     count: int = Field(ge=1)
     batches: tuple[int, ...] = Field(min_length=1)  # the coding order: items per network pass
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the decoded symbols (lossless) or latents (lossy)
@@ -55,8 +55,8 @@ class Header(BaseModel):
             raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
         if any(s < 1 or s > 1 << 16 for s in self.item_shape):
             raise ValueError(f"implausible item shape {self.item_shape}")
-        if self.mode == "lossless" and self.precision is None:
-            raise ValueError("a lossless header needs the latent precision")
+        if self.mode == "lossless" and (self.precision is None or self.alphabet is None):
+            raise ValueError("a lossless header needs the latent precision and the alphabet")
         if self.mode == "lossy" and (self.step is None or self.symbol_range is None):
             raise ValueError("a lossy header needs the quantization step and the symbol range")
         if self.symbol_range is not None and not 0 < self.symbol_range[1] - self.symbol_range[0] <= MAX_SYMBOLS:

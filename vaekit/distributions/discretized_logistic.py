@@ -11,6 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution, constraints
+from torch.distributions.utils import lazy_property
 
 BINS = 255  # 8 bits: values k / 255 for k = 0 .. 255
 
@@ -53,18 +54,27 @@ class DiscretizedLogisticMixture(Distribution):
         log_mass = torch.where(x < half, log_cdf_upper, torch.where(x > 1 - half, log_one_minus_cdf_lower, log_mass))
         return torch.logsumexp(log_mass + F.log_softmax(self.logits, dim=-1), dim=-1)
 
-    def bin_masses(self) -> torch.Tensor:
-        """The probabilities of all 256 values, shape (*batch, 256): differences of the mixture's CDF at the
-        255 inner bin edges, in elementwise arithmetic only (equal parameters give bit-equal tables)."""
-        inner = (torch.arange(1, BINS + 1, dtype=self.loc.dtype) - 0.5) / BINS
-        inv_s = torch.exp(-self.log_scale)
-        weights = F.softmax(self.logits, dim=-1)
-        cdf = torch.zeros(*self.batch_shape, BINS, dtype=self.loc.dtype)
+    @lazy_property
+    def _weights(self) -> torch.Tensor:
+        return F.softmax(self.logits, dim=-1)
+
+    @lazy_property
+    def _inv_scale(self) -> torch.Tensor:
+        return torch.exp(-self.log_scale)
+
+    def edge_cdf(self, edge: torch.Tensor) -> torch.Tensor:
+        """The mixture's CDF at integer bin edges ``edge`` (*batch, E): edge j lies between the values j - 1
+        and j, so F(0) = 0, F(256) = 1 and F(j + 1) - F(j) is the mass of value j. Elementwise arithmetic
+        only: equal parameters give bit-equal results in any process (what an entropy coder needs)."""
+        position = (torch.arange(BINS + 2, dtype=self.loc.dtype) - 0.5) / BINS
+        position[0], position[-1] = -math.inf, math.inf
+        t = position[edge]
+        weights, inv_s = self._weights, self._inv_scale
+        cdf = torch.zeros(edge.shape, dtype=self.loc.dtype)
         for k in range(self.loc.shape[-1]):
-            z = torch.addcmul((-self.loc[..., k] * inv_s[..., k]).unsqueeze(-1), inner, inv_s[..., k].unsqueeze(-1))
-            cdf.addcmul_(weights[..., k].unsqueeze(-1), torch.sigmoid_(z))
-        zero, one = torch.zeros_like(cdf[..., :1]), torch.ones_like(cdf[..., :1])
-        return torch.diff(cdf, dim=-1, prepend=zero, append=one).clamp_(min=0.0)
+            component = torch.sigmoid_((t - self.loc[..., k, None]).mul_(inv_s[..., k, None]))
+            cdf.addcmul_(weights[..., k, None], component)
+        return cdf
 
     @property
     def mean(self) -> torch.Tensor:

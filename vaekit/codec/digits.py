@@ -1,0 +1,50 @@
+"""A symbol in [0, 2^bits) coded as two digits, high then low, each under a categorical of at most
+2^ceil(bits/2) values: the same joint distribution as one categorical over 2^bits values, at a small
+fraction of the cost (a 256-value pixel needs 32 CDF evaluations instead of 255).
+
+The distribution is given by ``masses(edges)``: for edge indices (rows, E) in [0, 2^bits], the
+probability between consecutive edges (rows, E - 1). Rows whose masses all vanish (beyond float
+precision, far in a tail) are coded uniformly.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import constriction
+import numpy as np
+import torch
+
+Masses = Callable[[torch.Tensor], torch.Tensor]
+_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
+
+
+class TwoDigits:
+    def __init__(self, bits: int) -> None:
+        self.bits = bits
+        self.low_bits = bits // 2
+        self.high_size, self.low_size = 1 << (bits - self.low_bits), 1 << self.low_bits
+
+    def _table(self, masses: Masses, edges: torch.Tensor) -> np.ndarray:
+        table = masses(edges)
+        return torch.where(table.sum(-1, keepdim=True) > 0, table, 1.0).numpy()
+
+    def _high_table(self, masses: Masses, rows: int) -> np.ndarray:
+        return self._table(masses, (torch.arange(self.high_size + 1) * self.low_size).expand(rows, -1))
+
+    def _low_table(self, masses: Masses, high: np.ndarray) -> np.ndarray:
+        start = torch.from_numpy(high.astype(np.int64))[:, None] * self.low_size
+        return self._table(masses, start + torch.arange(self.low_size + 1))
+
+    def decode(self, coder: constriction.stream.stack.AnsCoder, masses: Masses, rows: int) -> np.ndarray:
+        """Pop ``rows`` symbols (int32)."""
+        high = coder.decode(_CATEGORICAL, self._high_table(masses, rows))
+        if self.low_bits == 0:
+            return high
+        return high * self.low_size + coder.decode(_CATEGORICAL, self._low_table(masses, high))
+
+    def encode(self, coder: constriction.stream.stack.AnsCoder, symbols: np.ndarray, masses: Masses) -> None:
+        """Push ``symbols`` (rows,) so that :meth:`decode` pops them again."""
+        high, low = np.divmod(symbols.astype(np.int32), self.low_size)
+        if self.low_bits:
+            coder.encode_reverse(low, _CATEGORICAL, self._low_table(masses, high))
+        coder.encode_reverse(high, _CATEGORICAL, self._high_table(masses, len(symbols)))
