@@ -26,7 +26,8 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
 benchmarks: $(BIN)/.installed
-	cd benchmarks && ../$(BIN)/python quality.py && ../$(BIN)/python speed.py && ../$(BIN)/python bits_per_dim.py
+	cd benchmarks && ../$(BIN)/python quality.py && ../$(BIN)/python speed.py && ../$(BIN)/python bits_per_dim.py \
+		&& ../$(BIN)/python compression.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

@@ -190,8 +190,8 @@ def plot(lossy: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes-binary", type=float, default=25.0)
-    parser.add_argument("--minutes-8bit", type=float, default=7.0)
+    parser.add_argument("--minutes-binary", type=float, default=28.0)
+    parser.add_argument("--minutes-8bit", type=float, default=6.0)
     parser.add_argument("--reuse", action="store_true", help="code with the models kept by an earlier run")
     args = parser.parse_args()
     torch.manual_seed(0)

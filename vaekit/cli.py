@@ -116,7 +116,9 @@ def cmd_compress(args: argparse.Namespace) -> None:
             f"{8 * len(data) / pixels:.4f} bits/pixel")
     if args.mode == "lossy":
         y = decompress(model, data)
-        line += f", PSNR {psnr(x, y):.2f} dB" + (f", SSIM {ssim(x, y):.4f}" if x.dim() == 4 else "")
+        line += f", PSNR {psnr(x, y):.2f} dB"
+        if x.dim() == 4 and min(x.shape[-2:]) >= 11:  # SSIM's window is 11 pixels wide
+            line += f", SSIM {ssim(x, y):.4f}"
     print(line)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vaekit.codec import bits_back, lossy
-from vaekit.codec.container import MAX_SYMBOLS, CodecError, Header, pack, unpack
+from vaekit.codec.container import MAX_BATCH, MAX_SYMBOLS, CodecError, Header, pack, unpack
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import weights_sha256
 
@@ -64,6 +64,30 @@ def _bytes_words(payload: bytes) -> np.ndarray:
     return np.frombuffer(payload, dtype="<u4").astype(np.uint32)
 
 
+def _chunks(count: int) -> list[int]:
+    return [min(MAX_BATCH, count - start) for start in range(0, count, MAX_BATCH)]
+
+
+def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, precision: int, batch_size: int,
+                     progress: bool) -> tuple[dict[str, Any], np.ndarray]:
+    bits = bits_back.data_bits(model)
+    symbols = _symbols(x, 1 << bits)
+    words, batches = bits_back.encode(model, symbols, bits, precision, batch_size, progress)
+    return dict(alphabet=1 << bits, batches=tuple(batches), content_sha256=_sha256(symbols), precision=precision), words
+
+
+def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, step: float, entropy_model: str,
+                  batch_size: int) -> tuple[dict[str, Any], np.ndarray]:
+    codes = lossy.latent_codes(model, x, step, batch_size)
+    fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
+    symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
+    if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
+        raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
+    words = lossy.encode(codes, step, fitted, symbol_range)
+    return dict(batches=tuple(_chunks(len(x))), content_sha256=_sha256(codes, step), step=step, entropy_model=fitted,
+                symbol_range=symbol_range), words
+
+
 def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Literal["lossless", "lossy"] = "lossless",
              *, precision: int = 12, step: float = 0.25, entropy_model: Literal["fitted", "prior"] = "fitted",
              batch_size: int = 1000, source: dict[str, Any] | None = None, progress: bool = False) -> bytes:
@@ -85,30 +109,18 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         raise CodecError(f"step must be in (0, 64], not {step}")
     if entropy_model not in ("fitted", "prior"):
         raise CodecError(f"entropy_model must be 'fitted' or 'prior', not {entropy_model!r}")
-    if batch_size < 1:
-        raise CodecError(f"batch_size must be positive, not {batch_size}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise CodecError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
     x = _as_batch(model, x)
     training = model.training
     model.eval()
     try:
-        common = dict(model_sha256=weights_sha256(model), item_shape=tuple(model.data_shape), count=len(x),
-                      source=source or {})
         if mode == "lossless":
-            bits = bits_back.data_bits(model)
-            alphabet = 1 << bits
-            symbols = _symbols(x, alphabet)
-            words, batches = bits_back.encode(model, symbols, bits, precision, batch_size, progress)
-            header = Header(mode=mode, alphabet=alphabet, batches=tuple(batches), content_sha256=_sha256(symbols),
-                            precision=precision, **common)
+            fields, words = _encode_lossless(model, x, precision, batch_size, progress)
         else:
-            codes = lossy.latent_codes(model, x, step, batch_size)
-            fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
-            symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
-            if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
-                raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
-            words = lossy.encode(codes, step, fitted, symbol_range)
-            header = Header(mode=mode, batches=(len(x),), content_sha256=_sha256(codes, step), step=step,
-                            entropy_model=fitted, symbol_range=symbol_range, **common)
+            fields, words = _encode_lossy(model, x, step, entropy_model, batch_size)
+        header = Header(mode=mode, model_sha256=weights_sha256(model), item_shape=tuple(model.data_shape),
+                        count=len(x), source=source or {}, **fields)
     finally:
         model.train(training)
     return pack(header, _words_bytes(words))
@@ -117,6 +129,27 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
 def read_header(data: bytes) -> Header:
     """The checked header of a vaekit file (raises :class:`CodecError` for anything else)."""
     return unpack(data)[0]
+
+
+def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray,
+                     progress: bool) -> tuple[str, torch.Tensor]:
+    assert header.precision is not None and header.alphabet is not None
+    bits = bits_back.data_bits(model)
+    if header.alphabet != 1 << bits:
+        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
+    symbols = bits_back.decode(model, words, header.count, header.item_shape, bits, header.precision,
+                               list(header.batches), progress)
+    return _sha256(symbols), torch.from_numpy(symbols).float() / (header.alphabet - 1)
+
+
+def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray) -> tuple[str, torch.Tensor]:
+    assert header.step is not None and header.symbol_range is not None
+    dims = len(model.prior().mean)
+    if header.entropy_model is not None and len(header.entropy_model) != dims:
+        raise CodecError(f"the file's entropy model has {len(header.entropy_model)} dimensions, "
+                         f"the model's latent has {dims}")
+    codes = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range)
+    return _sha256(codes, header.step), lossy.reconstruct(model, codes, header.step, _DECODE_BATCH)
 
 
 def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) -> torch.Tensor:
@@ -132,24 +165,10 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
     training = model.training
     model.eval()
     try:
-        step = None
         if header.mode == "lossless":
-            assert header.precision is not None and header.alphabet is not None
-            if header.alphabet != 1 << bits_back.data_bits(model):
-                raise CodecError(f"the file codes {header.alphabet} values per element; the model codes "
-                                 f"{1 << bits_back.data_bits(model)}")
-            symbols = bits_back.decode(model, words, header.count, header.item_shape, header.alphabet.bit_length() - 1,
-                                       header.precision, list(header.batches), progress)
-            check, result = symbols, torch.from_numpy(symbols).float() / (header.alphabet - 1)
+            checksum, result = _decode_lossless(model, header, words, progress)
         else:
-            assert header.step is not None and header.symbol_range is not None
-            dims = len(model.prior().mean)
-            if header.entropy_model is not None and len(header.entropy_model) != dims:
-                raise CodecError(f"the file's entropy model has {len(header.entropy_model)} dimensions, "
-                                 f"the model's latent has {dims}")
-            check = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range)
-            result = lossy.reconstruct(model, check, header.step, _DECODE_BATCH)
-            step = header.step
+            checksum, result = _decode_lossy(model, header, words)
     except CodecError:
         raise
     except BaseException as error:  # constriction reports a Rust panic as a BaseException, not an Exception
@@ -158,7 +177,7 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
         raise CodecError(f"the payload does not decode ({type(error).__name__}: {error})") from None
     finally:
         model.train(training)
-    if _sha256(check, step) != header.content_sha256:
+    if checksum != header.content_sha256:
         raise CodecError("the decoded content does not match the file's checksum: the coding distributions "
                          "differed between compression and decompression")
     return result

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 MAGIC = b"\x89VAEKIT\n"
 FORMAT_VERSION = 1
 MAX_HEADER_BYTES = 16 << 20
+MAX_BATCH = 1 << 16  # items per network pass
 MAX_SYMBOLS = 1 << 20  # lossy: the widest range of latent symbols (ANS probabilities have 24 bits)
 _DIGEST_BYTES = 32
 
@@ -41,7 +42,7 @@ class Header(BaseModel):
     item_shape: tuple[int, ...] = Field(min_length=1, max_length=4)
     alphabet: Literal[2, 256] | None = None  # lossless: values k / (alphabet - 1), k = 0 .. alphabet - 1
     count: int = Field(ge=1)
-    batches: tuple[int, ...] = Field(min_length=1)  # the coding order: items per network pass
+    batches: tuple[int, ...] = Field(min_length=1)  # the coding order: items per network pass (lossless)
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the decoded symbols (lossless) or latents (lossy)
     precision: int | None = Field(default=None, ge=2, le=16)  # lossless: latent buckets per dimension = 2**precision
     step: float | None = Field(default=None, gt=0, le=64)  # lossy: quantization step in prior standard deviations
@@ -51,7 +52,7 @@ class Header(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Header:
-        if any(b < 1 for b in self.batches) or sum(self.batches) != self.count:
+        if any(b < 1 or b > MAX_BATCH for b in self.batches) or sum(self.batches) != self.count:
             raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
         if any(s < 1 or s > 1 << 16 for s in self.item_shape):
             raise ValueError(f"implausible item shape {self.item_shape}")
