@@ -73,20 +73,30 @@ def _lossless(r: dict) -> str:
                    "target", "papers", "vaekit vs best other"], rows)
 
 
+def _best_at(points: list[dict], bpp: float) -> float | None:
+    """The best PSNR a codec reaches at a rate of at most ``bpp`` (None: it cannot go that low)."""
+    reached = [p["psnr"] for p in points if p["bpp"] <= bpp + 1e-9]
+    return max(reached) if reached else None
+
+
 def _lossy(entry: dict) -> str:
     rows = [[f"vaekit {model}", f"step {p['step']}", f"{p['bpp']:.3f}", f"{p['psnr']:.2f}", f"{p['ssim']:.3f}"]
             for model, points in entry["vaekit"].items() for p in points]
     rows += [[codec, f"quality {p['quality']}", f"{p['bpp']:.3f}", f"{p['psnr']:.2f}", f"{p['ssim']:.3f}"]
              for codec, points in entry["standard"].items() for p in points]
     table = _table(["codec", "setting", "bits/pixel", "PSNR (dB)", "SSIM"], rows)
-    codecs = list(entry["standard"])
-    verdict_rows = [[model, f"{v['step']}", f"{v['bpp']:.3f}", f"{v['psnr']:.2f}",
-                     *("cannot go this low" if v["others"][c] is None else f"{v['others'][c]:.2f}" for c in codecs),
-                     "yes" if v["above_all"] else "no"]
-                    for model, rows_ in entry["verdicts"].items() for v in rows_]
-    verdicts = _table(["vaekit model", "step", "bits/pixel", "PSNR", *(f"{c} PSNR at that rate" for c in codecs),
-                       "above all"], verdict_rows)
-    return f"{table}\nAt the same rate, up to 1 bit per pixel (linear interpolation of each curve):\n\n{verdicts}"
+    vaekit = [p for points in entry["vaekit"].values() for p in points]
+    curves = {"vaekit (best model)": vaekit, **entry["standard"]}
+    rates = sorted({p["bpp"] for points in curves.values() for p in points if p["bpp"] <= 1.0})
+    verdict_rows = []
+    for rate in rates:
+        best = {name: _best_at(points, rate) for name, points in curves.items()}
+        ours, others = best["vaekit (best model)"], [v for k, v in best.items() if k != "vaekit (best model)"]
+        verdict = "-" if ours is None else "yes" if all(v is None or ours > v for v in others) else "no"
+        verdict_rows.append([f"{rate:.3f}", *("-" if v is None else f"{v:.2f}" for v in best.values()), verdict])
+    verdicts = _table(["rate (bits/pixel)", *curves, "vaekit above all"], verdict_rows)
+    return (f"{table}\nThe best PSNR (dB) each codec reaches at or below each measured rate up to 1 bit per pixel "
+            f"(- : it cannot go that low):\n\n{verdicts}")
 
 
 def compression(r: dict) -> str:

@@ -70,7 +70,7 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision
             size = max(1, min(size, max_batch, len(symbols) - start))
             x = symbols[start:start + size]
             before = coder.num_bits()
-            index = buckets.digits.decode(coder, _posterior(model, buckets, x, bits), size * dims)
+            index = buckets.digits.decode(coder, _posterior(model, buckets, x, bits))
             bits_per_item = max(1.0, (before - coder.num_bits()) / size)
             z = buckets.centres(index.reshape(size, dims))
             pixels.encode(coder, x.reshape(-1), likelihood_masses(model.decode(z))[1])
@@ -95,13 +95,12 @@ def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape
     coder = constriction.stream.stack.AnsCoder(words)
     uniform = constriction.stream.model.Uniform(buckets.size)
     dims = len(buckets.loc)
-    elements = int(np.prod(item_shape))
     symbols = np.empty((count, *item_shape), dtype=np.int32)
     with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
         for start, size in _reversed_starts(batches):
             index = coder.decode(uniform, size * dims)
             z = buckets.centres(index.reshape(size, dims))
-            x = pixels.decode(coder, likelihood_masses(model.decode(z))[1], size * elements).reshape(size, *item_shape)
+            x = pixels.decode(coder, likelihood_masses(model.decode(z))[1]).reshape(size, *item_shape)
             buckets.digits.encode(coder, index, _posterior(model, buckets, x, bits))
             symbols[start:start + size] = x
             bar.update(size)

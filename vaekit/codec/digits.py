@@ -2,9 +2,9 @@
 2^ceil(bits/2) values: the same joint distribution as one categorical over 2^bits values, at a small
 fraction of the cost (a 256-value pixel needs 32 CDF evaluations instead of 255).
 
-The distribution is given by ``masses(edges)``: for edge indices (rows, E) in [0, 2^bits], the
-probability between consecutive edges (rows, E - 1). Rows whose masses all vanish (beyond float
-precision, far in a tail) are coded uniformly.
+The distribution is given by ``masses(edges)``: for edge indices in [0, 2^bits] of shape (rows, E),
+or (1, E) when all rows share them, the probability between consecutive edges (rows, E - 1). Rows
+whose masses all vanish (beyond float precision, far in a tail) are coded uniformly.
 """
 from __future__ import annotations
 
@@ -28,16 +28,16 @@ class TwoDigits:
         table = masses(edges)
         return torch.where(table.sum(-1, keepdim=True) > 0, table, 1.0).numpy()
 
-    def _high_table(self, masses: Masses, rows: int) -> np.ndarray:
-        return self._table(masses, (torch.arange(self.high_size + 1) * self.low_size).expand(rows, -1))
+    def _high_table(self, masses: Masses) -> np.ndarray:
+        return self._table(masses, (torch.arange(self.high_size + 1) * self.low_size)[None])  # the same for every row
 
     def _low_table(self, masses: Masses, high: np.ndarray) -> np.ndarray:
         start = torch.from_numpy(high.astype(np.int64))[:, None] * self.low_size
         return self._table(masses, start + torch.arange(self.low_size + 1))
 
-    def decode(self, coder: constriction.stream.stack.AnsCoder, masses: Masses, rows: int) -> np.ndarray:
-        """Pop ``rows`` symbols (int32)."""
-        high = coder.decode(_CATEGORICAL, self._high_table(masses, rows))
+    def decode(self, coder: constriction.stream.stack.AnsCoder, masses: Masses) -> np.ndarray:
+        """Pop one symbol (int32) per row of ``masses``."""
+        high = coder.decode(_CATEGORICAL, self._high_table(masses))
         if self.low_bits == 0:
             return high
         return high * self.low_size + coder.decode(_CATEGORICAL, self._low_table(masses, high))
@@ -47,4 +47,4 @@ class TwoDigits:
         high, low = np.divmod(symbols.astype(np.int32), self.low_size)
         if self.low_bits:
             coder.encode_reverse(low, _CATEGORICAL, self._low_table(masses, high))
-        coder.encode_reverse(high, _CATEGORICAL, self._high_table(masses, len(symbols)))
+        coder.encode_reverse(high, _CATEGORICAL, self._high_table(masses))

@@ -55,25 +55,23 @@ class DiscretizedLogisticMixture(Distribution):
         return torch.logsumexp(log_mass + F.log_softmax(self.logits, dim=-1), dim=-1)
 
     @lazy_property
-    def _weights(self) -> torch.Tensor:
-        return F.softmax(self.logits, dim=-1)
-
-    @lazy_property
-    def _inv_scale(self) -> torch.Tensor:
-        return torch.exp(-self.log_scale)
+    def _components(self) -> torch.Tensor:
+        """(weight, loc, 1 / scale) stacked as (3, K, *batch), each component's values contiguous."""
+        logits, loc, log_scale = torch.stack((self.logits, self.loc, self.log_scale)).movedim(-1, 1).contiguous()
+        return torch.stack((F.softmax(logits, dim=0), loc, torch.exp(-log_scale)))
 
     def edge_cdf(self, edge: torch.Tensor) -> torch.Tensor:
-        """The mixture's CDF at integer bin edges ``edge`` (*batch, E): edge j lies between the values j - 1
-        and j, so F(0) = 0, F(256) = 1 and F(j + 1) - F(j) is the mass of value j. Elementwise arithmetic
-        only: equal parameters give bit-equal results in any process (what an entropy coder needs)."""
+        """The mixture's CDF at integer bin edges ``edge`` (broadcastable to (*batch, E)): edge j lies between
+        the values j - 1 and j, so F(0) = 0, F(256) = 1 and F(j + 1) - F(j) is the mass of value j.
+        Elementwise arithmetic only: equal parameters give bit-equal results in any process."""
         position = (torch.arange(BINS + 2, dtype=self.loc.dtype) - 0.5) / BINS
         position[0], position[-1] = -math.inf, math.inf
         t = position[edge]
-        weights, inv_s = self._weights, self._inv_scale
-        cdf = torch.zeros(edge.shape, dtype=self.loc.dtype)
-        for k in range(self.loc.shape[-1]):
-            component = torch.sigmoid_((t - self.loc[..., k, None]).mul_(inv_s[..., k, None]))
-            cdf.addcmul_(weights[..., k, None], component)
+        shape = torch.broadcast_shapes(edge.shape, (*self.batch_shape, 1))
+        cdf, component = torch.zeros(shape, dtype=self.loc.dtype), torch.empty(shape, dtype=self.loc.dtype)
+        for weight, loc, inv_scale in self._components.unbind(1):
+            torch.sub(t, loc[..., None], out=component).mul_(inv_scale[..., None]).sigmoid_()
+            cdf.addcmul_(weight[..., None], component)
         return cdf
 
     @property
