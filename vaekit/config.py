@@ -38,7 +38,7 @@ class DataConfig(_Strict):
 class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
-    name: Literal["vae"] = "vae"
+    name: Literal["vae", "iwae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv"] = "mlp"
@@ -49,6 +49,7 @@ class ModelConfig(_Strict):
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
     beta: float = Field(1.0, ge=0.0)  # weight of the KL term (Higgins et al. 2017); 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
+    importance_samples: int = Field(1, ge=1)  # iwae: k, the samples in the training bound (Burda et al. 2015)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -56,6 +57,10 @@ class ModelConfig(_Strict):
             raise ValueError(f"architecture 'conv' needs image data (C, H, W), got data_shape {self.data_shape}")
         if any(h < 1 for h in self.hidden + self.channels):
             raise ValueError("hidden and channels widths must be positive")
+        if self.name != "iwae" and self.importance_samples != 1:
+            raise ValueError("importance_samples is the k of the iwae objective; set name: iwae to use it")
+        if self.name == "iwae" and self.free_bits > 0:
+            raise ValueError("free_bits is defined on the ELBO's KL term; the iwae bound has none")
         return self
 
 

@@ -63,11 +63,19 @@ def elbo(model: "LatentVariableModel", x: torch.Tensor) -> torch.Tensor:
     return elbo_terms(model, x).elbo
 
 
+def importance_terms(model: "LatentVariableModel", x: torch.Tensor, k: int,
+                     reparameterized: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """For k samples z_i ~ q(z|x): log p(x|z_i) and log p(z_i) - log q(z_i|x), each [k, B].
+    ``reparameterized`` draws with rsample, so that gradients flow through z (training)."""
+    q = model.encode(x)
+    z = q.rsample((k,)) if reparameterized else q.sample((k,))  # (k, B, latent)
+    return model.decode(z).log_prob(x), model.prior().log_prob(z) - q.log_prob(z)  # x broadcasts over k
+
+
 def log_importance_weights(model: "LatentVariableModel", x: torch.Tensor, k: int) -> torch.Tensor:
     """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape [k, B]."""
-    q = model.encode(x)
-    z = q.sample((k,))  # (k, B, latent)
-    return model.decode(z).log_prob(x) + model.prior().log_prob(z) - q.log_prob(z)  # x broadcasts over k
+    reconstruction, prior_ratio = importance_terms(model, x, k)
+    return reconstruction + prior_ratio
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """Models: one file per model, each registered by name."""
 from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.iwae import IWAE
 from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.vae import VAE
 
-__all__ = ["LatentVariableModel", "Loss", "MODELS", "VAE", "build_model", "register"]
+__all__ = ["IWAE", "LatentVariableModel", "Loss", "MODELS", "VAE", "build_model", "register"]

@@ -39,6 +39,7 @@ class VAE(LatentVariableModel):
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()
+        options = {"name": self.registered_name, **options}  # IWAE(...) builds an iwae config, VAE(...) a vae one
         config = ModelConfig(**options) if config is None else config.model_copy(update=options)
         if config.data_shape is None:
             raise ValueError("a VAE needs data_shape, e.g. (1, 28, 28) for MNIST")
