@@ -38,7 +38,7 @@ class DataConfig(_Strict):
 class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
-    name: Literal["vae", "iwae"] = "vae"
+    name: Literal["vae", "iwae", "beta-tc-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv"] = "mlp"
@@ -47,9 +47,10 @@ class ModelConfig(_Strict):
     activation: Literal["relu", "tanh", "elu", "softplus", "leaky_relu"] = "relu"
     likelihood: Literal["bernoulli", "logistic-mixture", "gaussian"] = "bernoulli"
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
-    beta: float = Field(1.0, ge=0.0)  # weight of the KL term (Higgins et al. 2017); 1 is the ELBO
+    beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
     importance_samples: int = Field(1, ge=1)  # iwae: k, the samples in the training bound (Burda et al. 2015)
+    dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling (logged terms only)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -59,8 +60,8 @@ class ModelConfig(_Strict):
             raise ValueError("hidden and channels widths must be positive")
         if self.name != "iwae" and self.importance_samples != 1:
             raise ValueError("importance_samples is the k of the iwae objective; set name: iwae to use it")
-        if self.name == "iwae" and self.free_bits > 0:
-            raise ValueError("free_bits is defined on the ELBO's KL term; the iwae bound has none")
+        if self.name != "vae" and self.free_bits > 0:
+            raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
 
 
