@@ -2,7 +2,9 @@
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.beta_tc_vae import BetaTCVAE
 from vaekit.models.iwae import IWAE
+from vaekit.models.mixture_prior_vae import MixturePriorVAE
 from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.vae import VAE
 
-__all__ = ["BetaTCVAE", "IWAE", "LatentVariableModel", "Loss", "MODELS", "VAE", "build_model", "register"]
+__all__ = ["BetaTCVAE", "IWAE", "LatentVariableModel", "Loss", "MODELS", "MixturePriorVAE", "VAE", "build_model",
+           "register"]
