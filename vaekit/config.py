@@ -38,7 +38,7 @@ class DataConfig(_Strict):
 class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
-    name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae"] = "vae"
+    name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv"] = "mlp"
@@ -51,7 +51,7 @@ class ModelConfig(_Strict):
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
     importance_samples: int = Field(1, ge=1)  # iwae: k, the samples in the training bound (Burda et al. 2015)
     dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling (logged terms only)
-    prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians in the learned prior
+    prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians; vampprior-vae: pseudo-inputs
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":

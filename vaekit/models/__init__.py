@@ -5,6 +5,7 @@ from vaekit.models.iwae import IWAE
 from vaekit.models.mixture_prior_vae import MixturePriorVAE
 from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.vae import VAE
+from vaekit.models.vampprior_vae import VampPriorVAE
 
-__all__ = ["BetaTCVAE", "IWAE", "LatentVariableModel", "Loss", "MODELS", "MixturePriorVAE", "VAE", "build_model",
-           "register"]
+__all__ = ["BetaTCVAE", "IWAE", "LatentVariableModel", "Loss", "MODELS", "MixturePriorVAE", "VAE", "VampPriorVAE",
+           "build_model", "register"]
