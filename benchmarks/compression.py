@@ -28,6 +28,7 @@ from PIL import Image
 use_shared_data()
 
 from vaekit import VAE, DataConfig, TrainConfig, compress, decompress, load, load_data  # noqa: E402
+from vaekit.data.dataset import Split  # noqa: E402
 from vaekit.evaluate import mean_elbo  # noqa: E402
 from vaekit.image_quality import psnr, ssim  # noqa: E402
 from vaekit.train import Trainer  # noqa: E402
@@ -77,7 +78,7 @@ def trained(name: str, args: argparse.Namespace) -> tuple[VAE, dict]:
     return model, info
 
 
-def _png_bytes(image: np.ndarray, **options: object) -> bytes:
+def _encoded(image: np.ndarray, **options: object) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, **options)
     return buffer.getvalue()
@@ -94,7 +95,6 @@ def lossless(name: str, model: VAE, test: torch.Tensor) -> dict:
     back = decompress(model, blob)
     decode_s = time.perf_counter() - start
     assert torch.equal(back, test), "the lossless round trip is not exact"
-    from vaekit.data.dataset import Split
     with torch.no_grad():
         elbo = mean_elbo(model, Split(test, None, "binary" if binary else "8bit"))["elbo"]
     neg_elbo_bits = -elbo / (math.prod(test.shape[1:]) * math.log(2))
@@ -105,8 +105,8 @@ def lossless(name: str, model: VAE, test: torch.Tensor) -> dict:
         "gzip": len(gzip.compress(raw.tobytes(), 9)),
         "bz2": len(bz2.compress(raw.tobytes(), 9)),
         "lzma": len(lzma.compress(raw.tobytes(), preset=9 | lzma.PRESET_EXTREME)),
-        "PNG": sum(len(_png_bytes(im > 127 if binary else im, format="PNG", optimize=True)) for im in images),
-        "WebP": sum(len(_png_bytes(im, format="WEBP", lossless=True, quality=100, method=6)) for im in images),
+        "PNG": sum(len(_encoded(im > 127 if binary else im, format="PNG", optimize=True)) for im in images),
+        "WebP": sum(len(_encoded(im, format="WEBP", lossless=True, quality=100, method=6)) for im in images),
     }
     return {"data": name, "images": len(test), "bits_per_dim": {k: 8 * v / pixels for k, v in sizes.items()},
             "neg_elbo_bits_per_dim": neg_elbo_bits, "overhead": 8 * len(blob) / pixels / neg_elbo_bits - 1,
@@ -145,7 +145,7 @@ def standard_curves(test: torch.Tensor) -> dict[str, list[dict]]:
             units = list(images) if layout == "per image" else _mosaics(images)
             points = []
             for q in QUALITIES:
-                blobs = [_png_bytes(u, quality=q, **options) for u in units]
+                blobs = [_encoded(u, quality=q, **options) for u in units]
                 decoded = [np.asarray(Image.open(io.BytesIO(b)).convert("L")) for b in blobs]
                 back = np.stack(decoded) if layout == "per image" else _unmosaic(decoded, *images.shape[1:])
                 y = torch.from_numpy(back).float().div(255).unsqueeze(1)

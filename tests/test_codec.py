@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from vaekit import VAE, CodecError, DataConfig, compress, decompress, load_data
 from vaekit.codec import read_header
 from vaekit.codec.container import Header, pack, unpack
+from vaekit.data.dataset import Split
 from vaekit.evaluate import mean_elbo
 
 
@@ -52,7 +53,6 @@ def test_lossless_round_trip_is_exact_and_costs_the_negative_elbo(setup: str, re
     assert torch.equal(decompress(model, blob), x)
     header, payload = unpack(blob)
     assert header.count == len(x) and header.alphabet == (2 if setup == "binary" else 256)
-    from vaekit.data.dataset import Split
     with torch.no_grad():
         neg_elbo_bits = -mean_elbo(model, Split(x, None, "8bit"))["elbo"] * len(x) / math.log(2)
     # bits back: the payload is the negative ELBO, up to discretization, ANS and the initial bits

@@ -64,10 +64,6 @@ def _bytes_words(payload: bytes) -> np.ndarray:
     return np.frombuffer(payload, dtype="<u4").astype(np.uint32)
 
 
-def _chunks(count: int) -> list[int]:
-    return [min(MAX_BATCH, count - start) for start in range(0, count, MAX_BATCH)]
-
-
 def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, precision: int, batch_size: int,
                      progress: bool) -> tuple[dict[str, Any], np.ndarray]:
     bits = bits_back.data_bits(model)
@@ -84,7 +80,7 @@ def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, step: float, entr
     if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
         raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
     words = lossy.encode(codes, step, fitted, symbol_range)
-    return dict(batches=tuple(_chunks(len(x))), content_sha256=_sha256(codes, step), step=step, entropy_model=fitted,
+    return dict(content_sha256=_sha256(codes, step), step=step, entropy_model=fitted,
                 symbol_range=symbol_range), words
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from vaekit.codec.coding_dists import diagonal_gaussian, likelihood_masses
 from vaekit.codec.container import CodecError
-from vaekit.codec.digits import TwoDigits
+from vaekit.codec.digits import Masses, TwoDigits
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.models.base import LatentVariableModel
 
@@ -48,7 +48,7 @@ def initial_words(buckets: LatentBuckets) -> np.ndarray:
     return words
 
 
-def _posterior(model: LatentVariableModel, buckets: LatentBuckets, symbols: np.ndarray, bits: int):  # type: ignore[no-untyped-def]
+def _posterior(model: LatentVariableModel, buckets: LatentBuckets, symbols: np.ndarray, bits: int) -> Masses:
     x = torch.from_numpy(symbols).float() / ((1 << bits) - 1)
     return buckets.posterior_masses(*diagonal_gaussian(model.encode(x), "posterior q(z|x)"))
 

@@ -42,7 +42,7 @@ class Header(BaseModel):
     item_shape: tuple[int, ...] = Field(min_length=1, max_length=4)
     alphabet: Literal[2, 256] | None = None  # lossless: values k / (alphabet - 1), k = 0 .. alphabet - 1
     count: int = Field(ge=1)
-    batches: tuple[int, ...] = Field(min_length=1)  # the coding order: items per network pass (lossless)
+    batches: tuple[int, ...] = ()  # lossless: the coding order, items per network pass
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the decoded symbols (lossless) or latents (lossy)
     precision: int | None = Field(default=None, ge=2, le=16)  # lossless: latent buckets per dimension = 2**precision
     step: float | None = Field(default=None, gt=0, le=64)  # lossy: quantization step in prior standard deviations
@@ -52,14 +52,15 @@ class Header(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Header:
-        if any(b < 1 or b > MAX_BATCH for b in self.batches) or sum(self.batches) != self.count:
+        if self.mode == "lossless" and (any(b < 1 or b > MAX_BATCH for b in self.batches)
+                                        or sum(self.batches) != self.count):
             raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
         if any(s < 1 or s > 1 << 16 for s in self.item_shape):
             raise ValueError(f"implausible item shape {self.item_shape}")
         if self.mode == "lossless" and (self.precision is None or self.alphabet is None):
             raise ValueError("a lossless header needs the latent precision and the alphabet")
-        if self.mode == "lossy" and (self.step is None or self.symbol_range is None):
-            raise ValueError("a lossy header needs the quantization step and the symbol range")
+        if self.mode == "lossy" and (self.step is None or self.symbol_range is None or self.batches):
+            raise ValueError("a lossy header needs the quantization step and the symbol range, and no batches")
         if self.symbol_range is not None and not 0 < self.symbol_range[1] - self.symbol_range[0] <= MAX_SYMBOLS:
             raise ValueError(f"the symbol range {self.symbol_range} is empty or wider than {MAX_SYMBOLS}")
         return self

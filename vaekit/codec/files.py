@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from vaekit.codec.container import CodecError, Header
-from vaekit.data.user_files import IMAGE_SUFFIXES
+from vaekit.data.user_files import image_files, read_image
 
 
 def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -21,7 +21,7 @@ def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = image_files(path)
             if not files:
                 raise CodecError(f"{path}: no PNG or JPEG images found")
             found += [(p, p.relative_to(path).as_posix()) for p in files]
@@ -36,16 +36,11 @@ def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
 
 
 def _read_exact(path: Path, data_shape: tuple[int, ...]) -> np.ndarray:
-    channels, height, width = data_shape
-    try:
-        with Image.open(path) as opened:
-            image = opened.convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError) as error:
-        raise CodecError(f"{path}: not a readable image ({error})") from None
-    if image.size != (width, height):
-        raise CodecError(f"{path}: the image is {image.width}x{image.height}; the model codes {width}x{height} images")
-    array = np.asarray(image, dtype=np.uint8)
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    image = read_image(path, None, "resize", "L" if data_shape[0] == 1 else "RGB")  # never resized: lossless
+    if image.shape != data_shape:
+        raise CodecError(f"{path}: the image is {image.shape[2]}x{image.shape[1]}; the model codes "
+                         f"{data_shape[2]}x{data_shape[1]} images")
+    return image
 
 
 def _read_array(path: Path, data_shape: tuple[int, ...]) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -55,7 +55,13 @@ def load_array(path: Path) -> Split:
         return _as_split(loaded[key], loaded["y"] if "y" in keys else None, path)
 
 
-def _read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
+def image_files(folder: Path) -> list[Path]:
+    """The PNG and JPEG files under ``folder``, sub-folders included, in sorted order."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
+    """One image as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to ``size`` unless it is None."""
     try:
         with Image.open(path) as opened:
             image = opened.convert(mode)
@@ -78,7 +84,7 @@ def _read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str
 def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
                       resize: str = "resize", channels: int | None = None) -> Split:
     """Images under ``folder``; if they sit in sub-folders, each sub-folder is a class."""
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = image_files(folder)
     if not files:
         raise ValueError(f"{folder}: no PNG or JPEG images found")
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
@@ -90,7 +96,7 @@ def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
         with Image.open(files[0]) as first:
             image_size = (first.height, first.width)
     mode = "L" if channels == 1 else "RGB"
-    x = np.stack([_read_image(p, image_size, resize, mode) for p in files])
+    x = np.stack([read_image(p, image_size, resize, mode) for p in files])
     y = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) if labelled else None
     split = _as_split(x, y, folder)
     return Split(split.x, split.y, "8bit")  # pixels are always 8-bit here, even if only 0 and 255 occur
@@ -104,5 +110,5 @@ def load_images(paths: list[Path], data_shape: tuple[int, ...]) -> torch.Tensor:
     for p in paths:
         if not Path(p).is_file():
             raise ValueError(f"input '{p}' is not a file")
-    x = np.stack([_read_image(Path(p), tuple(data_shape[1:]), "resize", mode) for p in paths])  # type: ignore[arg-type]
+    x = np.stack([read_image(Path(p), tuple(data_shape[1:]), "resize", mode) for p in paths])  # type: ignore[arg-type]
     return torch.from_numpy(x).float() / 255.0
