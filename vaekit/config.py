@@ -35,10 +35,22 @@ class DataConfig(_Strict):
     seed: int = 0  # seeds the split and the fixed binarization of validation/test data
 
 
+class LayerConfig(_Strict):
+    """One stochastic layer of a hierarchical model: its latent size and the MLP widths below it."""
+
+    latent: int = Field(ge=1)
+    hidden: list[int] = Field(min_length=1)
+
+
+HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
+IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
+
+
 class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
-    name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae"] = "vae"
+    name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
+                  "ladder-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv"] = "mlp"
@@ -49,18 +61,26 @@ class ModelConfig(_Strict):
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
     beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
-    importance_samples: int = Field(1, ge=1)  # iwae: k, the samples in the training bound (Burda et al. 2015)
+    importance_samples: int = Field(1, ge=1)  # iwae, hierarchical: k of the training bound (Burda et al. 2015)
     dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling (logged terms only)
     prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians; vampprior-vae: pseudo-inputs
+    layers: list[LayerConfig] = Field(default_factory=list)  # hierarchical: stochastic layers, bottom (next to x) first
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
         if self.architecture == "conv" and self.data_shape is not None and len(self.data_shape) != 3:
             raise ValueError(f"architecture 'conv' needs image data (C, H, W), got data_shape {self.data_shape}")
-        if any(h < 1 for h in self.hidden + self.channels):
+        if any(h < 1 for h in self.hidden + self.channels + [h for layer in self.layers for h in layer.hidden]):
             raise ValueError("hidden and channels widths must be positive")
-        if self.name != "iwae" and self.importance_samples != 1:
-            raise ValueError("importance_samples is the k of the iwae objective; set name: iwae to use it")
+        if self.name not in IMPORTANCE_WEIGHTED and self.importance_samples != 1:
+            raise ValueError(f"importance_samples is the k of the importance-weighted bound, which "
+                             f"{', '.join(IMPORTANCE_WEIGHTED)} train on; {self.name} trains on the ELBO")
+        if self.name in HIERARCHICAL and len(self.layers) < 2:
+            raise ValueError(f"{self.name} needs layers, two or more stochastic layers bottom first, e.g. "
+                             "[{latent: 100, hidden: [200, 200]}, {latent: 50, hidden: [100, 100]}]")
+        if self.name not in HIERARCHICAL and self.layers:
+            raise ValueError(f"layers are for {' and '.join(HIERARCHICAL)}; {self.name} has one stochastic "
+                             "layer of latent_dim units")
         if self.name != "vae" and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self

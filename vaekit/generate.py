@@ -82,12 +82,12 @@ def interpolate(model: LatentVariableModel, x1: torch.Tensor, x2: torch.Tensor, 
 def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: list[int] | None = None,
                steps: int = 9, span: float = 3.0) -> torch.Tensor:
     """One row per latent dimension: that dimension swept over [-span, span], the rest held at
-    the posterior mean of ``x`` (or at zero, the prior mode)."""
-    latent = model.config.latent_dim
+    the posterior mean of ``x`` (or at the prior's mean)."""
+    latent = model.latent_size
     dims = list(range(min(latent, 10))) if dims is None else dims
     if any(not 0 <= d < latent for d in dims):
         raise ValueError(f"latent dimensions must lie in 0..{latent - 1}, got {dims}")
-    base = torch.zeros(latent) if x is None else model.encode(model.check_input(x)).mean[0]
+    base = model.prior().mean.expand(latent).clone() if x is None else model.encode(model.check_input(x)).mean[0]
     values = torch.linspace(-span, span, steps)
     z = base.repeat(len(dims) * steps, 1)
     for row, d in enumerate(dims):
@@ -98,9 +98,8 @@ def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: 
 @torch.no_grad()
 def manifold_2d(model: LatentVariableModel, n: int = 20) -> torch.Tensor:
     """Kingma & Welling fig. 4: a 2-D latent space mapped through the inverse Gaussian CDF onto an n x n grid."""
-    if model.config.latent_dim != 2:
-        raise ValueError("the learned-manifold figure needs a 2-D latent space, "
-                         f"this model has {model.config.latent_dim}")
+    if model.latent_size != 2:
+        raise ValueError(f"the learned-manifold figure needs a 2-D latent space, this model has {model.latent_size}")
     grid = Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
     z = torch.stack(torch.meshgrid(grid, grid.flip(0), indexing="xy"), -1).reshape(-1, 2)
     return decode_mean(model, z)

@@ -72,6 +72,15 @@ def importance_terms(model: "LatentVariableModel", x: torch.Tensor, k: int,
     return model.decode(z).log_prob(x), model.prior().log_prob(z) - q.log_prob(z)  # x broadcasts over k
 
 
+def importance_weighted_bound(model: "LatentVariableModel", x: torch.Tensor, k: int,
+                              prior_weight: float | torch.Tensor = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k-sample bound L_k (Burda et al. eq. 8) per example [B], differentiable through z, with
+    log p(z_i) - log q(z_i|x) scaled by ``prior_weight`` (beta, warm-up); and the mean one-sample ELBO [B]."""
+    reconstruction, prior_ratio = importance_terms(model, x, k, reparameterized=True)
+    bound = torch.logsumexp(reconstruction + prior_weight * prior_ratio, dim=0) - math.log(k)
+    return bound, (reconstruction + prior_ratio).mean(0)
+
+
 def log_importance_weights(model: "LatentVariableModel", x: torch.Tensor, k: int) -> torch.Tensor:
     """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape [k, B]."""
     reconstruction, prior_ratio = importance_terms(model, x, k)

@@ -69,7 +69,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         save_grid(reconstruction_pairs(model, data.test.x[:32]), run_dir / "reconstructions.png"),
         save_grid(traversals(model, data.test.x[:1]), run_dir / "traversals.png", nrow=9),
     ]
-    if model.config.latent_dim == 2:
+    if model.latent_size == 2:
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
     if (run_dir / "metrics.jsonl").exists():
         figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png"))

@@ -35,6 +35,15 @@ class LatentVariableModel(nn.Module):
     registered_name: ClassVar[str]
     config: ModelConfig
 
+    def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:
+        """Set ``self.config`` from a config and/or its fields; the name is this class's (IWAE(...) builds an iwae)."""
+        options = {"name": self.registered_name, **options}
+        config = ModelConfig(**options) if config is None else config.model_copy(update=options)
+        if config.data_shape is None:
+            raise ValueError(f"{type(self).__name__} needs data_shape, e.g. (1, 28, 28) for MNIST")
+        self.config = ModelConfig.model_validate(config.model_dump())  # re-validate the updated copy
+        return self.config
+
     def encode(self, x: torch.Tensor) -> Distribution:
         raise NotImplementedError
 
@@ -53,6 +62,11 @@ class LatentVariableModel(nn.Module):
     def data_shape(self) -> tuple[int, ...]:
         assert self.config.data_shape is not None
         return tuple(self.config.data_shape)
+
+    @property
+    def latent_size(self) -> int:
+        """Length of the latent vector z."""
+        return sum(layer.latent for layer in self.config.layers) or self.config.latent_dim
 
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
         """Validate a batch (B, *data_shape) of finite values; a single datum gains a batch axis."""

@@ -10,8 +10,6 @@ log p(z_i) - log q(z_i|x) part of each weight; at 1 the bound is the paper's.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from vaekit import objectives
@@ -26,9 +24,6 @@ class IWAE(VAE):
 
     def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
         """The negative k-sample bound (eq. 8), averaged over the batch; its gradient is eq. 12's."""
-        k = self.config.importance_samples
-        reconstruction, prior_ratio = objectives.importance_terms(self, x, k, reparameterized=True)
-        log_w = reconstruction + self.config.beta * kl_weight * prior_ratio  # [k, B]
-        bound = torch.logsumexp(log_w, dim=0) - math.log(k)
-        return Loss(-bound.mean(), {"bound": bound.mean().detach(),
-                                    "elbo": (reconstruction + prior_ratio).mean().detach()})
+        bound, elbo = objectives.importance_weighted_bound(self, x, self.config.importance_samples,
+                                                           self.config.beta * kl_weight)
+        return Loss(-bound.mean(), {"bound": bound.mean().detach(), "elbo": elbo.mean().detach()})

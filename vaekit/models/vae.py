@@ -11,8 +11,6 @@ Higgins et al. 2017 on the KL and optional free bits (Kingma et al. 2016, arXiv:
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution, Independent, Normal
@@ -22,7 +20,7 @@ from vaekit.config import ModelConfig
 from vaekit.distributions import make_likelihood
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.registry import register
-from vaekit.nn import ConvDecoder, ConvEncoder, mlp
+from vaekit.nn import data_decoder, data_encoder
 
 _MIN_SCALE = 1e-5
 
@@ -39,23 +37,11 @@ class VAE(LatentVariableModel):
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()
-        options = {"name": self.registered_name, **options}  # IWAE(...) builds an iwae config, VAE(...) a vae one
-        config = ModelConfig(**options) if config is None else config.model_copy(update=options)
-        if config.data_shape is None:
-            raise ValueError("a VAE needs data_shape, e.g. (1, 28, 28) for MNIST")
-        self.config = ModelConfig.model_validate(config.model_dump())  # re-validate the updated copy
-        shape, d, zdim = self.data_shape, math.prod(self.data_shape), config.latent_dim
-        self.likelihood = make_likelihood(config.likelihood, shape, config.mixture_components)
-        p = self.likelihood.params_per_element
-        self.encoder: torch.nn.Module
-        self.decoder: torch.nn.Module
-        if config.architecture == "mlp":
-            self.encoder = torch.nn.Sequential(torch.nn.Flatten(), mlp(d, config.hidden, 2 * zdim, config.activation))
-            self.decoder = mlp(zdim, config.hidden[::-1], p * d, config.activation)
-        else:
-            image_shape = (shape[0], shape[1], shape[2])  # (C, H, W), checked by ModelConfig
-            self.encoder = ConvEncoder(image_shape, config.channels, 2 * zdim, config.activation)
-            self.decoder = ConvDecoder(zdim, config.channels, image_shape, p * shape[0], config.activation)
+        config = self._configure(config, options)
+        zdim = config.latent_dim
+        self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
+        self.encoder = data_encoder(config, config.hidden, 2 * zdim)
+        self.decoder = data_decoder(config, zdim, config.hidden[::-1], self.likelihood.params_per_element)
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
 

@@ -1,0 +1,32 @@
+"""The networks next to the data, built from a model config: an MLP or a convolutional stack."""
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from vaekit.config import ModelConfig
+from vaekit.nn.conv import ConvDecoder, ConvEncoder
+from vaekit.nn.mlp import mlp
+
+
+def _image(config: ModelConfig) -> tuple[int, int, int]:
+    assert config.data_shape is not None and len(config.data_shape) == 3  # checked by ModelConfig
+    return config.data_shape[0], config.data_shape[1], config.data_shape[2]
+
+
+def data_encoder(config: ModelConfig, hidden: list[int], out_features: int) -> nn.Module:
+    """(B, *data_shape) -> (B, out_features); ``hidden`` are the MLP widths (conv uses ``config.channels``)."""
+    assert config.data_shape is not None
+    if config.architecture == "mlp":
+        return nn.Sequential(nn.Flatten(), mlp(math.prod(config.data_shape), hidden, out_features, config.activation))
+    return ConvEncoder(_image(config), config.channels, out_features, config.activation)
+
+
+def data_decoder(config: ModelConfig, in_features: int, hidden: list[int], params_per_element: int) -> nn.Module:
+    """(*, in_features) -> (*, params_per_element * prod(data_shape)) laid out as (P, *data_shape) per item."""
+    assert config.data_shape is not None
+    if config.architecture == "mlp":
+        return mlp(in_features, hidden, params_per_element * math.prod(config.data_shape), config.activation)
+    image = _image(config)
+    return ConvDecoder(in_features, config.channels, image, params_per_element * image[0], config.activation)
