@@ -56,3 +56,16 @@ def test_likelihoods_have_one_datum_as_event() -> None:
         dist = lik(params)
         assert dist.batch_shape == (2,) and dist.event_shape == shape
         assert dist.log_prob(torch.rand(2, *shape).mul(255).round().div(255)).shape == (2,)
+
+
+def test_gaussian_mixture_log_prob_is_torch_s() -> None:
+    from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+    from vaekit.distributions.gaussian_mixture import GaussianMixture
+
+    torch.manual_seed(0)
+    logits, loc, scale = torch.randn(7), torch.randn(7, 5), torch.rand(7, 5) + 0.1
+    z = 2 * torch.randn(3, 4, 5)
+    reference = MixtureSameFamily(Categorical(logits=logits), Independent(Normal(loc, scale), 1))
+    torch.testing.assert_close(GaussianMixture(logits, loc, scale).log_prob(z), reference.log_prob(z),
+                               atol=1e-4, rtol=1e-5)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
-from vaekit import CodecError, ModelConfig, compress, load
+from vaekit import ModelConfig, compress, decompress, load
 from vaekit.distributions.gaussian_chain import GaussianChain
 from vaekit.models import HierarchicalVAE, LadderVAE
 from vaekit.models.ladder_vae import precision_weighted
@@ -63,15 +63,19 @@ def test_bounds_samples_and_latents(trained, mnist_binary) -> None:  # type: ign
     torch.testing.assert_close(images, model.sample(16, seed=0))
 
 
-def test_save_load(trained, mnist_binary, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_save_load_and_compression(trained, mnist_binary, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, _ = trained
     model.save(tmp_path / "m")
     again = load(tmp_path / "m")
     assert type(again) is type(model) and again.config == model.config
     z = model.prior().sample((5,))
     torch.testing.assert_close(again.prior().log_prob(z), model.prior().log_prob(z))
-    with pytest.raises(CodecError, match="diagonal Gaussian prior"):
-        compress(again, mnist_binary.test.x[:4])
+    x = mnist_binary.test.x[:300]
+    blob = compress(model, x)  # the layers in the chain's order, each given those before
+    assert torch.equal(decompress(again, blob), x)
+    torch.manual_seed(0)
+    assert len(blob) * 8 / len(x) < 1.06 * -model.elbo(x).mean().item() / math.log(2)  # start-up cost on 300 images
+    assert decompress(again, compress(model, x, mode="lossy")).shape == x.shape
 
 
 def test_layers_are_checked() -> None:

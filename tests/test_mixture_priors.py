@@ -1,12 +1,14 @@
-"""Mixture priors (a learned Gaussian mixture; the VampPrior): the prior learns, the verbs work, and the codec
-says what it lacks."""
+"""Mixture priors (a learned Gaussian mixture; the VampPrior): the prior learns, the verbs work, the codec codes
+them."""
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
 from torch.distributions import MixtureSameFamily
 
-from vaekit import CodecError, DataConfig, compress, load, load_data
+from vaekit import CodecError, DataConfig, compress, decompress, load, load_data
 from vaekit.models import MixturePriorVAE, VampPriorVAE
 
 PRIOR_PARAMETERS = ("prior_", "pseudo_inputs")
@@ -43,11 +45,17 @@ def test_log_likelihood_bounds_and_samples(trained) -> None:  # type: ignore[no-
     assert images.shape == (16, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
 
 
-def test_save_load_and_the_codec_refuses_clearly(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_save_load_and_compression(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, data, _, _ = trained
     model.save(tmp_path / "m")
     again = load(tmp_path / "m")
     assert type(again) is type(model)
     torch.testing.assert_close(again.prior().mean, model.prior().mean)
+    x = data.test.x[:300]
+    blob = compress(model, x)  # p(z_d | z_<d), a mixture per dimension
+    assert torch.equal(decompress(again, blob), x)
+    torch.manual_seed(0)
+    assert len(blob) * 8 / len(x) < 1.06 * -model.elbo(x).mean().item() / math.log(2)  # start-up cost on 300 images
+    assert decompress(again, compress(model, x, mode="lossy")).shape == x.shape
     with pytest.raises(CodecError, match="diagonal Gaussian prior"):
-        compress(again, data.test.x[:4])
+        compress(model, x, mode="lossy", entropy_model="prior")

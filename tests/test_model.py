@@ -14,6 +14,7 @@ from vaekit import VAE, ModelFileError
     ("mlp", (1, 28, 28), "bernoulli"),
     ("conv", (1, 28, 28), "logistic-mixture"),
     ("conv", (3, 17, 23), "gaussian"),
+    ("resnet", (3, 17, 23), "logistic-mixture"),
     ("mlp", (6,), "gaussian"),
 ])
 def test_contract_for_any_shape(architecture: str, shape: tuple, likelihood: str) -> None:

@@ -50,10 +50,10 @@ class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae"] = "vae"
+                  "ladder-vae", "iaf-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
-    architecture: Literal["mlp", "conv"] = "mlp"
+    architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
     hidden: list[int] = Field(default_factory=lambda: [400])  # MLP widths (mirrored in the decoder)
     channels: list[int] = Field(default_factory=lambda: [32, 64])  # conv widths, each layer halves H, W
     activation: Literal["relu", "tanh", "elu", "softplus", "leaky_relu"] = "relu"
@@ -64,12 +64,14 @@ class ModelConfig(_Strict):
     importance_samples: int = Field(1, ge=1)  # iwae, hierarchical: k of the training bound (Burda et al. 2015)
     dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling (logged terms only)
     prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians; vampprior-vae: pseudo-inputs
+    flow_steps: int = Field(2, ge=1)  # iaf-vae: inverse autoregressive flow steps (Kingma et al. 2016)
     layers: list[LayerConfig] = Field(default_factory=list)  # hierarchical: stochastic layers, bottom (next to x) first
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
-        if self.architecture == "conv" and self.data_shape is not None and len(self.data_shape) != 3:
-            raise ValueError(f"architecture 'conv' needs image data (C, H, W), got data_shape {self.data_shape}")
+        if self.architecture != "mlp" and self.data_shape is not None and len(self.data_shape) != 3:
+            raise ValueError(f"architecture '{self.architecture}' needs image data (C, H, W), "
+                             f"got data_shape {self.data_shape}")
         if any(h < 1 for h in self.hidden + self.channels + [h for layer in self.layers for h in layer.hidden]):
             raise ValueError("hidden and channels widths must be positive")
         if self.name not in IMPORTANCE_WEIGHTED and self.importance_samples != 1:
@@ -81,6 +83,8 @@ class ModelConfig(_Strict):
         if self.name not in HIERARCHICAL and self.layers:
             raise ValueError(f"layers are for {' and '.join(HIERARCHICAL)}; {self.name} has one stochastic "
                              "layer of latent_dim units")
+        if self.name != "iaf-vae" and self.flow_steps != 2:
+            raise ValueError(f"flow_steps are the steps of iaf-vae's posterior flow; {self.name} has no flow")
         if self.name != "vae" and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self

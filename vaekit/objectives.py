@@ -89,11 +89,12 @@ def log_importance_weights(model: "LatentVariableModel", x: torch.Tensor, k: int
 
 @torch.no_grad()
 def log_likelihood(model: "LatentVariableModel", x: torch.Tensor, k: int = 5000,
-                   max_decodes: int = 8192) -> torch.Tensor:
+                   max_decodes: int = 2048) -> torch.Tensor:
     """The importance-weighted estimate of log p(x) per example [B], with k samples each.
 
     Samples are drawn in chunks so that at most ``max_decodes`` latents are decoded at once;
-    the chunks are combined in log space, so memory stays bounded for any k.
+    the chunks are combined in log space, so memory stays bounded for any k. 2,048 keeps a chunk's
+    decoder outputs in cache: about twice as fast as 8,192 on this machine's 2 cores.
     """
     if k < 1:
         raise ValueError(f"k must be a positive number of importance samples, got {k}")

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from vaekit.codec import bits_back, lossy
+from vaekit.codec.coding_dists import is_diagonal_gaussian
 from vaekit.codec.container import MAX_BATCH, MAX_SYMBOLS, CodecError, Header, pack, unpack
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import weights_sha256
@@ -74,6 +75,9 @@ def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, precision: int
 
 def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, step: float, entropy_model: str,
                   batch_size: int) -> tuple[dict[str, Any], np.ndarray]:
+    if entropy_model == "prior" and not is_diagonal_gaussian(model.prior()):
+        raise CodecError("the 'prior' entropy model needs a diagonal Gaussian prior p(z); "
+                         f"{type(model).__name__}'s is not: use entropy_model='fitted'")
     codes = lossy.latent_codes(model, x, step, batch_size)
     fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
     symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
@@ -91,7 +95,7 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
 
     Args:
         mode: ``"lossless"`` (bits-back ANS) or ``"lossy"`` (quantized latent means).
-        precision: lossless: 2**precision equal-prior-mass buckets per latent dimension.
+        precision: lossless: 2**precision buckets per latent dimension (of equal prior mass for a Gaussian p(z)).
         step: lossy: quantization step of the latent means, in prior standard deviations (the rate knob).
         entropy_model: lossy: ``"fitted"`` (per-dimension Gaussian stored in the file) or ``"prior"``.
         batch_size: most items per network pass.
@@ -140,7 +144,7 @@ def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarr
 
 def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray) -> tuple[str, torch.Tensor]:
     assert header.step is not None and header.symbol_range is not None
-    dims = len(model.prior().mean)
+    dims = model.latent_size
     if header.entropy_model is not None and len(header.entropy_model) != dims:
         raise CodecError(f"the file's entropy model has {len(header.entropy_model)} dimensions, "
                          f"the model's latent has {dims}")

@@ -6,6 +6,9 @@ Encoding a datum x onto the ANS stack (the decoder undoes each step in reverse o
     3. encode z  under p(z)                   (costs       -log p(z)   bits)
 so each datum adds -log p(x|z) - log p(z) + log q(z|x) bits: on average the negative ELBO.
 
+Latents are coded in buckets (:mod:`latent_buckets`) by the steps of :mod:`latent_codes`, so that
+hierarchical and mixture priors code as well as the VAE's Gaussian one.
+
 Data are coded a batch at a time (one network pass per batch). Step 1 needs bits already on the stack:
 the chain starts from a few fixed pseudo-random words (the initial bits, paid once) and each batch is only
 as large as the stack can pay for, so batches grow as the chain lengthens. The batch sizes are recorded
@@ -20,18 +23,27 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vaekit.codec.coding_dists import diagonal_gaussian, likelihood_masses
+from vaekit.codec.coding_dists import is_diagonal_gaussian, likelihood_masses, prior_reference
 from vaekit.codec.container import CodecError
-from vaekit.codec.digits import Masses, TwoDigits
+from vaekit.codec.digits import TwoDigits
 from vaekit.codec.latent_buckets import LatentBuckets
+from vaekit.codec.latent_codes import LatentCode, UniformCode, latent_code
 from vaekit.models.base import LatentVariableModel
 
 _HEADROOM = 1.25  # a batch may use at most 1/1.25 of the stack's bits
+_WIDEN = 2.0  # buckets of a non-Gaussian prior: a reference twice as wide as its standard deviation
 
 
-def buckets_for(model: LatentVariableModel, precision: int) -> LatentBuckets:
-    loc, scale = diagonal_gaussian(model.prior(), "prior p(z)")
-    return LatentBuckets(loc, scale, precision)
+def latent_coding(model: LatentVariableModel, precision: int) -> tuple[LatentBuckets, LatentCode]:
+    """The buckets and the prior's code: uniform over the prior's own quantiles when p(z) is a diagonal
+    Gaussian; else buckets of a broad Gaussian at the prior's mean, coded under p(z)'s masses."""
+    prior = model.prior()
+    loc, scale = prior_reference(prior)
+    if is_diagonal_gaussian(prior):
+        buckets = LatentBuckets(loc, scale, precision)
+        return buckets, UniformCode(buckets)
+    buckets = LatentBuckets(loc, _WIDEN * scale, precision)
+    return buckets, latent_code(prior, buckets, 1, "prior p(z)")
 
 
 def data_bits(model: LatentVariableModel) -> int:
@@ -42,26 +54,24 @@ def data_bits(model: LatentVariableModel) -> int:
 
 def initial_words(buckets: LatentBuckets) -> np.ndarray:
     """Enough fixed pseudo-random words for the first datum's posterior sample."""
-    n = (len(buckets.loc) * buckets.precision) // 32 + 2
+    n = (buckets.dims * buckets.precision) // 32 + 2
     words = np.random.default_rng(0xB175BAC).integers(0, 1 << 32, size=n, dtype=np.uint32)
     words[-1] |= np.uint32(1 << 31)  # a nonzero top word: a valid ANS state
     return words
 
 
-def _posterior(model: LatentVariableModel, buckets: LatentBuckets, symbols: np.ndarray, bits: int) -> Masses:
+def _posterior(model: LatentVariableModel, buckets: LatentBuckets, symbols: np.ndarray, bits: int) -> LatentCode:
     x = torch.from_numpy(symbols).float() / ((1 << bits) - 1)
-    return buckets.posterior_masses(*diagonal_gaussian(model.encode(x), "posterior q(z|x)"))
+    return latent_code(model.encode(x), buckets, len(x), "posterior q(z|x)")
 
 
 @torch.no_grad()
 def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision: int, max_batch: int,
            progress: bool = False) -> tuple[np.ndarray, list[int]]:
     """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, 2^bits)."""
-    buckets = buckets_for(model, precision)
+    buckets, prior = latent_coding(model, precision)
     pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
-    uniform = constriction.stream.model.Uniform(buckets.size)
-    dims = len(buckets.loc)
     batches: list[int] = []
     bits_per_item = None
     with tqdm(total=len(symbols), desc="compressing", unit="item", disable=not progress) as bar:
@@ -70,11 +80,10 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision
             size = max(1, min(size, max_batch, len(symbols) - start))
             x = symbols[start:start + size]
             before = coder.num_bits()
-            index = buckets.digits.decode(coder, _posterior(model, buckets, x, bits))
+            index = _posterior(model, buckets, x, bits).pop(coder, size)
             bits_per_item = max(1.0, (before - coder.num_bits()) / size)
-            z = buckets.centres(index.reshape(size, dims))
-            pixels.encode(coder, x.reshape(-1), likelihood_masses(model.decode(z))[1])
-            coder.encode_reverse(index, uniform)
+            pixels.encode(coder, x.reshape(-1), likelihood_masses(model.decode(buckets.centres(index)))[1])
+            prior.push(coder, index)
             batches.append(size)
             bar.update(size)
     return coder.get_compressed(), batches
@@ -90,18 +99,16 @@ def _reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:
 def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape: tuple[int, ...], bits: int,
            precision: int, batches: list[int], progress: bool = False) -> np.ndarray:
     """The symbols (count, *item_shape) that :func:`encode` turned into ``words``."""
-    buckets = buckets_for(model, precision)
+    buckets, prior = latent_coding(model, precision)
     pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(words)
-    uniform = constriction.stream.model.Uniform(buckets.size)
-    dims = len(buckets.loc)
     symbols = np.empty((count, *item_shape), dtype=np.int32)
     with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
         for start, size in _reversed_starts(batches):
-            index = coder.decode(uniform, size * dims)
-            z = buckets.centres(index.reshape(size, dims))
-            x = pixels.decode(coder, likelihood_masses(model.decode(z))[1]).reshape(size, *item_shape)
-            buckets.digits.encode(coder, index, _posterior(model, buckets, x, bits))
+            index = prior.pop(coder, size)
+            likelihood = likelihood_masses(model.decode(buckets.centres(index)))[1]
+            x = pixels.decode(coder, likelihood).reshape(size, *item_shape)
+            _posterior(model, buckets, x, bits).push(coder, index)
             symbols[start:start + size] = x
             bar.update(size)
     if not np.array_equal(coder.get_compressed(), initial_words(buckets)):

@@ -27,13 +27,34 @@ def _factors(d: Distribution) -> Distribution:
     return d.base_dist if isinstance(d, Independent) else d
 
 
-def diagonal_gaussian(d: Distribution, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+def snap_scale(scale: torch.Tensor) -> torch.Tensor:
+    """A positive scale, snapped on the log scale (the grid's relative precision at every size)."""
+    return torch.exp(snap(torch.log(scale)))
+
+
+def is_diagonal_gaussian(d: Distribution) -> bool:
+    return isinstance(_factors(d), Normal) and len(d.event_shape) == 1
+
+
+def diagonal_gaussian(d: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
     """Snapped (loc, scale) of a diagonal Gaussian over a latent vector."""
     base = _factors(d)
-    if not isinstance(base, Normal) or len(d.event_shape) != 1:
-        raise CodecError(f"coding needs a diagonal Gaussian {what}; this model gives {type(base).__name__}")
+    assert isinstance(base, Normal)
     loc, scale = torch.broadcast_tensors(base.loc, base.scale)
-    return snap(loc), torch.exp(snap(torch.log(scale)))
+    return snap(loc), snap_scale(scale)
+
+
+def prior_reference(prior: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
+    """Snapped per-dimension (loc, scale) of the prior where it is a diagonal Gaussian; otherwise its mean and
+    standard deviation (a mixture's), or its mean and 1 where torch has no standard deviation for it (a chain)."""
+    if is_diagonal_gaussian(prior):
+        return diagonal_gaussian(prior)
+    loc = prior.mean.detach()
+    try:
+        scale = prior.stddev.detach()
+    except NotImplementedError:
+        scale = torch.ones_like(loc)
+    return snap(loc), snap_scale(scale)
 
 
 def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:

@@ -1,9 +1,10 @@
-"""Latent buckets of equal prior mass (Townsend, Bird & Barber 2019, BB-ANS, section 2.5.1).
+"""Latent buckets (Townsend, Bird & Barber 2019, BB-ANS, section 2.5.1).
 
-Each latent dimension's prior N(m, s^2) is cut at its quantiles i / 2^precision into 2^precision buckets,
-so every bucket has prior mass exactly 2^-precision: coding a bucket under the prior is coding it under
-a uniform distribution. A bucket stands for the z at its median quantile (i + 1/2) / 2^precision.
-q(z|x) over the buckets is coded with :class:`TwoDigits`.
+Each latent dimension is cut at the quantiles i / 2^precision of a reference Gaussian N(m, s^2) into
+2^precision buckets; a bucket stands for the z at its median quantile (i + 1/2) / 2^precision. When the
+reference is the prior itself (a diagonal Gaussian prior), every bucket has prior mass exactly 2^-precision
+and coding a bucket under the prior is coding it under a uniform distribution. Any other Gaussian's
+bucket masses come from :meth:`LatentBuckets.gaussian_masses`, coded with :class:`TwoDigits`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from vaekit.codec.digits import Masses, TwoDigits
 
 
 class LatentBuckets:
-    """The buckets of a diagonal Gaussian prior with per-dimension ``loc`` and ``scale`` (float64)."""
+    """The buckets of a reference diagonal Gaussian with per-dimension ``loc`` and ``scale`` (float64)."""
 
     def __init__(self, loc: torch.Tensor, scale: torch.Tensor, precision: int) -> None:
         self.precision = precision
@@ -24,21 +25,26 @@ class LatentBuckets:
         self.edges = loc[:, None] + scale[:, None] * torch.special.ndtri(quantiles)  # (D, size + 1), +-inf ends
         self.loc, self.scale = loc, scale
 
-    def centres(self, index: np.ndarray) -> torch.Tensor:
-        """The z (float32, shape of ``index``) that the buckets ``index`` (..., D) stand for."""
+    @property
+    def dims(self) -> int:
+        return len(self.loc)
+
+    def centres(self, index: np.ndarray, dims: slice = slice(None)) -> torch.Tensor:
+        """The z (float32, shape of ``index``) that the buckets ``index`` (..., dims) stand for."""
         u = (torch.from_numpy(index).double() + 0.5) / self.size
-        return (self.loc + self.scale * torch.special.ndtri(u)).float()
+        return (self.loc[dims] + self.scale[dims] * torch.special.ndtri(u)).float()
 
-    def posterior_masses(self, loc: torch.Tensor, scale: torch.Tensor) -> Masses:
-        """q's bucket masses for posteriors (loc, scale) of shape (B, D); rows are (datum, dimension) pairs."""
-        dims = torch.arange(loc.shape[-1]).repeat(loc.shape[0])[:, None]
+    def gaussian_masses(self, loc: torch.Tensor, scale: torch.Tensor, dims: slice = slice(None)) -> Masses:
+        """Bucket masses of Gaussians (loc, scale) of shape (B, n) over the dimensions ``dims`` (n of them);
+        rows are (datum, dimension) pairs in C order."""
+        index = torch.arange(self.dims)[dims].repeat(loc.shape[0])[:, None]
         mu, sigma = loc.reshape(-1, 1), scale.reshape(-1, 1)
+        return lambda edge: normal_bucket_masses((self.edges[index, edge] - mu) / sigma)
 
-        def masses(edge: torch.Tensor) -> torch.Tensor:
-            t = (self.edges[dims, edge] - mu) / sigma
-            low, high = t[:, :-1], t[:, 1:]
-            # above the mean, differences of upper-tail probabilities keep their precision far out
-            return torch.where(low > 0, torch.special.ndtr(-low) - torch.special.ndtr(-high),
-                               torch.special.ndtr(high) - torch.special.ndtr(low))
 
-        return masses
+def normal_bucket_masses(t: torch.Tensor) -> torch.Tensor:
+    """Standard normal probabilities between consecutive standardized edges ``t`` (..., E) -> (..., E - 1)."""
+    low, high = t[..., :-1], t[..., 1:]
+    # above the mean, differences of upper-tail probabilities keep their precision far out
+    return torch.where(low > 0, torch.special.ndtr(-low) - torch.special.ndtr(-high),
+                       torch.special.ndtr(high) - torch.special.ndtr(low))

@@ -1,10 +1,12 @@
 """Lossy coding: quantize the posterior means, entropy-code them, decode to the model's reconstruction.
 
-A datum's latent code is k = round((mu(x) - m) / (s * step)) per dimension, with p(z) = N(m, s^2) and
-``step`` the rate knob (smaller: more bits, finer reconstructions). The symbols k are coded with ANS
+A datum's latent code is k = round((mu(x) - m) / (s * step)) per dimension, with mu(x) the posterior mean,
+m and s the prior's mean and standard deviation (1 for a hierarchical prior), and ``step`` the rate knob
+(smaller: more bits, finer reconstructions). The symbols k are coded with ANS
 under a factorized Gaussian entropy model in symbol units, either
 
-* ``"prior"``: p(z) itself discretized, mean 0 and standard deviation 1 / step; no side information;
+* ``"prior"``: a diagonal Gaussian p(z) itself discretized, mean 0 and standard deviation 1 / step; no side
+  information;
 * ``"fitted"``: a Gaussian per dimension fitted to this input's codes and stored in the header (a
   forward-adaptive model as in Balle et al. 2018's factorized prior): unused dimensions cost ~0 bits.
 
@@ -16,7 +18,7 @@ import constriction
 import numpy as np
 import torch
 
-from vaekit.codec.coding_dists import diagonal_gaussian
+from vaekit.codec.coding_dists import prior_reference, snap
 from vaekit.models.base import LatentVariableModel
 
 _MIN_STD = 0.1  # in symbol units: a dimension whose code never changes costs almost nothing
@@ -24,10 +26,9 @@ _MIN_STD = 0.1  # in symbol units: a dimension whose code never changes costs al
 
 def latent_codes(model: LatentVariableModel, x: torch.Tensor, step: float, batch_size: int) -> np.ndarray:
     """The quantized posterior means, int32 (N, D)."""
-    prior_loc, prior_scale = diagonal_gaussian(model.prior(), "prior p(z)")
+    prior_loc, prior_scale = prior_reference(model.prior())
     with torch.no_grad():
-        loc = torch.cat([diagonal_gaussian(model.encode(x[i:i + batch_size]), "posterior q(z|x)")[0]
-                         for i in range(0, len(x), batch_size)])
+        loc = torch.cat([snap(model.encode(x[i:i + batch_size]).mean) for i in range(0, len(x), batch_size)])
     return torch.round((loc - prior_loc) / (prior_scale * step)).to(torch.int32).numpy()
 
 
@@ -67,6 +68,6 @@ def decode(words: np.ndarray, shape: tuple[int, int], step: float, fitted: tuple
 @torch.no_grad()
 def reconstruct(model: LatentVariableModel, codes: np.ndarray, step: float, batch_size: int) -> torch.Tensor:
     """The mean of p(x|z) at the latents the codes stand for, clamped to [0, 1]."""
-    prior_loc, prior_scale = diagonal_gaussian(model.prior(), "prior p(z)")
+    prior_loc, prior_scale = prior_reference(model.prior())
     z = (prior_loc + prior_scale * step * torch.from_numpy(codes).double()).float()
     return torch.cat([model.decode(z[i:i + batch_size]).mean.clamp(0.0, 1.0) for i in range(0, len(z), batch_size)])

@@ -2,6 +2,7 @@
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.beta_tc_vae import BetaTCVAE
 from vaekit.models.hierarchical_vae import HierarchicalVAE
+from vaekit.models.iaf_vae import IAFVAE
 from vaekit.models.iwae import IWAE
 from vaekit.models.ladder_vae import LadderVAE
 from vaekit.models.mixture_prior_vae import MixturePriorVAE
@@ -9,5 +10,5 @@ from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 
-__all__ = ["BetaTCVAE", "HierarchicalVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "MODELS",
+__all__ = ["BetaTCVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "MODELS",
            "MixturePriorVAE", "VAE", "VampPriorVAE", "build_model", "register"]

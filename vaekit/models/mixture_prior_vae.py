@@ -11,9 +11,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
+from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
+from vaekit.distributions.gaussian_mixture import GaussianMixture
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -33,7 +34,4 @@ class MixturePriorVAE(VAE):
 
     def prior(self) -> Distribution:
         """p(z) = sum_k pi_k N(mu_k, diag sigma_k^2)."""
-        components = Independent(Normal(self.prior_means, F.softplus(self.prior_raw_scales) + _MIN_SCALE,
-                                        validate_args=False), 1, validate_args=False)
-        return MixtureSameFamily(Categorical(logits=self.prior_logits, validate_args=False), components,
-                                 validate_args=False)
+        return GaussianMixture(self.prior_logits, self.prior_means, F.softplus(self.prior_raw_scales) + _MIN_SCALE)

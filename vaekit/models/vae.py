@@ -40,10 +40,14 @@ class VAE(LatentVariableModel):
         config = self._configure(config, options)
         zdim = config.latent_dim
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
-        self.encoder = data_encoder(config, config.hidden, 2 * zdim)
+        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs())
         self.decoder = data_decoder(config, zdim, config.hidden[::-1], self.likelihood.params_per_element)
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
+
+    def encoder_outputs(self) -> int:
+        """Width of the encoder's output: mu and sigma."""
+        return 2 * self.config.latent_dim
 
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x) = N(mu, diag sigma^2); sigma = softplus(.) for stability (K&W use exp(log sigma^2 / 2))."""

@@ -12,9 +12,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Categorical, Distribution, MixtureSameFamily
+from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.config import ModelConfig
+from vaekit.distributions.gaussian_mixture import GaussianMixture
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -25,11 +26,13 @@ class VampPriorVAE(VAE):
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
-        self.pseudo_inputs = nn.Parameter(torch.rand(self.config.prior_components, *self.data_shape))
+        # N(0.05, 0.01^2), near-blank images, as in the authors' code: noise images would start the prior far
+        # from the data's posteriors and can collapse the posterior onto it
+        self.pseudo_inputs = nn.Parameter(0.05 + 0.01 * torch.randn(self.config.prior_components, *self.data_shape))
 
     def prior(self) -> Distribution:
         """p(z) = (1/K) sum_k q(z | u_k), with u_k = hardtanh(pseudo-input k) in [0, 1]."""
         posteriors = self.encode(F.hardtanh(self.pseudo_inputs, 0.0, 1.0))  # batch (K,), event (latent,)
-        uniform = Categorical(logits=torch.zeros(self.config.prior_components, device=self.pseudo_inputs.device),
-                              validate_args=False)
-        return MixtureSameFamily(uniform, posteriors, validate_args=False)
+        assert isinstance(posteriors, Independent) and isinstance(posteriors.base_dist, Normal)
+        uniform = torch.zeros(self.config.prior_components, device=self.pseudo_inputs.device)
+        return GaussianMixture(uniform, posteriors.base_dist.loc, posteriors.base_dist.scale)

@@ -2,6 +2,8 @@
 
 Each of the L layers halves (encoder) or doubles (decoder) height and width; the decoder starts
 from a (C_L, ceil(H / 2^L), ceil(W / 2^L)) map and crops its output to exactly (H, W).
+With ``residual=True`` every resolution also gets a residual block, x + conv1x1(act(conv3x3(act(x))))
+(He et al. 2016, in the pre-activation form VQ-VAE's networks use, van den Oord et al. 2017 section 4.1).
 """
 from __future__ import annotations
 
@@ -17,16 +19,28 @@ def _bottom(size: tuple[int, int], layers: int) -> tuple[int, int]:
     return math.ceil(size[0] / 2**layers), math.ceil(size[1] / 2**layers)
 
 
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, activation: str) -> None:
+        super().__init__()
+        act = ACTIVATIONS[activation]
+        self.body = nn.Sequential(act(), nn.Conv2d(channels, channels, 3, padding=1), act(),
+                                  nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
 class ConvEncoder(nn.Module):
     """(B, C, H, W) -> (B, out_features) through stride-2 convolutions and a linear layer."""
 
     def __init__(self, data_shape: tuple[int, int, int], channels: list[int], out_features: int,
-                 activation: str = "relu") -> None:
+                 activation: str = "relu", residual: bool = False) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = data_shape[0]
         for c in channels:
             layers += [nn.Conv2d(width, c, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+            layers += [ResidualBlock(c, activation)] if residual else []
             width = c
         self.features = nn.Sequential(*layers)
         with torch.no_grad():
@@ -41,7 +55,7 @@ class ConvDecoder(nn.Module):
     """(B, in_features) -> (B, out_channels, H, W) through a linear layer and stride-2 transposed convolutions."""
 
     def __init__(self, in_features: int, channels: list[int], data_shape: tuple[int, int, int],
-                 out_channels: int, activation: str = "relu") -> None:
+                 out_channels: int, activation: str = "relu", residual: bool = False) -> None:
         super().__init__()
         self.size = data_shape[1:]
         self.start = (channels[-1], *_bottom(self.size, len(channels)))
@@ -49,7 +63,9 @@ class ConvDecoder(nn.Module):
         layers: list[nn.Module] = []
         widths = list(reversed(channels))
         for a, b in zip(widths, widths[1:]):
+            layers += [ResidualBlock(a, activation)] if residual else []
             layers += [nn.ConvTranspose2d(a, b, 4, stride=2, padding=1), ACTIVATIONS[activation]()]
+        layers += [ResidualBlock(widths[-1], activation)] if residual else []
         layers.append(nn.ConvTranspose2d(widths[-1], out_channels, 4, stride=2, padding=1))
         self.layers = nn.Sequential(*layers)
 

@@ -1,4 +1,4 @@
-"""The networks next to the data, built from a model config: an MLP or a convolutional stack."""
+"""The networks next to the data, built from a model config: an MLP, a convolutional or a residual stack."""
 from __future__ import annotations
 
 import math
@@ -20,7 +20,8 @@ def data_encoder(config: ModelConfig, hidden: list[int], out_features: int) -> n
     assert config.data_shape is not None
     if config.architecture == "mlp":
         return nn.Sequential(nn.Flatten(), mlp(math.prod(config.data_shape), hidden, out_features, config.activation))
-    return ConvEncoder(_image(config), config.channels, out_features, config.activation)
+    return ConvEncoder(_image(config), config.channels, out_features, config.activation,
+                       residual=config.architecture == "resnet")
 
 
 def data_decoder(config: ModelConfig, in_features: int, hidden: list[int], params_per_element: int) -> nn.Module:
@@ -29,4 +30,5 @@ def data_decoder(config: ModelConfig, in_features: int, hidden: list[int], param
     if config.architecture == "mlp":
         return mlp(in_features, hidden, params_per_element * math.prod(config.data_shape), config.activation)
     image = _image(config)
-    return ConvDecoder(in_features, config.channels, image, params_per_element * image[0], config.activation)
+    return ConvDecoder(in_features, config.channels, image, params_per_element * image[0], config.activation,
+                       residual=config.architecture == "resnet")
