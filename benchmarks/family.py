@@ -3,7 +3,9 @@
 Data: the 60,000 MNIST training images binarized once (a fixed Bernoulli draw, seed 1), because Pythae's
 trainer takes a fixed array; the first ``--test-images`` test images binarized once with seed 0 (vaekit's
 binarized-mnist test split). Every model: Burda et al.'s one-layer networks 784-200-200-50 (tanh), or their
-two-layer 784-200-200-100-100-100-50, Adam at 1e-3, batch 100, constant rate.
+two-layer 784-200-200-100-100-100-50 (the Ladder VAE with Sonderby et al.'s leaky ReLU: with tanh its
+bottom-up path trained far worse, -140 against -115 nats of test ELBO after one minute), Adam at 1e-3,
+batch 100, constant rate.
 
 For each model both libraries have (VAE, IWAE k=5, VampPrior with 500 pseudo-inputs), Pythae trains first,
 in its own virtual environment (pythae from PyPI, created here on first use), with its own trainer step
@@ -48,7 +50,7 @@ MODELS = {
     "VAE, 2 layers": (lambda s: HierarchicalVAE(data_shape=s, **TWO_LAYERS), None, "85.33 (Burda, k=1)"),
     "IWAE k=5, 2 layers": (lambda s: HierarchicalVAE(data_shape=s, importance_samples=5, **TWO_LAYERS), None,
                            "83.89 (Burda, k=5)"),
-    "Ladder VAE, 2 layers": (lambda s: LadderVAE(data_shape=s, **TWO_LAYERS), None,
+    "Ladder VAE, 2 layers": (lambda s: LadderVAE(data_shape=s, **{**TWO_LAYERS, "activation": "leaky_relu"}), None,
                              "81.74 (Sonderby et al. 2016, best LVAE: 5 layers, batch norm, warm-up, "
                              "importance-weighted training)"),
 }
