@@ -87,7 +87,7 @@ def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: 
     dims = list(range(min(latent, 10))) if dims is None else dims
     if any(not 0 <= d < latent for d in dims):
         raise ValueError(f"latent dimensions must lie in 0..{latent - 1}, got {dims}")
-    base = model.prior().mean.expand(latent).clone() if x is None else model.encode(model.check_input(x)).mean[0]
+    base = model.prior().mean if x is None else model.encode(model.check_input(x)).mean[0]
     values = torch.linspace(-span, span, steps)
     z = base.repeat(len(dims) * steps, 1)
     for row, d in enumerate(dims):

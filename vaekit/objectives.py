@@ -67,9 +67,13 @@ def importance_terms(model: "LatentVariableModel", x: torch.Tensor, k: int,
                      reparameterized: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """For k samples z_i ~ q(z|x): log p(x|z_i) and log p(z_i) - log q(z_i|x), each [k, B].
     ``reparameterized`` draws with rsample, so that gradients flow through z (training)."""
-    q = model.encode(x)
+    return _sampled_terms(model, x, model.encode(x), model.prior(), k, reparameterized)
+
+
+def _sampled_terms(model: "LatentVariableModel", x: torch.Tensor, q: Distribution, prior: Distribution, k: int,
+                   reparameterized: bool) -> tuple[torch.Tensor, torch.Tensor]:
     z = q.rsample((k,)) if reparameterized else q.sample((k,))  # (k, B, latent)
-    return model.decode(z).log_prob(x), model.prior().log_prob(z) - q.log_prob(z)  # x broadcasts over k
+    return model.decode(z).log_prob(x), prior.log_prob(z) - q.log_prob(z)  # x broadcasts over k
 
 
 def importance_weighted_bound(model: "LatentVariableModel", x: torch.Tensor, k: int,
@@ -99,10 +103,11 @@ def log_likelihood(model: "LatentVariableModel", x: torch.Tensor, k: int = 5000,
     if k < 1:
         raise ValueError(f"k must be a positive number of importance samples, got {k}")
     chunk = max(1, min(k, max_decodes // max(1, len(x))))
+    q, prior = model.encode(x), model.prior()  # once per batch, not once per chunk
     total = torch.full((len(x),), -math.inf, device=x.device)
     for start in range(0, k, chunk):
-        log_w = log_importance_weights(model, x, min(chunk, k - start))
-        total = torch.logaddexp(total, torch.logsumexp(log_w, dim=0))
+        reconstruction, prior_ratio = _sampled_terms(model, x, q, prior, min(chunk, k - start), False)
+        total = torch.logaddexp(total, torch.logsumexp(reconstruction + prior_ratio, dim=0))
     return total - math.log(k)
 
 

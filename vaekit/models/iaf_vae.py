@@ -14,6 +14,7 @@ estimate log q(z|x) - log p(z), log q read from the flow's cache of the sample i
 """
 from __future__ import annotations
 
+from functools import cached_property
 from typing import cast
 
 import torch
@@ -35,13 +36,14 @@ class FlowPosterior(TransformedDistribution):
 
     @property
     def mean(self) -> torch.Tensor:
-        return self._linearized()[0]
+        return self._linearized[0]
 
     @property
     def stddev(self) -> torch.Tensor:
-        return self._linearized()[1]
+        return self._linearized[1]
 
-    def _linearized(self) -> tuple[torch.Tensor, torch.Tensor]:
+    @cached_property
+    def _linearized(self) -> tuple[torch.Tensor, torch.Tensor]:  # one pass through the steps for both moments
         z, scale = self.base_dist.mean, self.base_dist.stddev
         for step in self.transforms:
             assert isinstance(step, AffineAutoregressive)
