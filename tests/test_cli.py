@@ -118,6 +118,31 @@ def test_compress_an_8bit_array_across_processes_lossless_and_lossy(tmp_path: Pa
             assert np.abs(back.astype(int) - np.round(expected[:, 0].numpy() * 255)).max() <= 1
 
 
+def test_conditional_model_from_recipe_to_file_and_back(tmp_path: Path) -> None:
+    """The conditional VAE through the command: train on labelled data, draw a class, code images with labels."""
+    result = vaekit("train", "--config", str(ROOT / "configs" / "conditional-vae-mnist.yaml"), "name=cvae",
+                    f"out_dir={tmp_path}", "train.epochs=1", "data.limit=2000", "data.validation=200",
+                    "train.compile=false", "model.hidden=[64]", "evaluate.k=10", "evaluate.limit=20")
+    assert result.returncode == 0, result.stderr
+    model = str(tmp_path / "cvae" / "model")
+    assert Image.open(tmp_path / "cvae" / "samples.png").size[1] > Image.open(tmp_path / "cvae" / "samples.png").size[0]
+    assert vaekit("sample", model, "-n", "8", "--class", "7", "-o", str(tmp_path / "seven.png")).returncode == 0
+    assert vaekit("reconstruct", model, "-n", "8", "-o", str(tmp_path / "r.png")).returncode == 0
+    bad = vaekit("sample", model, "--class", "10", "-o", str(tmp_path / "x.png"))
+    assert bad.returncode == 2 and "0..9" in bad.stderr
+    np.save(tmp_path / "x.npy", _binarized_test_images(10).astype(np.uint8))
+    np.save(tmp_path / "y.npy", np.arange(10))
+    unlabelled = vaekit("compress", model, str(tmp_path / "x.npy"), "-o", str(tmp_path / "f.vkz"))
+    assert unlabelled.returncode == 2 and "labels" in unlabelled.stderr
+    made = vaekit("compress", model, str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"), "-o",
+                  str(tmp_path / "f.vkz"))
+    assert made.returncode == 0, made.stderr
+    result = vaekit("decompress", str(tmp_path / "f.vkz"), "-o", str(tmp_path / "back.npy"))
+    assert result.returncode == 0, result.stderr
+    assert np.array_equal(np.load(tmp_path / "back.npy"), np.load(tmp_path / "x.npy"))
+    assert np.array_equal(np.load(tmp_path / "back.labels.npy"), np.arange(10))
+
+
 def test_compress_errors_are_one_line(trained: Path, tmp_path: Path) -> None:
     model = str(trained / "model")
     Image.new("L", (30, 28), 0).save(tmp_path / "wide.png")

@@ -32,16 +32,28 @@ def _positive(text: str) -> int:
 
 
 def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
-    """The inputs a command works on: image files, or the first ``count`` test examples of --data."""
+    """The inputs a command works on and their labels (None unless the model is conditional): image files
+    with --labels, or the first ``count`` test examples of --data with theirs."""
+    import torch
+
     from vaekit.data import load_data
     from vaekit.data.user_files import load_images
 
     if args.inputs:
-        return load_images([Path(p) for p in args.inputs], model.data_shape)
+        x = load_images([Path(p) for p in args.inputs], model.data_shape)
+        if not model.needs_labels:
+            return x, None
+        if args.labels is None or len(args.labels) != len(x):
+            raise ValueError(f"{model.registered_name} needs each input's class: give --labels with "
+                             f"{len(x)} class indices")
+        return x, torch.tensor(args.labels)
     data = load_data(DataConfig(name=args.data, validation=0))
     if data.data_shape != model.data_shape:
         raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
-    return data.test.x[:count]
+    y = data.test.y
+    if model.needs_labels and y is None:
+        raise ValueError(f"{model.registered_name} needs labelled inputs; data '{args.data}' has no labels")
+    return data.test.x[:count], None if y is None or not model.needs_labels else y[:count]
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -72,11 +84,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from vaekit.generate import save_grid
+    from vaekit.generate import samples_per_class, save_grid
     from vaekit.saving import load
 
     model = load(args.model)
-    print(save_grid(model.sample(args.n, seed=args.seed), args.output, nrow=args.nrow))
+    if model.needs_labels and args.class_ is None:  # a row of --nrow samples for each class
+        print(save_grid(samples_per_class(model, args.nrow, args.seed), args.output, nrow=args.nrow))
+        return
+    if args.class_ is not None and not model.needs_labels:
+        raise ValueError(f"--class is for models conditioned on a label; {model.registered_name} is not")
+    print(save_grid(model.sample(args.n, seed=args.seed, y=args.class_), args.output, nrow=args.nrow))
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -84,7 +101,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaekit.saving import load
 
     model = load(args.model)
-    print(save_grid(reconstruction_pairs(model, _inputs(model, args, args.n), args.nrow), args.output, nrow=args.nrow))
+    x, y = _inputs(model, args, args.n)
+    print(save_grid(reconstruction_pairs(model, x, args.nrow, y), args.output, nrow=args.nrow))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
@@ -92,24 +110,25 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.saving import load
 
     model = load(args.model)
-    x = _inputs(model, args, 2)
+    x, y = _inputs(model, args, 2)
     if len(x) != 2:
         raise ValueError(f"interpolate needs exactly two inputs, got {len(x)}")
-    print(save_grid(interpolate(model, x[0], x[1], args.steps, args.method), args.output, nrow=args.steps))
+    print(save_grid(interpolate(model, x[0], x[1], args.steps, args.method, y), args.output, nrow=args.steps))
 
 
 def cmd_compress(args: argparse.Namespace) -> None:
     from vaekit.atomic import atomic_write
     from vaekit.codec import compress, decompress
-    from vaekit.codec.files import read_inputs
+    from vaekit.codec.files import read_inputs, read_labels
     from vaekit.image_quality import psnr, ssim
     from vaekit.saving import load
 
     model = load(args.model)
     x, source = read_inputs(args.inputs, model.data_shape)
     source["model"] = str(Path(args.model).resolve())
+    labels = None if args.labels is None else read_labels(Path(args.labels))
     data = compress(model, x, args.mode, precision=args.precision, step=args.step, entropy_model=args.entropy_model,
-                    batch_size=args.batch_size, source=source, progress=True)
+                    batch_size=args.batch_size, source=source, progress=True, labels=labels)
     atomic_write(Path(args.output), lambda tmp: tmp.write_bytes(data))
     pixels = len(x) * math.prod(model.data_shape[-2:]) if len(model.data_shape) == 3 else x.numel()
     line = (f"{args.output}: {len(x)} items, {len(data)} bytes, {8 * len(data) / x.numel():.4f} bits/dim, "
@@ -132,7 +151,8 @@ def cmd_decompress(args: argparse.Namespace) -> None:
     model_dir = args.model or header.source.get("model")
     if not model_dir or not Path(model_dir).is_dir():
         raise FileNotFoundError(f"the model this file was made with ({model_dir}) is not there; give it with --model")
-    written = write_outputs(decompress(load(model_dir), data, progress=True), header, args.output)
+    x, labels = decompress(load(model_dir), data, progress=True, return_labels=True)
+    written = write_outputs(x, header, args.output, labels)
     print(f"{args.output}: {header.count} items ({header.mode}) in {len(written)} file(s)")
 
 
@@ -184,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive, default=64, help="number of samples")
     p.add_argument("--nrow", type=_positive, default=8)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--class", dest="class_", type=int, metavar="C",
+                   help="a conditional model's class to draw (default: a row of --nrow for each class)")
     p.add_argument("-o", "--output", default="samples.png")
 
     for name, func, default in (("reconstruct", cmd_reconstruct, "reconstructions.png"),
@@ -193,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data", default="binarized-mnist")
         p.add_argument("-o", "--output", default=default)
         p.add_argument("--nrow", type=_positive, default=8)
+        p.add_argument("--labels", type=int, nargs="+", metavar="C",
+                       help="a conditional model's class of each input image, in order")
     sub.choices["reconstruct"].add_argument("-n", type=_positive, default=32, help="test examples to use")
     sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
     sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
@@ -208,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entropy-model", choices=["fitted", "prior"], default="fitted",
                    help="lossy: code latents under a Gaussian fitted to them (stored) or under the prior")
     p.add_argument("--batch-size", type=_positive, default=1000, help="most items per network pass")
+    p.add_argument("--labels", help="a conditional model's labels: a .npy of class indices, one per item in order "
+                   "(decompress writes them back beside the output)")
 
     p = sub.add_parser("decompress", help="decompress a file written by vaekit compress")
     p.add_argument("file", help="the compressed file")

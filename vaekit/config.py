@@ -43,6 +43,7 @@ class LayerConfig(_Strict):
 
 
 HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
+CONDITIONAL = ("conditional-vae",)
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
 
 
@@ -50,7 +51,7 @@ class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae"] = "vae"
+                  "ladder-vae", "iaf-vae", "conditional-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -66,6 +67,7 @@ class ModelConfig(_Strict):
     prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians; vampprior-vae: pseudo-inputs
     flow_steps: int = Field(2, ge=1)  # iaf-vae: inverse autoregressive flow steps (Kingma et al. 2016)
     layers: list[LayerConfig] = Field(default_factory=list)  # hierarchical: stochastic layers, bottom (next to x) first
+    num_classes: int | None = Field(None, ge=2)  # conditional: label values 0..num_classes-1; filled in from the data
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -85,7 +87,10 @@ class ModelConfig(_Strict):
                              "layer of latent_dim units")
         if self.name != "iaf-vae" and self.flow_steps != 2:
             raise ValueError(f"flow_steps are the steps of iaf-vae's posterior flow; {self.name} has no flow")
-        if self.name != "vae" and self.free_bits > 0:
+        if self.name not in CONDITIONAL and self.num_classes is not None:
+            raise ValueError(f"num_classes is for the models conditioned on a label ({', '.join(CONDITIONAL)}); "
+                             f"{self.name} is not")
+        if self.name not in ("vae", *CONDITIONAL) and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
 

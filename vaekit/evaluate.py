@@ -24,8 +24,8 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
     was_training = model.training
     model.eval()
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
-    for x in split.batches(batch_size, shuffle=False):
-        t = objectives.elbo_terms(model, x)
+    for x, y in split.labelled_batches(batch_size, shuffle=False):
+        t = objectives.elbo_terms(model.given(y), x)
         sums["elbo"] += t.elbo.sum().item()
         sums["reconstruction"] += t.reconstruction.sum().item()
         sums["kl"] += t.kl.sum().item()
@@ -73,15 +73,16 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         bar = tqdm(total=len(split), desc=f"log p(x), k={k}", unit="img", disable=None if progress else True)
-        for x in split.batches(batch_size, shuffle=False):  # one pass: ELBO terms, posterior means, log p(x)
-            means.append(model.encode(x).mean)
-            t = objectives.elbo_terms(model, x)
+        for x, y in split.labelled_batches(batch_size, shuffle=False):  # one pass: ELBO terms, means, log p(x)
+            given = model.given(y)  # a conditional model's figures are of log p(x|y)
+            means.append(given.encode(x).mean)
+            t = objectives.elbo_terms(given, x)
             sums["elbo"] += t.elbo.sum().item()
             sums["reconstruction"] += t.reconstruction.sum().item()
             sums["kl"] += t.kl.sum().item()
             if t.kl_per_dim is not None:
                 kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
-            sums["log_likelihood"] += objectives.log_likelihood(model, x, k).sum().item()
+            sums["log_likelihood"] += objectives.log_likelihood(given, x, k).sum().item()
             bar.update(len(x))
         bar.close()
     mean_z = torch.cat(means).flatten(1)

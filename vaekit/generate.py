@@ -1,6 +1,7 @@
 """Generation from any model on the contract: samples, reconstructions, interpolations, traversals,
 and the 2-D learned manifold of Kingma & Welling 2013 (fig. 4). Each returns images (N, C, H, W)
-in [0, 1]; ``save_grid`` writes them as one PNG.
+in [0, 1]; ``save_grid`` writes them as one PNG. A conditional model takes the labels ``y`` of its inputs
+(or of the class to draw); ``samples_per_class`` draws a row per class.
 """
 from __future__ import annotations
 
@@ -40,15 +41,21 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
     return path
 
 
-def decode_mean(model: LatentVariableModel, z: torch.Tensor) -> torch.Tensor:
-    return model.decode(z).mean
+@torch.no_grad()
+def samples_per_class(model: LatentVariableModel, per_class: int = 8, seed: int = 0) -> torch.Tensor:
+    """A conditional model's samples, one row of ``per_class`` for each class in turn."""
+    classes = model.config.num_classes
+    if not model.needs_labels or classes is None:
+        raise ValueError(f"samples per class need a model conditioned on labels; {model.registered_name} is not")
+    return model.sample(classes * per_class, seed=seed, y=torch.arange(classes).repeat_interleave(per_class))
 
 
 @torch.no_grad()
-def reconstruction_pairs(model: LatentVariableModel, x: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+def reconstruction_pairs(model: LatentVariableModel, x: torch.Tensor, nrow: int = 8,
+                         y: torch.Tensor | None = None) -> torch.Tensor:
     """Rows of ``nrow`` originals, each followed by a row of their reconstructions."""
     _require_images(model)
-    recon = model.reconstruct(x)
+    recon = model.reconstruct(x, y)
     rows = []
     for start in range(0, len(x), nrow):
         rows += [x[start:start + nrow], recon[start:start + nrow]]
@@ -65,34 +72,42 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def interpolate(model: LatentVariableModel, x1: torch.Tensor, x2: torch.Tensor, steps: int = 10,
-                method: Literal["linear", "slerp"] = "linear") -> torch.Tensor:
-    """Decode ``steps`` points between the posterior means of two inputs (the ends included)."""
+                method: Literal["linear", "slerp"] = "linear", y: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode ``steps`` points between the posterior means of two inputs (the ends included). A conditional
+    model takes the two inputs' labels ``y`` (2,); the label moves from one to the other with z, as class
+    probabilities."""
     if steps < 2:
         raise ValueError(f"steps must be at least 2, got {steps}")
     if method not in ("linear", "slerp"):
         raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
-    z1 = model.encode(model.check_input(x1)).mean[:1]
-    z2 = model.encode(model.check_input(x2)).mean[:1]
+    ends: list[torch.Tensor | None] = [None, None] if y is None else [y[:1], y[1:2]]
+    z1 = model.given(ends[0]).encode(model.check_input(x1)).mean[:1]
+    z2 = model.given(ends[1]).encode(model.check_input(x2)).mean[:1]
     t = torch.linspace(0, 1, steps)
     z = z1 + t[:, None] * (z2 - z1) if method == "linear" else slerp(z1.expand(steps, -1), z2.expand(steps, -1), t)
-    return decode_mean(model, z)
+    if y is None:
+        return model.decode(z).mean
+    assert model.config.num_classes is not None
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(y[:2]).long(), model.config.num_classes).float()
+    return model.given(onehot[0] + t[:, None] * (onehot[1] - onehot[0])).decode(z).mean
 
 
 @torch.no_grad()
 def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: list[int] | None = None,
-               steps: int = 9, span: float = 3.0) -> torch.Tensor:
+               steps: int = 9, span: float = 3.0, y: torch.Tensor | None = None) -> torch.Tensor:
     """One row per latent dimension: that dimension swept over [-span, span], the rest held at
-    the posterior mean of ``x`` (or at the prior's mean)."""
+    the posterior mean of ``x`` (or at the prior's mean); a conditional model takes x's label ``y`` (1,)."""
     latent = model.latent_size
     dims = list(range(min(latent, 10))) if dims is None else dims
     if any(not 0 <= d < latent for d in dims):
         raise ValueError(f"latent dimensions must lie in 0..{latent - 1}, got {dims}")
-    base = model.prior().mean if x is None else model.encode(model.check_input(x)).mean[0]
+    given = model.given(y)
+    base = given.prior().mean if x is None else given.encode(model.check_input(x)).mean[0]
     values = torch.linspace(-span, span, steps)
     z = base.repeat(len(dims) * steps, 1)
     for row, d in enumerate(dims):
         z[row * steps:(row + 1) * steps, d] = values
-    return decode_mean(model, z)
+    return model.given(None if y is None else y[:1].expand(len(z))).decode(z).mean
 
 
 @torch.no_grad()
@@ -102,4 +117,4 @@ def manifold_2d(model: LatentVariableModel, n: int = 20) -> torch.Tensor:
         raise ValueError(f"the learned-manifold figure needs a 2-D latent space, this model has {model.latent_size}")
     grid = Normal(0.0, 1.0).icdf(torch.linspace(0.05, 0.95, n))
     z = torch.stack(torch.meshgrid(grid, grid.flip(0), indexing="xy"), -1).reshape(-1, 2)
-    return decode_mean(model, z)
+    return model.decode(z).mean

@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import RunConfig, save_config
+from vaekit.config import CONDITIONAL, ModelConfig, RunConfig, save_config
 from vaekit.data import Data, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import evaluate
-from vaekit.generate import manifold_2d, reconstruction_pairs, save_grid, traversals
+from vaekit.generate import manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import LatentVariableModel, build_model
 from vaekit.plots import loss_curves
 from vaekit.train import Trainer
@@ -60,14 +60,35 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
+def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
+    """The recipe's model with what the data decides filled in: the data shape, a conditional model's classes."""
+    update: dict[str, Any] = {"data_shape": data.data_shape}
+    if model.name in CONDITIONAL:
+        if data.train.y is None:
+            raise ValueError(f"{model.name} learns from labelled data; '{data.name}' has no labels (image folders "
+                             "get labels from class sub-folders, arrays from an .npz 'y')")
+        classes = int(max(split.y.max() for split in (data.train, data.valid, data.test)
+                          if split.y is not None and len(split))) + 1
+        if model.num_classes is not None and model.num_classes < classes:
+            raise ValueError(f"model.num_classes is {model.num_classes}, but '{data.name}' has labels up to "
+                             f"{classes - 1}")
+        update["num_classes"] = model.num_classes or classes
+    return ModelConfig.model_validate({**model.model_dump(), **update})
+
+
 def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config: RunConfig) -> list[Path]:
-    """The run's pictures; image data only."""
+    """The run's pictures; image data only. A conditional model's samples are a row per class."""
     if len(model.data_shape) != 3:
         return []
+    seed, x, y = config.evaluate.seed, data.test.x[:32], data.test.y
+    if model.needs_labels:
+        samples = save_grid(samples_per_class(model, seed=seed), run_dir / "samples.png")
+    else:
+        samples = save_grid(model.sample(config.evaluate.samples, seed=seed), run_dir / "samples.png")
     figures = [
-        save_grid(model.sample(config.evaluate.samples, seed=config.evaluate.seed), run_dir / "samples.png"),
-        save_grid(reconstruction_pairs(model, data.test.x[:32]), run_dir / "reconstructions.png"),
-        save_grid(traversals(model, data.test.x[:1]), run_dir / "traversals.png", nrow=9),
+        samples,
+        save_grid(reconstruction_pairs(model, x, y=None if y is None else y[:32]), run_dir / "reconstructions.png"),
+        save_grid(traversals(model, x[:1], y=None if y is None else y[:1]), run_dir / "traversals.png", nrow=9),
     ]
     if model.latent_size == 2:
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
@@ -81,7 +102,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     run_dir = config.run_dir
     data = load_data(config.data)
     check_likelihood(config.model.likelihood, data)
-    config = config.model_copy(update={"model": config.model.model_copy(update={"data_shape": data.data_shape})})
+    config = config.model_copy(update={"model": model_config_for(config.model, data)})
     prepare_run_dir(run_dir, resume, overwrite, config)
     save_config(config, run_dir / "config.yaml")
     model = build_model(config.model)

@@ -47,12 +47,32 @@ def _symbols(x: torch.Tensor, alphabet: int) -> np.ndarray:
     return symbols.to(torch.int32).numpy()
 
 
-def _sha256(array: np.ndarray, step: float | None = None) -> str:
-    """The content checksum: the decoded symbols, and for lossy coding the step that maps them to latents."""
+def _sha256(array: np.ndarray, step: float | None = None, labels: np.ndarray | None = None) -> str:
+    """The content checksum: the decoded symbols, for lossy coding the step that maps them to latents,
+    and a conditional model's labels."""
     digest = hashlib.sha256(np.ascontiguousarray(array, dtype="<i4").tobytes())
     if step is not None:
         digest.update(np.float64(step).tobytes())
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels, dtype="<i4").tobytes())
     return digest.hexdigest()
+
+
+def _labels(model: LatentVariableModel, labels: torch.Tensor | np.ndarray | None, count: int) -> np.ndarray | None:
+    """A conditional model's labels as int32 (count,), checked; None for other models."""
+    if not model.needs_labels:
+        if labels is not None:
+            raise CodecError(f"{model.registered_name} is not conditioned on labels; give none")
+        return None
+    classes = model.config.num_classes
+    assert classes is not None
+    if labels is None:
+        raise CodecError(f"{model.registered_name} codes each item given its label: give labels "
+                         f"(class indices 0..{classes - 1}), one per item")
+    y = np.asarray(labels)
+    if y.shape != (count,) or not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= classes:
+        raise CodecError(f"expected {count} integer labels in 0..{classes - 1}, got an array of {y.dtype} {y.shape}")
+    return y.astype(np.int32)
 
 
 def _words_bytes(words: np.ndarray) -> bytes:
@@ -65,32 +85,34 @@ def _bytes_words(payload: bytes) -> np.ndarray:
     return np.frombuffer(payload, dtype="<u4").astype(np.uint32)
 
 
-def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, precision: int, batch_size: int,
-                     progress: bool) -> tuple[dict[str, Any], np.ndarray]:
+def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarray | None, precision: int,
+                     batch_size: int, progress: bool) -> tuple[dict[str, Any], np.ndarray]:
     bits = bits_back.data_bits(model)
     symbols = _symbols(x, 1 << bits)
-    words, batches = bits_back.encode(model, symbols, bits, precision, batch_size, progress)
-    return dict(alphabet=1 << bits, batches=tuple(batches), content_sha256=_sha256(symbols), precision=precision), words
+    words, batches = bits_back.encode(model, symbols, bits, precision, batch_size, progress, labels)
+    return dict(alphabet=1 << bits, batches=tuple(batches), content_sha256=_sha256(symbols, labels=labels),
+                precision=precision), words
 
 
-def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, step: float, entropy_model: str,
-                  batch_size: int) -> tuple[dict[str, Any], np.ndarray]:
+def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarray | None, step: float,
+                  entropy_model: str, batch_size: int) -> tuple[dict[str, Any], np.ndarray]:
     if entropy_model == "prior" and not is_diagonal_gaussian(model.prior()):
         raise CodecError("the 'prior' entropy model needs a diagonal Gaussian prior p(z); "
                          f"{type(model).__name__}'s is not: use entropy_model='fitted'")
-    codes = lossy.latent_codes(model, x, step, batch_size)
+    codes = lossy.latent_codes(model, x, step, batch_size, None if labels is None else torch.from_numpy(labels))
     fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
     symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
     if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
         raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
-    words = lossy.encode(codes, step, fitted, symbol_range)
-    return dict(content_sha256=_sha256(codes, step), step=step, entropy_model=fitted,
+    words = lossy.encode(codes, step, fitted, symbol_range, labels, model.config.num_classes or 0)
+    return dict(content_sha256=_sha256(codes, step, labels), step=step, entropy_model=fitted,
                 symbol_range=symbol_range), words
 
 
 def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Literal["lossless", "lossy"] = "lossless",
              *, precision: int = 12, step: float = 0.25, entropy_model: Literal["fitted", "prior"] = "fitted",
-             batch_size: int = 1000, source: dict[str, Any] | None = None, progress: bool = False) -> bytes:
+             batch_size: int = 1000, source: dict[str, Any] | None = None, progress: bool = False,
+             labels: torch.Tensor | np.ndarray | None = None) -> bytes:
     """Code the batch ``x`` (N, *data_shape), values in [0, 1], into the bytes of a vaekit file.
 
     Args:
@@ -100,6 +122,7 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         entropy_model: lossy: ``"fitted"`` (per-dimension Gaussian stored in the file) or ``"prior"``.
         batch_size: most items per network pass.
         source: JSON-able notes kept in the header (the command line keeps file names here).
+        labels: a conditional model's class of each item (N,); coded with the data (log2(classes) bits each).
     """
     if mode not in ("lossless", "lossy"):
         raise CodecError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
@@ -112,15 +135,17 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
     if not 1 <= batch_size <= MAX_BATCH:
         raise CodecError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
     x = _as_batch(model, x)
+    y = _labels(model, labels, len(x))
     training = model.training
     model.eval()
     try:
         if mode == "lossless":
-            fields, words = _encode_lossless(model, x, precision, batch_size, progress)
+            fields, words = _encode_lossless(model, x, y, precision, batch_size, progress)
         else:
-            fields, words = _encode_lossy(model, x, step, entropy_model, batch_size)
+            fields, words = _encode_lossy(model, x, y, step, entropy_model, batch_size)
         header = Header(mode=mode, model_sha256=weights_sha256(model), item_shape=tuple(model.data_shape),
-                        count=len(x), source=source or {}, **fields)
+                        count=len(x), source=source or {}, classes=model.config.num_classes if y is not None else None,
+                        **fields)
     finally:
         model.train(training)
     return pack(header, _words_bytes(words))
@@ -131,29 +156,36 @@ def read_header(data: bytes) -> Header:
     return unpack(data)[0]
 
 
-def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray,
-                     progress: bool) -> tuple[str, torch.Tensor]:
+Decoded = tuple[str, torch.Tensor, np.ndarray | None]  # checksum, items, labels
+
+
+def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
     assert header.precision is not None and header.alphabet is not None
     bits = bits_back.data_bits(model)
     if header.alphabet != 1 << bits:
         raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
-    symbols = bits_back.decode(model, words, header.count, header.item_shape, bits, header.precision,
-                               list(header.batches), progress)
-    return _sha256(symbols), torch.from_numpy(symbols).float() / (header.alphabet - 1)
+    symbols, labels = bits_back.decode(model, words, header.count, header.item_shape, bits, header.precision,
+                                       list(header.batches), progress)
+    return _sha256(symbols, labels=labels), torch.from_numpy(symbols).float() / (header.alphabet - 1), labels
 
 
-def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray) -> tuple[str, torch.Tensor]:
+def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray) -> Decoded:
     assert header.step is not None and header.symbol_range is not None
     dims = model.latent_size
     if header.entropy_model is not None and len(header.entropy_model) != dims:
         raise CodecError(f"the file's entropy model has {len(header.entropy_model)} dimensions, "
                          f"the model's latent has {dims}")
-    codes = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range)
-    return _sha256(codes, header.step), lossy.reconstruct(model, codes, header.step, _DECODE_BATCH)
+    codes, labels = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range,
+                                 header.classes or 0)
+    y = None if labels is None else torch.from_numpy(labels)
+    x = lossy.reconstruct(model, codes, header.step, _DECODE_BATCH, y)
+    return _sha256(codes, header.step, labels), x, labels
 
 
-def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) -> torch.Tensor:
-    """The batch (N, *data_shape) that :func:`compress` coded: the input exactly (lossless) or its reconstruction."""
+def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
+               return_labels: bool = False) -> Any:
+    """The batch (N, *data_shape) that :func:`compress` coded: the input exactly (lossless) or its reconstruction.
+    With ``return_labels``: (x, labels), labels (N,) int32 for a conditional model, else None."""
     header, payload = unpack(data)
     expected = weights_sha256(model)
     if header.model_sha256 != expected:
@@ -161,14 +193,17 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
                          f"not with this one ({expected[:12]}...)")
     if header.item_shape != tuple(model.data_shape):
         raise CodecError(f"the file holds items of shape {header.item_shape}; the model's are {model.data_shape}")
+    if header.classes != (model.config.num_classes if model.needs_labels else None):
+        raise CodecError(f"the file codes labels of {header.classes} classes; the model takes "
+                         f"{model.config.num_classes if model.needs_labels else 'no labels'}")
     words = _bytes_words(payload)
     training = model.training
     model.eval()
     try:
         if header.mode == "lossless":
-            checksum, result = _decode_lossless(model, header, words, progress)
+            checksum, result, labels = _decode_lossless(model, header, words, progress)
         else:
-            checksum, result = _decode_lossy(model, header, words)
+            checksum, result, labels = _decode_lossy(model, header, words)
     except CodecError:
         raise
     except BaseException as error:  # constriction reports a Rust panic as a BaseException, not an Exception
@@ -180,4 +215,4 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) 
     if checksum != header.content_sha256:
         raise CodecError("the decoded content does not match the file's checksum: the coding distributions "
                          "differed between compression and decompression")
-    return result
+    return (result, labels) if return_labels else result

@@ -5,6 +5,8 @@ Encoding a datum x onto the ANS stack (the decoder undoes each step in reverse o
     2. encode x  under p(x|z)                 (costs       -log p(x|z) bits)
     3. encode z  under p(z)                   (costs       -log p(z)   bits)
 so each datum adds -log p(x|z) - log p(z) + log q(z|x) bits: on average the negative ELBO.
+A conditional model codes each datum given its label c (q(z|x,c), p(x|z,c)) and then the label itself,
+uniform over the classes: log2(classes) bits more, and the decoder recovers c first.
 
 Latents are coded in buckets (:mod:`latent_buckets`) by the steps of :mod:`latent_codes`, so that
 hierarchical and mixture priors code as well as the VAE's Gaussian one.
@@ -28,7 +30,7 @@ from vaekit.codec.container import CodecError
 from vaekit.codec.digits import TwoDigits
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import LatentCode, UniformCode, latent_code
-from vaekit.models.base import LatentVariableModel
+from vaekit.models.base import Distributions, LatentVariableModel
 
 _HEADROOM = 1.25  # a batch may use at most 1/1.25 of the stack's bits
 _WIDEN = 2.0  # buckets of a non-Gaussian prior: a reference twice as wide as its standard deviation
@@ -48,8 +50,17 @@ def latent_coding(model: LatentVariableModel, precision: int) -> tuple[LatentBuc
 
 def data_bits(model: LatentVariableModel) -> int:
     """Bits per data element of the model's p(x|z): 1 (binary) or 8."""
+    dists = model.given(torch.zeros(1, dtype=torch.long) if model.needs_labels else None)
     with torch.no_grad():
-        return likelihood_masses(model.decode(model.prior().mean[None]))[0]
+        return likelihood_masses(dists.decode(model.prior().mean[None]))[0]
+
+
+def _labels_code(model: LatentVariableModel) -> constriction.stream.model.Uniform | None:
+    return constriction.stream.model.Uniform(model.config.num_classes) if model.needs_labels else None
+
+
+def _given(model: LatentVariableModel, labels: np.ndarray | None) -> Distributions:
+    return model.given(None if labels is None else torch.from_numpy(labels).long())
 
 
 def initial_words(buckets: LatentBuckets) -> np.ndarray:
@@ -60,16 +71,18 @@ def initial_words(buckets: LatentBuckets) -> np.ndarray:
     return words
 
 
-def _posterior(model: LatentVariableModel, buckets: LatentBuckets, symbols: np.ndarray, bits: int) -> LatentCode:
+def _posterior(dists: Distributions, buckets: LatentBuckets, symbols: np.ndarray, bits: int) -> LatentCode:
     x = torch.from_numpy(symbols).float() / ((1 << bits) - 1)
-    return latent_code(model.encode(x), buckets, len(x), "posterior q(z|x)")
+    return latent_code(dists.encode(x), buckets, len(x), "posterior q(z|x)")
 
 
 @torch.no_grad()
 def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision: int, max_batch: int,
-           progress: bool = False) -> tuple[np.ndarray, list[int]]:
-    """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, 2^bits)."""
+           progress: bool = False, labels: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
+    """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, 2^bits), with their
+    ``labels`` (N,) for a conditional model."""
     buckets, prior = latent_coding(model, precision)
+    label_code = _labels_code(model)
     pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
     batches: list[int] = []
@@ -79,11 +92,15 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision
             size = 1 if bits_per_item is None else int(coder.num_bits() / (_HEADROOM * bits_per_item))
             size = max(1, min(size, max_batch, len(symbols) - start))
             x = symbols[start:start + size]
+            y = None if labels is None else labels[start:start + size]
+            dists = _given(model, y)
             before = coder.num_bits()
-            index = _posterior(model, buckets, x, bits).pop(coder, size)
+            index = _posterior(dists, buckets, x, bits).pop(coder, size)
             bits_per_item = max(1.0, (before - coder.num_bits()) / size)
-            pixels.encode(coder, x.reshape(-1), likelihood_masses(model.decode(buckets.centres(index)))[1])
+            pixels.encode(coder, x.reshape(-1), likelihood_masses(dists.decode(buckets.centres(index)))[1])
             prior.push(coder, index)
+            if label_code is not None and y is not None:
+                coder.encode_reverse(y.astype(np.int32), label_code)
             batches.append(size)
             bar.update(size)
     return coder.get_compressed(), batches
@@ -97,20 +114,26 @@ def _reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:
 
 @torch.no_grad()
 def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape: tuple[int, ...], bits: int,
-           precision: int, batches: list[int], progress: bool = False) -> np.ndarray:
-    """The symbols (count, *item_shape) that :func:`encode` turned into ``words``."""
+           precision: int, batches: list[int], progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """The symbols (count, *item_shape) that :func:`encode` turned into ``words``, and their labels (or None)."""
     buckets, prior = latent_coding(model, precision)
+    label_code = _labels_code(model)
     pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(words)
     symbols = np.empty((count, *item_shape), dtype=np.int32)
+    labels = None if label_code is None else np.empty(count, dtype=np.int32)
     with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
         for start, size in _reversed_starts(batches):
+            y = None if label_code is None else coder.decode(label_code, size)
+            dists = _given(model, y)
             index = prior.pop(coder, size)
-            likelihood = likelihood_masses(model.decode(buckets.centres(index)))[1]
+            likelihood = likelihood_masses(dists.decode(buckets.centres(index)))[1]
             x = pixels.decode(coder, likelihood).reshape(size, *item_shape)
-            _posterior(model, buckets, x, bits).push(coder, index)
+            _posterior(dists, buckets, x, bits).push(coder, index)
             symbols[start:start + size] = x
+            if labels is not None and y is not None:
+                labels[start:start + size] = y
             bar.update(size)
     if not np.array_equal(coder.get_compressed(), initial_words(buckets)):
         raise CodecError("decoding did not end on the initial bits: the file does not match this model")
-    return symbols
+    return symbols, labels

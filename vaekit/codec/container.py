@@ -48,6 +48,7 @@ class Header(BaseModel):
     step: float | None = Field(default=None, gt=0, le=64)  # lossy: quantization step in prior standard deviations
     entropy_model: tuple[tuple[float, float], ...] | None = None  # lossy: per-latent (mean, std) in symbol units
     symbol_range: tuple[int, int] | None = None  # lossy: smallest and largest latent symbol
+    classes: int | None = Field(default=None, ge=2, le=1 << 16)  # a conditional model's labels, coded with the data
     source: dict[str, Any] = Field(default_factory=dict)  # how the input was given (file names, array dtype)
 
     @model_validator(mode="after")

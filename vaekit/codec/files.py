@@ -73,6 +73,22 @@ def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...]) -> tuple[t
     return torch.from_numpy(x).float() / 255.0, {"kind": "images", "names": [name for _, name in found]}
 
 
+def read_labels(path: Path) -> np.ndarray:
+    """A conditional model's labels: a .npy of integers (N,), never unpickled."""
+    try:
+        labels = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise CodecError(f"{path}: not a readable .npy array of labels ({error})") from None
+    if not isinstance(labels, np.ndarray) or labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise CodecError(f"{path}: labels must be a 1-D integer array")
+    return labels
+
+
+def labels_path(out: Path) -> Path:
+    """Where decompression writes the labels: beside an array output, or inside an image folder."""
+    return out.with_suffix(".labels.npy") if out.suffix == ".npy" else out / "labels.npy"
+
+
 def _safe_name(name: object) -> PurePosixPath:
     path = PurePosixPath(str(name))
     if not str(name) or path.is_absolute() or ".." in path.parts or "\\" in str(name):
@@ -80,9 +96,21 @@ def _safe_name(name: object) -> PurePosixPath:
     return path.with_suffix(".png")
 
 
-def write_outputs(x: torch.Tensor, header: Header, out: str | Path) -> list[Path]:
-    """Write the decoded batch in the form it was given: images into the folder ``out``, or the array ``out``."""
+def write_outputs(x: torch.Tensor, header: Header, out: str | Path, labels: np.ndarray | None = None) -> list[Path]:
+    """Write the decoded batch in the form it was given: images into the folder ``out``, or the array ``out``;
+    a conditional model's labels go to :func:`labels_path`."""
     out = Path(out)
+    written = [] if labels is None else [_write_labels(labels, labels_path(out))]
+    return written + _write_items(x, header, out)
+
+
+def _write_labels(labels: np.ndarray, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, labels.astype(np.int64), allow_pickle=False)
+    return path
+
+
+def _write_items(x: torch.Tensor, header: Header, out: Path) -> list[Path]:
     source = header.source
     if source.get("kind") == "npy" or out.suffix == ".npy":
         try:

@@ -10,7 +10,8 @@ under a factorized Gaussian entropy model in symbol units, either
 * ``"fitted"``: a Gaussian per dimension fitted to this input's codes and stored in the header (a
   forward-adaptive model as in Balle et al. 2018's factorized prior): unused dimensions cost ~0 bits.
 
-Decoding maps k back to z = m + s * step * k and returns the mean of p(x|z).
+Decoding maps k back to z = m + s * step * k and returns the mean of p(x|z). A conditional model's labels
+follow the codes, uniform over the classes, and condition both ends.
 """
 from __future__ import annotations
 
@@ -19,16 +20,22 @@ import numpy as np
 import torch
 
 from vaekit.codec.coding_dists import prior_reference, snap
-from vaekit.models.base import LatentVariableModel
+from vaekit.models.base import Distributions, LatentVariableModel
 
 _MIN_STD = 0.1  # in symbol units: a dimension whose code never changes costs almost nothing
 
 
-def latent_codes(model: LatentVariableModel, x: torch.Tensor, step: float, batch_size: int) -> np.ndarray:
+def _given(model: LatentVariableModel, labels: torch.Tensor | None, rows: slice) -> Distributions:
+    return model.given(None if labels is None else labels[rows])
+
+
+def latent_codes(model: LatentVariableModel, x: torch.Tensor, step: float, batch_size: int,
+                 labels: torch.Tensor | None = None) -> np.ndarray:
     """The quantized posterior means, int32 (N, D)."""
     prior_loc, prior_scale = prior_reference(model.prior())
     with torch.no_grad():
-        loc = torch.cat([snap(model.encode(x[i:i + batch_size]).mean) for i in range(0, len(x), batch_size)])
+        loc = torch.cat([snap(_given(model, labels, slice(i, i + batch_size)).encode(x[i:i + batch_size]).mean)
+                         for i in range(0, len(x), batch_size)])
     return torch.round((loc - prior_loc) / (prior_scale * step)).to(torch.int32).numpy()
 
 
@@ -49,25 +56,30 @@ def _coding_params(codes_shape: tuple[int, int], step: float,
 
 
 def encode(codes: np.ndarray, step: float, fitted: tuple[tuple[float, float], ...] | None,
-           symbol_range: tuple[int, int]) -> np.ndarray:
-    """ANS words for the codes (N, D)."""
+           symbol_range: tuple[int, int], labels: np.ndarray | None = None, classes: int = 0) -> np.ndarray:
+    """ANS words for the codes (N, D) and, for a conditional model, their labels (N,) out of ``classes``."""
     coder = constriction.stream.stack.AnsCoder()
     model = constriction.stream.model.QuantizedGaussian(*symbol_range)
     coder.encode_reverse(codes.reshape(-1), model, *_coding_params(codes.shape, step, fitted))
+    if labels is not None:
+        coder.encode_reverse(labels.astype(np.int32), constriction.stream.model.Uniform(classes))
     return coder.get_compressed()
 
 
 def decode(words: np.ndarray, shape: tuple[int, int], step: float, fitted: tuple[tuple[float, float], ...] | None,
-           symbol_range: tuple[int, int]) -> np.ndarray:
-    """The codes (N, D) that :func:`encode` turned into ``words``."""
+           symbol_range: tuple[int, int], classes: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """The codes (N, D) that :func:`encode` turned into ``words``, and their labels if ``classes``."""
     coder = constriction.stream.stack.AnsCoder(words)
+    labels = coder.decode(constriction.stream.model.Uniform(classes), shape[0]) if classes else None
     model = constriction.stream.model.QuantizedGaussian(*symbol_range)
-    return coder.decode(model, *_coding_params(shape, step, fitted)).reshape(shape)
+    return coder.decode(model, *_coding_params(shape, step, fitted)).reshape(shape), labels
 
 
 @torch.no_grad()
-def reconstruct(model: LatentVariableModel, codes: np.ndarray, step: float, batch_size: int) -> torch.Tensor:
+def reconstruct(model: LatentVariableModel, codes: np.ndarray, step: float, batch_size: int,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
     """The mean of p(x|z) at the latents the codes stand for, clamped to [0, 1]."""
     prior_loc, prior_scale = prior_reference(model.prior())
     z = (prior_loc + prior_scale * step * torch.from_numpy(codes).double()).float()
-    return torch.cat([model.decode(z[i:i + batch_size]).mean.clamp(0.0, 1.0) for i in range(0, len(z), batch_size)])
+    return torch.cat([_given(model, labels, slice(i, i + batch_size)).decode(z[i:i + batch_size]).mean.clamp(0.0, 1.0)
+                      for i in range(0, len(z), batch_size)])

@@ -61,15 +61,23 @@ class Split:
     def subset(self, index: torch.Tensor | slice) -> "Split":
         return replace(self, x=self.x[index], y=None if self.y is None else self.y[index])
 
-    def batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
-                shuffle: bool = True) -> Iterator[torch.Tensor]:
-        """Yield the batches of one epoch, from batch number ``start`` on (for exact resume)."""
+    def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
+                         shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Yield (x, y) for the batches of one epoch, from batch number ``start`` on (for exact resume);
+        y is None when the split has no labels."""
         n = len(self.x)
         order = torch.randperm(n, generator=_generator(seed, epoch)) if shuffle else torch.arange(n)
         for b in range(start, (n + batch_size - 1) // batch_size):
-            x = self.x[order[b * batch_size:(b + 1) * batch_size]]
+            index = order[b * batch_size:(b + 1) * batch_size]
+            x = self.x[index]
             if self.dynamic_binarize:
                 x = binarize(x, seed, epoch, b)
+            yield x, None if self.y is None else self.y[index]
+
+    def batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
+                shuffle: bool = True) -> Iterator[torch.Tensor]:
+        """The inputs of :meth:`labelled_batches`."""
+        for x, _ in self.labelled_batches(batch_size, epoch=epoch, seed=seed, start=start, shuffle=shuffle):
             yield x
 
     def steps_per_epoch(self, batch_size: int) -> int:

@@ -1,6 +1,7 @@
 """Models: one file per model, each registered by name."""
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.beta_tc_vae import BetaTCVAE
+from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.hierarchical_vae import HierarchicalVAE
 from vaekit.models.iaf_vae import IAFVAE
 from vaekit.models.iwae import IWAE
@@ -10,5 +11,5 @@ from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 
-__all__ = ["BetaTCVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "MODELS",
-           "MixturePriorVAE", "VAE", "VampPriorVAE", "build_model", "register"]
+__all__ = ["BetaTCVAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel",
+           "Loss", "MODELS", "MixturePriorVAE", "VAE", "VampPriorVAE", "build_model", "register"]

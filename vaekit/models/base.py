@@ -3,12 +3,16 @@
 A model is three distributions: ``encode(x)`` -> q(z|x), ``decode(z)`` -> p(x|z), ``prior()`` -> p(z),
 plus ``loss(x)`` -> :class:`Loss`, the scalar the Trainer minimizes. Everything else here
 (sampling, reconstruction, the bounds, saving) is written once against those.
+
+A model conditioned on labels (``needs_labels``) keeps the contract through ``model.given(y)``: the three
+distributions for data with labels y. Unconditional models return themselves, so code written against
+``model.given(y)`` serves both.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -29,10 +33,21 @@ class Loss:
     terms: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+class Distributions(Protocol):
+    """The contract's three distributions: what the bounds, estimates and codec are written against."""
+
+    def encode(self, x: torch.Tensor) -> Distribution: ...
+
+    def decode(self, z: torch.Tensor) -> Distribution: ...
+
+    def prior(self) -> Distribution: ...
+
+
 class LatentVariableModel(nn.Module):
     """Base class: subclasses define ``encode``, ``decode``, ``prior`` and ``loss``."""
 
     registered_name: ClassVar[str]
+    needs_labels: ClassVar[bool] = False  # conditional models: loss(x, kl_weight, y), distributions via given(y)
     config: ModelConfig
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:
@@ -54,8 +69,13 @@ class LatentVariableModel(nn.Module):
         raise NotImplementedError
 
     def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
-        """The scalar to minimize on batch x; ``kl_weight`` is the Trainer's KL warm-up weight."""
+        """The scalar to minimize on batch x; ``kl_weight`` is the Trainer's KL warm-up weight.
+        Models that ``needs_labels`` take the batch's labels as a third argument."""
         raise NotImplementedError
+
+    def given(self, y: torch.Tensor | None) -> Distributions:
+        """The distributions for data with labels ``y`` (B,); an unconditional model ignores labels."""
+        return self
 
     # --- verbs written once against the contract -------------------------------------------
     @property
@@ -81,29 +101,33 @@ class LatentVariableModel(nn.Module):
             raise ValueError("inputs contain NaN or infinite values")
         return x.float()
 
-    def elbo(self, x: torch.Tensor) -> torch.Tensor:
-        """ELBO per example [B] in nats."""
-        return objectives.elbo(self, self.check_input(x))
+    def elbo(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """ELBO per example [B] in nats (of log p(x|y) for a conditional model given labels ``y``)."""
+        return objectives.elbo(self.given(y), self.check_input(x))
 
-    def log_likelihood(self, x: torch.Tensor, k: int = 5000) -> torch.Tensor:
-        """Importance-weighted estimate of log p(x) per example [B] in nats (Burda et al. 2015)."""
-        return objectives.log_likelihood(self, self.check_input(x), k)
+    def log_likelihood(self, x: torch.Tensor, k: int = 5000, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) (or log p(x|y)) per example [B] in nats (Burda et al. 2015)."""
+        return objectives.log_likelihood(self.given(y), self.check_input(x), k)
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, mean: bool = True) -> torch.Tensor:
-        """n draws z ~ p(z), decoded to the mean of p(x|z) (or a draw from it with ``mean=False``)."""
+    def sample(self, n: int, seed: int | None = None, mean: bool = True,
+               y: torch.Tensor | int | None = None) -> torch.Tensor:
+        """n draws z ~ p(z), decoded to the mean of p(x|z) (or a draw from it with ``mean=False``);
+        a conditional model takes the class ``y``: one for all, or one per sample."""
         if n < 1:
             raise ValueError(f"n must be a positive number of samples, got {n}")
+        given = self.given(None if y is None else torch.as_tensor(y).expand(n))
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
-            px = self.decode(self.prior().sample((n,)))
+            px = given.decode(given.prior().sample((n,)))
             return px.mean if mean else px.sample()
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """The mean of p(x|z) at the posterior mean z = E[q(z|x)]."""
-        return self.decode(self.encode(self.check_input(x)).mean).mean
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean of p(x|z) at the posterior mean z = E[q(z|x)] (labels ``y`` for a conditional model)."""
+        given = self.given(y)
+        return given.decode(given.encode(self.check_input(x)).mean).mean
 
     def fit(self, data: "Data | str", **train_options: Any) -> "LatentVariableModel":
         """Train on ``data`` (a loaded Data or a data set name) with TrainConfig options; returns self."""

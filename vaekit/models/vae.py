@@ -18,7 +18,7 @@ from torch.distributions import Distribution, Independent, Normal
 from vaekit import objectives
 from vaekit.config import ModelConfig
 from vaekit.distributions import make_likelihood
-from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.base import Distributions, LatentVariableModel, Loss
 from vaekit.models.registry import register
 from vaekit.nn import data_decoder, data_encoder
 
@@ -39,9 +39,10 @@ class VAE(LatentVariableModel):
         super().__init__()
         config = self._configure(config, options)
         zdim = config.latent_dim
+        labels = config.num_classes or 0  # a conditional model's one-hot label joins both networks' inputs
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
-        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs())
-        self.decoder = data_decoder(config, zdim, config.hidden[::-1], self.likelihood.params_per_element)
+        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(), extra_features=labels)
+        self.decoder = data_decoder(config, zdim + labels, config.hidden[::-1], self.likelihood.params_per_element)
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
 
@@ -50,8 +51,13 @@ class VAE(LatentVariableModel):
         return 2 * self.config.latent_dim
 
     def encode(self, x: torch.Tensor) -> Distribution:
-        """q(z|x) = N(mu, diag sigma^2); sigma = softplus(.) for stability (K&W use exp(log sigma^2 / 2))."""
-        mu, pre_sigma = self.encoder(x).chunk(2, dim=-1)  # (B, latent) each
+        """q(z|x) = N(mu, diag sigma^2)."""
+        return self.posterior(self.encoder(x))
+
+    def posterior(self, out: torch.Tensor) -> Distribution:
+        """The Gaussian that the encoder's output (B, 2 * latent) gives; sigma = softplus(.) for stability
+        (K&W use exp(log sigma^2 / 2))."""
+        mu, pre_sigma = out.chunk(2, dim=-1)  # (B, latent) each
         return Independent(Normal(mu, F.softplus(pre_sigma) + _MIN_SCALE, validate_args=False), 1, validate_args=False)
 
     def decode(self, z: torch.Tensor) -> Distribution:
@@ -65,7 +71,11 @@ class VAE(LatentVariableModel):
 
     def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
         """The negative (beta-weighted, warmed-up, free-bits) ELBO, averaged over the batch."""
-        t = objectives.elbo_terms(self, x)
+        return self.negative_elbo(self, x, kl_weight)
+
+    def negative_elbo(self, dists: Distributions, x: torch.Tensor, kl_weight: float | torch.Tensor) -> Loss:
+        """The loss of :meth:`loss` for the distributions ``dists`` (this model's, or given labels)."""
+        t = objectives.elbo_terms(dists, x)
         kl = t.kl.mean()
         if self.config.free_bits > 0 and t.kl_per_dim is not None:
             penalized = t.kl_per_dim.mean(0).clamp(min=self.config.free_bits).sum()

@@ -31,10 +31,11 @@ class ResidualBlock(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """(B, C, H, W) -> (B, out_features) through stride-2 convolutions and a linear layer."""
+    """(B, C, H, W) -> (B, out_features) through stride-2 convolutions and a linear layer;
+    ``extra_features`` (B, E) given to ``forward`` join the linear layer's input."""
 
     def __init__(self, data_shape: tuple[int, int, int], channels: list[int], out_features: int,
-                 activation: str = "relu", residual: bool = False) -> None:
+                 activation: str = "relu", residual: bool = False, extra_features: int = 0) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = data_shape[0]
@@ -45,10 +46,11 @@ class ConvEncoder(nn.Module):
         self.features = nn.Sequential(*layers)
         with torch.no_grad():
             flat = self.features(torch.zeros(1, *data_shape)).numel()
-        self.out = nn.Linear(flat, out_features)
+        self.out = nn.Linear(flat + extra_features, out_features)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.features(x).flatten(1))
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x).flatten(1)
+        return self.out(h if extra is None else torch.cat([h, extra], dim=-1))
 
 
 class ConvDecoder(nn.Module):

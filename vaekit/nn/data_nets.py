@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
 
 from vaekit.config import ModelConfig
@@ -15,13 +16,29 @@ def _image(config: ModelConfig) -> tuple[int, int, int]:
     return config.data_shape[0], config.data_shape[1], config.data_shape[2]
 
 
-def data_encoder(config: ModelConfig, hidden: list[int], out_features: int) -> nn.Module:
-    """(B, *data_shape) -> (B, out_features); ``hidden`` are the MLP widths (conv uses ``config.channels``)."""
+class ConditionedMLP(nn.Module):
+    """An MLP on the flattened datum with extra features (a one-hot label) appended: ``forward(x, extra)``."""
+
+    def __init__(self, data_size: int, extra_features: int, hidden: list[int], out_features: int,
+                 activation: str) -> None:
+        super().__init__()
+        self.net = mlp(data_size + extra_features, hidden, out_features, activation)
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x.flatten(1), extra], dim=-1))
+
+
+def data_encoder(config: ModelConfig, hidden: list[int], out_features: int, extra_features: int = 0) -> nn.Module:
+    """(B, *data_shape) -> (B, out_features); ``hidden`` are the MLP widths (conv uses ``config.channels``).
+    With ``extra_features`` the network is called as ``net(x, extra)``, extra (B, extra_features)."""
     assert config.data_shape is not None
     if config.architecture == "mlp":
+        if extra_features:
+            return ConditionedMLP(math.prod(config.data_shape), extra_features, hidden, out_features,
+                                  config.activation)
         return nn.Sequential(nn.Flatten(), mlp(math.prod(config.data_shape), hidden, out_features, config.activation))
     return ConvEncoder(_image(config), config.channels, out_features, config.activation,
-                       residual=config.architecture == "resnet")
+                       residual=config.architecture == "resnet", extra_features=extra_features)
 
 
 def data_decoder(config: ModelConfig, in_features: int, hidden: list[int], params_per_element: int) -> nn.Module:

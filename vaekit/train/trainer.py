@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from vaekit.config import TrainConfig
 from vaekit.data import Data
 from vaekit.evaluate import mean_elbo
-from vaekit.models import LatentVariableModel
+from vaekit.models import LatentVariableModel, Loss
 from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
 from vaekit.train.metrics_log import MetricsLog
 from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
@@ -113,6 +113,9 @@ class Trainer:
     def fit(self, data: Data, resume: bool = False) -> TrainResult:
         """Train on ``data.train``, validating on ``data.valid`` after each epoch."""
         cfg, model = self.config, self.model
+        if model.needs_labels and (data.train.y is None or (len(data.valid) and data.valid.y is None)):
+            raise ValueError(f"{model.registered_name} learns from labelled data; '{data.name}' has no labels "
+                             "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
         steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
         scheduler = make_scheduler(self.optimizer, cfg, cfg.epochs * steps_per_epoch)
         counters: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0,
@@ -126,7 +129,7 @@ class Trainer:
         else:
             torch.manual_seed(cfg.seed)
         metrics = None if self.run_dir is None else MetricsLog(self.run_dir, counters["step"] if resume else None)
-        loss_fn = _maybe_compiled(model.loss) if cfg.compile else model.loss
+        loss_fn: Callable[..., Loss] = _maybe_compiled(model.loss) if cfg.compile else model.loss
         stopped = "completed"
         bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=counters["step"], unit="step",
                    desc="training", disable=None if cfg.progress else True)
@@ -137,9 +140,10 @@ class Trainer:
                 model.train()
                 sums: dict[str, float] = {}
                 seen = 0
-                for x in data.train.batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
-                                            start=counters["batch"]):
-                    out = loss_fn(x, torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps)))
+                for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
+                                                        start=counters["batch"]):
+                    weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps))
+                    out = loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight)
                     if not torch.isfinite(out.value):
                         raise NonFiniteLossError(
                             f"the loss became {out.value.item()} at step {counters['step'] + 1}; the last good "
