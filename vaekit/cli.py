@@ -226,11 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="the compressed file to write")
     p.add_argument("--mode", choices=["lossless", "lossy"], default="lossless",
                    help="lossless: bits-back ANS, exact; lossy: quantized latents, the model's reconstruction")
-    p.add_argument("--precision", type=int, default=12, help="lossless: latent buckets per dimension = 2**precision")
-    p.add_argument("--step", type=float, default=0.25,
-                   help="lossy: latent quantization step in prior standard deviations (smaller: more bits)")
-    p.add_argument("--entropy-model", choices=["fitted", "prior"], default="fitted",
-                   help="lossy: code latents under a Gaussian fitted to them (stored) or under the prior")
+    p.add_argument("--precision", type=int, help="lossless: latent buckets per dimension = 2**precision (default 12)")
+    p.add_argument("--step", type=float,
+                   help="lossy: latent quantization step, in prior standard deviations (default 0.25)")
+    p.add_argument("--entropy-model", choices=["fitted", "prior"],
+                   help="lossy: code latents under a Gaussian fitted to them (stored; the default) or under the prior")
     p.add_argument("--batch-size", type=_positive, default=1000, help="most items per network pass")
     p.add_argument("--labels", help="a conditional model's labels: a .npy of class indices, one per item in order "
                    "(decompress writes them back beside the output)")

@@ -51,7 +51,7 @@ class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae", "conditional-vae"] = "vae"
+                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -68,6 +68,8 @@ class ModelConfig(_Strict):
     flow_steps: int = Field(2, ge=1)  # iaf-vae: inverse autoregressive flow steps (Kingma et al. 2016)
     layers: list[LayerConfig] = Field(default_factory=list)  # hierarchical: stochastic layers, bottom (next to x) first
     num_classes: int | None = Field(None, ge=2)  # conditional: label values 0..num_classes-1; filled in from the data
+    codebook_size: int = Field(512, ge=2, le=1 << 16)  # vq-vae: K codebook vectors of latent_dim each
+    commitment: float = Field(0.25, ge=0.0)  # vq-vae: beta of the commitment loss (van den Oord et al. 2017, eq. 3)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -87,6 +89,11 @@ class ModelConfig(_Strict):
                              "layer of latent_dim units")
         if self.name != "iaf-vae" and self.flow_steps != 2:
             raise ValueError(f"flow_steps are the steps of iaf-vae's posterior flow; {self.name} has no flow")
+        if self.name == "vq-vae" and self.architecture == "mlp":
+            raise ValueError("vq-vae's codes are a grid of the encoder's last feature map: use architecture conv "
+                             "or resnet")
+        if self.name != "vq-vae" and (self.codebook_size != 512 or self.commitment != 0.25):
+            raise ValueError(f"codebook_size and commitment are vq-vae's; {self.name} has a continuous latent")
         if self.name not in CONDITIONAL and self.num_classes is not None:
             raise ValueError(f"num_classes is for the models conditioned on a label ({', '.join(CONDITIONAL)}); "
                              f"{self.name} is not")

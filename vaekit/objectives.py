@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
+from pyro.distributions import Delta
 from torch.distributions import Distribution, Independent, kl_divergence
 
 if TYPE_CHECKING:
@@ -102,8 +103,10 @@ def log_likelihood(model: "Distributions", x: torch.Tensor, k: int = 5000,
     """
     if k < 1:
         raise ValueError(f"k must be a positive number of importance samples, got {k}")
-    chunk = max(1, min(k, max_decodes // max(1, len(x))))
     q, prior = model.encode(x), model.prior()  # once per batch, not once per chunk
+    if isinstance(q, Delta):  # a point-mass q (VQ-VAE): every sample is the same, the estimate is the bound
+        k = 1
+    chunk = max(1, min(k, max_decodes // max(1, len(x))))
     total = torch.full((len(x),), -math.inf, device=x.device)
     for start in range(0, k, chunk):
         reconstruction, prior_ratio = _sampled_terms(model, x, q, prior, min(chunk, k - start), False)

@@ -14,9 +14,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from vaekit.codec import bits_back, lossy
+from vaekit.codec import bits_back, code_grid, lossy
 from vaekit.codec.coding_dists import is_diagonal_gaussian
 from vaekit.codec.container import MAX_BATCH, MAX_SYMBOLS, CodecError, Header, pack, unpack
+from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import weights_sha256
 
@@ -109,23 +110,44 @@ def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarra
                 symbol_range=symbol_range), words
 
 
+def _encode_codes(model: LatentVariableModel, x: torch.Tensor, lossless: bool, batch_size: int,
+                  progress: bool) -> tuple[dict[str, Any], np.ndarray]:
+    bits = bits_back.data_bits(model)
+    symbols = _symbols(x, 1 << bits) if lossless else None
+    words, batches, codes = code_grid.encode(model, x, symbols, bits, batch_size, progress)
+    return dict(latent="codes", batches=tuple(batches), alphabet=(1 << bits) if lossless else None,
+                content_sha256=_sha256(codes if symbols is None else symbols)), words
+
+
 def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Literal["lossless", "lossy"] = "lossless",
-             *, precision: int = 12, step: float = 0.25, entropy_model: Literal["fitted", "prior"] = "fitted",
-             batch_size: int = 1000, source: dict[str, Any] | None = None, progress: bool = False,
+             *, precision: int | None = None, step: float | None = None,
+             entropy_model: Literal["fitted", "prior"] | None = None, batch_size: int = 1000,
+             source: dict[str, Any] | None = None, progress: bool = False,
              labels: torch.Tensor | np.ndarray | None = None) -> bytes:
     """Code the batch ``x`` (N, *data_shape), values in [0, 1], into the bytes of a vaekit file.
 
     Args:
         mode: ``"lossless"`` (bits-back ANS) or ``"lossy"`` (quantized latent means).
-        precision: lossless: 2**precision buckets per latent dimension (of equal prior mass for a Gaussian p(z)).
-        step: lossy: quantization step of the latent means, in prior standard deviations (the rate knob).
-        entropy_model: lossy: ``"fitted"`` (per-dimension Gaussian stored in the file) or ``"prior"``.
+        precision: lossless: 2**precision buckets per latent dimension (of equal prior mass for a Gaussian p(z));
+            default 12.
+        step: lossy: quantization step of the latent means, in prior standard deviations (the rate knob); default 0.25.
+        entropy_model: lossy: ``"fitted"`` (per-dimension Gaussian stored in the file, the default) or ``"prior"``.
         batch_size: most items per network pass.
         source: JSON-able notes kept in the header (the command line keeps file names here).
         labels: a conditional model's class of each item (N,); coded with the data (log2(classes) bits each).
+
+    A VQ-VAE's latents are already discrete: its code indices are coded under its learned prior, and
+    ``precision``, ``step`` and ``entropy_model`` do not apply.
     """
     if mode not in ("lossless", "lossy"):
         raise CodecError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
+    codes = isinstance(model.prior(), CodePrior)
+    if codes and (precision, step, entropy_model) != (None, None, None):
+        raise CodecError(f"{model.registered_name} codes its discrete code indices under its learned prior: "
+                         "precision, step and entropy_model do not apply")
+    precision = 12 if precision is None else precision
+    step = 0.25 if step is None else step
+    entropy_model = "fitted" if entropy_model is None else entropy_model
     if not 2 <= precision <= 16:
         raise CodecError(f"precision must be between 2 and 16 bits, not {precision}")
     if not (math.isfinite(step) and 0 < step <= 64):
@@ -139,7 +161,9 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
     training = model.training
     model.eval()
     try:
-        if mode == "lossless":
+        if codes:
+            fields, words = _encode_codes(model, x, mode == "lossless", batch_size, progress)
+        elif mode == "lossless":
             fields, words = _encode_lossless(model, x, y, precision, batch_size, progress)
         else:
             fields, words = _encode_lossy(model, x, y, step, entropy_model, batch_size)
@@ -157,6 +181,18 @@ def read_header(data: bytes) -> Header:
 
 
 Decoded = tuple[str, torch.Tensor, np.ndarray | None]  # checksum, items, labels
+
+
+def _decode_codes(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
+    lossless = header.mode == "lossless"
+    bits = bits_back.data_bits(model)
+    if lossless and header.alphabet != 1 << bits:
+        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
+    symbols, codes, means = code_grid.decode(model, words, header.item_shape, bits, list(header.batches), lossless,
+                                             progress)
+    if lossless:
+        return _sha256(symbols), torch.from_numpy(symbols).float() / ((1 << bits) - 1), None
+    return _sha256(codes), means, None
 
 
 def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
@@ -200,7 +236,12 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
     training = model.training
     model.eval()
     try:
-        if header.mode == "lossless":
+        if (header.latent == "codes") != isinstance(model.prior(), CodePrior):
+            raise CodecError(f"the file holds {header.latent == 'codes' and 'a VQ-VAE' or 'continuous'} latents; "
+                             f"{model.registered_name} does not make them")
+        if header.latent == "codes":
+            checksum, result, labels = _decode_codes(model, header, words, progress)
+        elif header.mode == "lossless":
             checksum, result, labels = _decode_lossless(model, header, words, progress)
         else:
             checksum, result, labels = _decode_lossy(model, header, words)

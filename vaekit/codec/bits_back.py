@@ -52,7 +52,7 @@ def data_bits(model: LatentVariableModel) -> int:
     """Bits per data element of the model's p(x|z): 1 (binary) or 8."""
     dists = model.given(torch.zeros(1, dtype=torch.long) if model.needs_labels else None)
     with torch.no_grad():
-        return likelihood_masses(dists.decode(model.prior().mean[None]))[0]
+        return likelihood_masses(dists.decode(torch.zeros(1, model.latent_size)))[0]
 
 
 def _labels_code(model: LatentVariableModel) -> constriction.stream.model.Uniform | None:
@@ -106,7 +106,7 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision
     return coder.get_compressed(), batches
 
 
-def _reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:
+def reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:
     ends = np.cumsum(batches)
     for end, size in zip(ends[::-1], batches[::-1]):
         yield int(end - size), int(size)
@@ -123,7 +123,7 @@ def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape
     symbols = np.empty((count, *item_shape), dtype=np.int32)
     labels = None if label_code is None else np.empty(count, dtype=np.int32)
     with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
-        for start, size in _reversed_starts(batches):
+        for start, size in reversed_starts(batches):
             y = None if label_code is None else coder.decode(label_code, size)
             dists = _given(model, y)
             index = prior.pop(coder, size)

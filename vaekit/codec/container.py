@@ -48,19 +48,21 @@ class Header(BaseModel):
     step: float | None = Field(default=None, gt=0, le=64)  # lossy: quantization step in prior standard deviations
     entropy_model: tuple[tuple[float, float], ...] | None = None  # lossy: per-latent (mean, std) in symbol units
     symbol_range: tuple[int, int] | None = None  # lossy: smallest and largest latent symbol
+    latent: Literal["buckets", "codes"] = "buckets"  # continuous latents in buckets, or a VQ-VAE's code indices
     classes: int | None = Field(default=None, ge=2, le=1 << 16)  # a conditional model's labels, coded with the data
     source: dict[str, Any] = Field(default_factory=dict)  # how the input was given (file names, array dtype)
 
     @model_validator(mode="after")
     def _consistent(self) -> Header:
-        if self.mode == "lossless" and (any(b < 1 or b > MAX_BATCH for b in self.batches)
-                                        or sum(self.batches) != self.count):
+        if (self.mode == "lossless" or self.latent == "codes") and (any(b < 1 or b > MAX_BATCH for b in self.batches)
+                                                                   or sum(self.batches) != self.count):
             raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
         if any(s < 1 or s > 1 << 16 for s in self.item_shape):
             raise ValueError(f"implausible item shape {self.item_shape}")
-        if self.mode == "lossless" and (self.precision is None or self.alphabet is None):
+        if self.mode == "lossless" and (self.alphabet is None or (self.precision is None and self.latent == "buckets")):
             raise ValueError("a lossless header needs the latent precision and the alphabet")
-        if self.mode == "lossy" and (self.step is None or self.symbol_range is None or self.batches):
+        if self.mode == "lossy" and self.latent == "buckets" and (self.step is None or self.symbol_range is None
+                                                                  or self.batches):
             raise ValueError("a lossy header needs the quantization step and the symbol range, and no batches")
         if self.symbol_range is not None and not 0 < self.symbol_range[1] - self.symbol_range[0] <= MAX_SYMBOLS:
             raise ValueError(f"the symbol range {self.symbol_range} is empty or wider than {MAX_SYMBOLS}")

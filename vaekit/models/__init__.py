@@ -10,6 +10,7 @@ from vaekit.models.mixture_prior_vae import MixturePriorVAE
 from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
+from vaekit.models.vq_vae import VQVAE
 
 __all__ = ["BetaTCVAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel",
-           "Loss", "MODELS", "MixturePriorVAE", "VAE", "VampPriorVAE", "build_model", "register"]
+           "Loss", "MODELS", "MixturePriorVAE", "VAE", "VQVAE", "VampPriorVAE", "build_model", "register"]
