@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -64,7 +65,7 @@ def save_result(name: str, result: dict) -> Path:
     """Write a benchmark's result with its command, date and machine into benchmarks/results/NAME.json."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    result = {"command": " ".join(["python"] + sys.argv), "date": date, "machine": machine(), **result}
+    result = {"command": shlex.join(["python"] + sys.argv), "date": date, "machine": machine(), **result}
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py")], check=True)
