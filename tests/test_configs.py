@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vaekit import ModelConfig
-from vaekit.config import CONDITIONAL, HIERARCHICAL, load_config
+from vaekit.config import HIERARCHICAL, LABELLED, load_config
 from vaekit.models import MODELS, build_model
 from vaekit.run import model_config_for
 
@@ -37,7 +37,7 @@ def test_every_model_every_architecture(name: str, architecture: str) -> None:
     torch.manual_seed(0)
     shape = (3, 13, 11)
     options: dict[str, object] = dict(layers=LAYERS) if name in HIERARCHICAL else dict(latent_dim=4)
-    if name in CONDITIONAL:
+    if name in LABELLED:
         options["num_classes"] = 3
     if name == "vq-vae":
         options["codebook_size"] = 5

@@ -41,7 +41,7 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
 
     if args.inputs:
         x = load_images([Path(p) for p in args.inputs], model.data_shape)
-        if not model.needs_labels:
+        if not model.conditional:
             return x, None
         if args.labels is None or len(args.labels) != len(x):
             raise ValueError(f"{model.registered_name} needs each input's class: give --labels with "
@@ -51,9 +51,9 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
     if data.data_shape != model.data_shape:
         raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
     y = data.test.y
-    if model.needs_labels and y is None:
+    if model.conditional and y is None:
         raise ValueError(f"{model.registered_name} needs labelled inputs; data '{args.data}' has no labels")
-    return data.test.x[:count], None if y is None or not model.needs_labels else y[:count]
+    return data.test.x[:count], None if y is None or not model.conditional else y[:count]
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -62,8 +62,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     metrics = run(config, resume=args.resume, overwrite=args.overwrite)
     test = metrics["test"]
+    error = "" if test["classification_error"] is None else f", classification error {test['classification_error']:.2%}"
     print(f"{config.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats "
-          f"(k={test['k']}), {test['bits_per_dim']:.4f} bits/dim")
+          f"(k={test['k']}), {test['bits_per_dim']:.4f} bits/dim{error}")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -88,10 +89,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.saving import load
 
     model = load(args.model)
-    if model.needs_labels and args.class_ is None:  # a row of --nrow samples for each class
+    if model.conditional and args.class_ is None:  # a row of --nrow samples for each class
         print(save_grid(samples_per_class(model, args.nrow, args.seed), args.output, nrow=args.nrow))
         return
-    if args.class_ is not None and not model.needs_labels:
+    if args.class_ is not None and not model.conditional:
         raise ValueError(f"--class is for models conditioned on a label; {model.registered_name} is not")
     print(save_grid(model.sample(args.n, seed=args.seed, y=args.class_), args.output, nrow=args.nrow))
 
@@ -114,6 +115,28 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
     if len(x) != 2:
         raise ValueError(f"interpolate needs exactly two inputs, got {len(x)}")
     print(save_grid(interpolate(model, x[0], x[1], args.steps, args.method, y), args.output, nrow=args.steps))
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    from vaekit.data import load_data
+    from vaekit.data.user_files import load_images
+    from vaekit.saving import load
+
+    model = load(args.model)
+    if not model.has_classifier:
+        raise ValueError(f"{model.registered_name} has no classifier; semi-supervised models (m1, m2) do")
+    if args.inputs:
+        names, x, y = args.inputs, load_images([Path(p) for p in args.inputs], model.data_shape), None
+    else:
+        data = load_data(DataConfig(name=args.data, validation=0))
+        x, y = data.test.x[:args.n], None if data.test.y is None else data.test.y[:args.n]
+        names = [f"{args.data} test #{i}" for i in range(len(x))]
+    probabilities = model.classify(x)
+    confidence, predicted = probabilities.max(1)
+    for name, c, p in zip(names, predicted.tolist(), confidence.tolist()):
+        print(f"{name}: class {c} (probability {p:.3f})")
+    if y is not None:
+        print(f"error on these {len(y)}: {(predicted != y).float().mean().item():.2%}")
 
 
 def cmd_compress(args: argparse.Namespace) -> None:
@@ -220,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["reconstruct"].add_argument("-n", type=_positive, default=32, help="test examples to use")
     sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
     sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
+
+    p = model_command("classify", "predicted class and its probability, for models with a classifier", cmd_classify)
+    p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
+    p.add_argument("--data", default="binarized-mnist")
+    p.add_argument("-n", type=_positive, default=20, help="test examples to classify")
 
     p = model_command("compress", "compress images or a .npy array into one file", cmd_compress)
     p.add_argument("inputs", nargs="+", help="image files, folders of images, or one .npy array")

@@ -29,6 +29,7 @@ class DataConfig(_Strict):
     validation: int = Field(5000, ge=0)  # examples held out of the training set for validation
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # for sets without a test split (folders, arrays)
     limit: int | None = Field(None, ge=1)  # keep only the first N training examples (quick runs)
+    labels_per_class: int | None = Field(None, ge=1)  # semi-supervised: keep N training labels per class (seeded)
     image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
     resize: Literal["resize", "center-crop"] = "resize"
     channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
@@ -43,7 +44,7 @@ class LayerConfig(_Strict):
 
 
 HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
-CONDITIONAL = ("conditional-vae",)
+LABELLED = ("conditional-vae", "m1", "m2")  # models that take num_classes
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
 
 
@@ -51,7 +52,7 @@ class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae"] = "vae"
+                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -70,6 +71,7 @@ class ModelConfig(_Strict):
     num_classes: int | None = Field(None, ge=2)  # conditional: label values 0..num_classes-1; filled in from the data
     codebook_size: int = Field(512, ge=2, le=1 << 16)  # vq-vae: K codebook vectors of latent_dim each
     commitment: float = Field(0.25, ge=0.0)  # vq-vae: beta of the commitment loss (van den Oord et al. 2017, eq. 3)
+    classifier_weight: float = Field(1.0, ge=0.0)  # m2: alpha per labelled example (Kingma et al. 2014, eq. 9)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -94,10 +96,12 @@ class ModelConfig(_Strict):
                              "or resnet")
         if self.name != "vq-vae" and (self.codebook_size != 512 or self.commitment != 0.25):
             raise ValueError(f"codebook_size and commitment are vq-vae's; {self.name} has a continuous latent")
-        if self.name not in CONDITIONAL and self.num_classes is not None:
-            raise ValueError(f"num_classes is for the models conditioned on a label ({', '.join(CONDITIONAL)}); "
+        if self.name not in LABELLED and self.num_classes is not None:
+            raise ValueError(f"num_classes is for the models that learn from labels ({', '.join(LABELLED)}); "
                              f"{self.name} is not")
-        if self.name not in ("vae", *CONDITIONAL) and self.free_bits > 0:
+        if self.name != "m2" and self.classifier_weight != 1.0:
+            raise ValueError(f"classifier_weight is m2's alpha; {self.name} has none")
+        if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
 
@@ -115,6 +119,7 @@ class TrainConfig(_Strict):
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
     lr_final: float = Field(0.1, gt=0.0, le=1.0)  # cosine/exponential: final lr as a fraction of lr
     kl_warmup_steps: int = Field(0, ge=0)  # KL weight rises linearly from 0 to 1 (Sonderby et al. 2016)
+    labelled_per_batch: int = Field(0, ge=0)  # semi-supervised: labelled examples added to every batch
     grad_clip: float | None = Field(None, gt=0.0)  # max global gradient norm
     early_stopping: int | None = Field(None, ge=1)  # stop after this many epochs without a better validation ELBO
     checkpoint_every: int = Field(1000, ge=1)  # steps

@@ -49,6 +49,7 @@ class EvalReport:
     kl_per_dim: list[float]
     active_units: int
     seconds: float
+    classification_error: float | None = None  # models with a classifier: share of test labels it gets wrong
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -85,6 +86,10 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
             sums["log_likelihood"] += objectives.log_likelihood(given, x, k).sum().item()
             bar.update(len(x))
         bar.close()
+    error = None
+    if model.has_classifier and split.y is not None:
+        predicted = torch.cat([model.classify(x).argmax(1) for x in split.batches(1000, shuffle=False)])
+        error = (predicted != split.y).float().mean().item()
     mean_z = torch.cat(means).flatten(1)
     active = int((mean_z.var(0) > ACTIVE_UNIT_THRESHOLD).sum()) if len(mean_z) > 1 else 0
     m = {key: value / len(split) for key, value in sums.items()}
@@ -94,4 +99,4 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
         bits_per_dim=-m["log_likelihood"] / (dims * math.log(2)),
         elbo_bits_per_dim=-m["elbo"] / (dims * math.log(2)),
         kl_per_dim=[] if kl_dims is None else (kl_dims / len(split)).tolist(),
-        active_units=active, seconds=time.perf_counter() - start)
+        active_units=active, seconds=time.perf_counter() - start, classification_error=error)

@@ -45,9 +45,22 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
 def samples_per_class(model: LatentVariableModel, per_class: int = 8, seed: int = 0) -> torch.Tensor:
     """A conditional model's samples, one row of ``per_class`` for each class in turn."""
     classes = model.config.num_classes
-    if not model.needs_labels or classes is None:
+    if not model.conditional or classes is None:
         raise ValueError(f"samples per class need a model conditioned on labels; {model.registered_name} is not")
     return model.sample(classes * per_class, seed=seed, y=torch.arange(classes).repeat_interleave(per_class))
+
+
+@torch.no_grad()
+def class_analogies(model: LatentVariableModel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Kingma et al. 2014 fig. 1: a row per input, the input then the decoder's mean for its style z ~ q(z|x, y)
+    (the posterior mean) with each class in turn; (N * (1 + C), C, H, W)."""
+    classes = model.config.num_classes
+    if not model.conditional or classes is None:
+        raise ValueError(f"class analogies need a model conditioned on labels; {model.registered_name} is not")
+    style = model.given(y).encode(model.check_input(x)).mean  # (N, latent)
+    every = torch.arange(classes).repeat(len(x))
+    drawn = model.given(every).decode(style.repeat_interleave(classes, 0)).mean.view(len(x), classes, *x.shape[1:])
+    return torch.cat([x[:, None], drawn], dim=1).flatten(0, 1)
 
 
 @torch.no_grad()

@@ -3,7 +3,8 @@
 Writes into ``runs/NAME/``: ``config.yaml`` (resolved), ``metrics.jsonl``, TensorBoard events,
 ``checkpoints/``, ``model/`` (config.json + model.safetensors), ``samples.png``,
 ``reconstructions.png``, ``loss_curves.png``, ``traversals.png`` (and ``manifold.png`` for a
-2-D latent) and ``metrics.json`` (test ELBO, log p(x), bits/dim, active units).
+2-D latent, ``analogies.png`` for a model conditioned on labels) and ``metrics.json`` (test ELBO, log p(x),
+bits/dim, active units, and a classifier's test error).
 """
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ from typing import Any
 import yaml
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import CONDITIONAL, ModelConfig, RunConfig, save_config
+from vaekit.config import LABELLED, ModelConfig, RunConfig, save_config
 from vaekit.data import Data, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import evaluate
-from vaekit.generate import manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
+from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import LatentVariableModel, build_model
 from vaekit.plots import loss_curves
 from vaekit.train import Trainer
@@ -63,7 +64,7 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
 def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
     """The recipe's model with what the data decides filled in: the data shape, a conditional model's classes."""
     update: dict[str, Any] = {"data_shape": data.data_shape}
-    if model.name in CONDITIONAL:
+    if model.name in LABELLED:
         if data.train.y is None:
             raise ValueError(f"{model.name} learns from labelled data; '{data.name}' has no labels (image folders "
                              "get labels from class sub-folders, arrays from an .npz 'y')")
@@ -81,14 +82,19 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
     if len(model.data_shape) != 3:
         return []
     seed, x, y = config.evaluate.seed, data.test.x[:32], data.test.y
-    if model.needs_labels:
+    extra = []
+    if model.conditional:
         samples = save_grid(samples_per_class(model, seed=seed), run_dir / "samples.png")
+        if y is not None:
+            extra.append(save_grid(class_analogies(model, x[:8], y[:8]), run_dir / "analogies.png",
+                                   nrow=1 + (model.config.num_classes or 0)))
     else:
         samples = save_grid(model.sample(config.evaluate.samples, seed=seed), run_dir / "samples.png")
     figures = [
         samples,
         save_grid(reconstruction_pairs(model, x, y=None if y is None else y[:32]), run_dir / "reconstructions.png"),
         save_grid(traversals(model, x[:1], y=None if y is None else y[:1]), run_dir / "traversals.png", nrow=9),
+        *extra,
     ]
     if model.latent_size == 2:
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))

@@ -61,7 +61,7 @@ def _sha256(array: np.ndarray, step: float | None = None, labels: np.ndarray | N
 
 def _labels(model: LatentVariableModel, labels: torch.Tensor | np.ndarray | None, count: int) -> np.ndarray | None:
     """A conditional model's labels as int32 (count,), checked; None for other models."""
-    if not model.needs_labels:
+    if not model.conditional:
         if labels is not None:
             raise CodecError(f"{model.registered_name} is not conditioned on labels; give none")
         return None
@@ -229,9 +229,9 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
                          f"not with this one ({expected[:12]}...)")
     if header.item_shape != tuple(model.data_shape):
         raise CodecError(f"the file holds items of shape {header.item_shape}; the model's are {model.data_shape}")
-    if header.classes != (model.config.num_classes if model.needs_labels else None):
+    if header.classes != (model.config.num_classes if model.conditional else None):
         raise CodecError(f"the file codes labels of {header.classes} classes; the model takes "
-                         f"{model.config.num_classes if model.needs_labels else 'no labels'}")
+                         f"{model.config.num_classes if model.conditional else 'no labels'}")
     words = _bytes_words(payload)
     training = model.training
     model.eval()

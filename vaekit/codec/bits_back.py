@@ -50,13 +50,13 @@ def latent_coding(model: LatentVariableModel, precision: int) -> tuple[LatentBuc
 
 def data_bits(model: LatentVariableModel) -> int:
     """Bits per data element of the model's p(x|z): 1 (binary) or 8."""
-    dists = model.given(torch.zeros(1, dtype=torch.long) if model.needs_labels else None)
+    dists = model.given(torch.zeros(1, dtype=torch.long) if model.conditional else None)
     with torch.no_grad():
         return likelihood_masses(dists.decode(torch.zeros(1, model.latent_size)))[0]
 
 
 def _labels_code(model: LatentVariableModel) -> constriction.stream.model.Uniform | None:
-    return constriction.stream.model.Uniform(model.config.num_classes) if model.needs_labels else None
+    return constriction.stream.model.Uniform(model.config.num_classes) if model.conditional else None
 
 
 def _given(model: LatentVariableModel, labels: np.ndarray | None) -> Distributions:

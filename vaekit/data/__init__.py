@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from vaekit.config import DataConfig
-from vaekit.data.dataset import Data, Kind, Split, binarize, split_off
+from vaekit.data.dataset import UNLABELLED, Data, Kind, Split, binarize, keep_labels, split_off
 from vaekit.data.files import DataNotFoundError
 from vaekit.data.registry import DATASETS, NamedDataset
 from vaekit.data.user_files import load_array, load_image_folder
 
-__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "Split", "binarize", "load_data", "verify_named"]
+__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "Split", "UNLABELLED", "binarize", "keep_labels",
+           "load_data", "verify_named"]
 
 
 def _user_data(path: Path, config: DataConfig) -> Data:
@@ -44,6 +45,8 @@ def load_data(config: DataConfig | None = None, **overrides: object) -> Data:
         data = _user_data(path, config)
     if config.limit is not None:
         data = Data(data.name, data.train.subset(slice(0, config.limit)), data.valid, data.test)
+    if config.labels_per_class is not None:
+        data = Data(data.name, keep_labels(data.train, config.labels_per_class, config.seed), data.valid, data.test)
     return data
 
 

@@ -62,13 +62,21 @@ class Split:
         return replace(self, x=self.x[index], y=None if self.y is None else self.y[index])
 
     def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
-                         shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+                         shuffle: bool = True, labelled_extra: int = 0
+                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Yield (x, y) for the batches of one epoch, from batch number ``start`` on (for exact resume);
-        y is None when the split has no labels."""
+        y is None when the split has no labels. With ``labelled_extra`` and a partly labelled split, each
+        batch also gets that many labelled examples drawn at random (seeded) from the labelled few."""
         n = len(self.x)
         order = torch.randperm(n, generator=_generator(seed, epoch)) if shuffle else torch.arange(n)
+        pool = torch.nonzero(self.y >= 0).squeeze(1) if self.y is not None and labelled_extra else None
+        if pool is not None and (len(pool) == 0 or len(pool) == n):
+            pool = None
         for b in range(start, (n + batch_size - 1) // batch_size):
             index = order[b * batch_size:(b + 1) * batch_size]
+            if pool is not None:
+                extra = torch.randint(len(pool), (labelled_extra,), generator=_generator(seed, epoch, b, 31))
+                index = torch.cat([index, pool[extra]])
             x = self.x[index]
             if self.dynamic_binarize:
                 x = binarize(x, seed, epoch, b)
@@ -100,6 +108,25 @@ class Data:
     @property
     def kind(self) -> Kind:
         return self.train.kind
+
+
+UNLABELLED = -1  # the label of an example whose label is hidden (semi-supervised training)
+
+
+def keep_labels(split: Split, per_class: int, seed: int) -> Split:
+    """Keep the labels of ``per_class`` examples of each class, chosen by a seeded permutation per class;
+    the others' labels become :data:`UNLABELLED` (Kingma et al. 2014's balanced labelled subsets)."""
+    if split.y is None:
+        raise ValueError("labels_per_class needs labelled data; this data set has no labels")
+    y = torch.full_like(split.y, UNLABELLED)
+    for c in torch.unique(split.y[split.y >= 0]).tolist():
+        members = torch.nonzero(split.y == c).squeeze(1)
+        if len(members) < per_class:
+            raise ValueError(f"class {c} has only {len(members)} training examples, fewer than "
+                             f"labels_per_class={per_class}")
+        chosen = members[torch.randperm(len(members), generator=_generator(seed, 104729, c))[:per_class]]
+        y[chosen] = c
+    return replace(split, y=y)
 
 
 def split_off(split: Split, count: int, seed: int) -> tuple[Split, Split]:

@@ -4,9 +4,10 @@ A model is three distributions: ``encode(x)`` -> q(z|x), ``decode(z)`` -> p(x|z)
 plus ``loss(x)`` -> :class:`Loss`, the scalar the Trainer minimizes. Everything else here
 (sampling, reconstruction, the bounds, saving) is written once against those.
 
-A model conditioned on labels (``needs_labels``) keeps the contract through ``model.given(y)``: the three
+A model conditioned on labels (``conditional``) keeps the contract through ``model.given(y)``: the three
 distributions for data with labels y. Unconditional models return themselves, so code written against
-``model.given(y)`` serves both.
+``model.given(y)`` serves both. Models whose loss uses labels (``needs_labels``: conditional and
+semi-supervised ones) take them as ``loss(x, kl_weight, y)``.
 """
 from __future__ import annotations
 
@@ -47,7 +48,9 @@ class LatentVariableModel(nn.Module):
     """Base class: subclasses define ``encode``, ``decode``, ``prior`` and ``loss``."""
 
     registered_name: ClassVar[str]
-    needs_labels: ClassVar[bool] = False  # conditional models: loss(x, kl_weight, y), distributions via given(y)
+    needs_labels: ClassVar[bool] = False  # the loss takes labels: loss(x, kl_weight, y), -1 where unknown
+    conditional: ClassVar[bool] = False  # the distributions depend on the label: given(y)
+    has_classifier: ClassVar[bool] = False  # semi-supervised models: classify(x) gives q(y|x)
     config: ModelConfig
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:
@@ -56,6 +59,9 @@ class LatentVariableModel(nn.Module):
         config = ModelConfig(**options) if config is None else config.model_copy(update=options)
         if config.data_shape is None:
             raise ValueError(f"{type(self).__name__} needs data_shape, e.g. (1, 28, 28) for MNIST")
+        if self.needs_labels and config.num_classes is None:
+            raise ValueError(f"{self.registered_name} needs num_classes, the number of labels (runs take it from "
+                             "the data)")
         self.config = ModelConfig.model_validate(config.model_dump())  # re-validate the updated copy
         return self.config
 
@@ -72,6 +78,10 @@ class LatentVariableModel(nn.Module):
         """The scalar to minimize on batch x; ``kl_weight`` is the Trainer's KL warm-up weight.
         Models that ``needs_labels`` take the batch's labels as a third argument."""
         raise NotImplementedError
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, C), for the models that learn a classifier."""
+        raise ValueError(f"{self.registered_name} has no classifier; semi-supervised models (m1, m2) do")
 
     def given(self, y: torch.Tensor | None) -> Distributions:
         """The distributions for data with labels ``y`` (B,); an unconditional model ignores labels."""

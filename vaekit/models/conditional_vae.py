@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution
 
-from vaekit.config import ModelConfig
 from vaekit.models.base import Loss
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
@@ -49,12 +48,7 @@ class ConditionalVAE(VAE):
     """``ConditionalVAE(data_shape=(1, 28, 28), num_classes=10)``; train on labelled data, sample per class."""
 
     needs_labels = True
-
-    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
-        config = (config or ModelConfig()).model_copy(update={"name": "conditional-vae", **options})
-        if config.num_classes is None:
-            raise ValueError("conditional-vae needs num_classes, the number of labels (runs take it from the data)")
-        super().__init__(config)
+    conditional = True
 
     @property
     def num_classes(self) -> int:

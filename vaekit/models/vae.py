@@ -39,7 +39,7 @@ class VAE(LatentVariableModel):
         super().__init__()
         config = self._configure(config, options)
         zdim = config.latent_dim
-        labels = config.num_classes or 0  # a conditional model's one-hot label joins both networks' inputs
+        labels = (config.num_classes or 0) if self.conditional else 0  # the one-hot label joins both inputs
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
         self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(), extra_features=labels)
         self.decoder = data_decoder(config, zdim + labels, config.hidden[::-1], self.likelihood.params_per_element)

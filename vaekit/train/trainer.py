@@ -141,7 +141,8 @@ class Trainer:
                 sums: dict[str, float] = {}
                 seen = 0
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
-                                                        start=counters["batch"]):
+                                                        start=counters["batch"],
+                                                        labelled_extra=cfg.labelled_per_batch):
                     weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps))
                     out = loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight)
                     if not torch.isfinite(out.value):

@@ -1,0 +1,104 @@
+"""Semi-supervised learning (Kingma et al. 2014): balanced labelled subsets, M1 and M2 (the unlabelled bound, a real
+run), classify."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.distributions import Categorical
+
+from vaekit import DataConfig, load, load_data
+from vaekit.data import UNLABELLED
+from vaekit.models import M1, M2
+
+ROOT = Path(__file__).resolve().parent.parent
+VAEKIT = str(Path(sys.executable).parent / "vaekit")
+
+
+def test_labelled_subsets_are_balanced_and_reproducible() -> None:
+    first = load_data(DataConfig(name="mnist", labels_per_class=10, validation=1000))
+    again = load_data(DataConfig(name="mnist", labels_per_class=10, validation=1000))
+    other = load_data(DataConfig(name="mnist", labels_per_class=10, validation=1000, seed=1))
+    y = first.train.y
+    assert torch.equal(torch.bincount(y[y != UNLABELLED], minlength=10), torch.full((10,), 10))
+    assert (y == UNLABELLED).sum() == len(y) - 100
+    assert torch.equal(y, again.train.y) and not torch.equal(y, other.train.y)
+    assert first.valid.y.min() >= 0  # validation keeps its labels
+    with pytest.raises(ValueError, match="fewer than"):
+        load_data(DataConfig(name="mnist", labels_per_class=100, limit=300, validation=0))
+
+
+def test_every_batch_gets_labelled_examples() -> None:
+    data = load_data(DataConfig(name="binarized-mnist", labels_per_class=2, limit=1000, validation=0))
+    batches = list(data.train.labelled_batches(100, epoch=3, seed=5, labelled_extra=16))
+    assert len(batches) == 10
+    for x, y in batches:
+        assert len(x) == len(y) == 116 and (y[100:] >= 0).all() and set(x.unique().tolist()) <= {0.0, 1.0}
+    resumed = list(data.train.labelled_batches(100, epoch=3, seed=5, start=4, labelled_extra=16))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(batches[4:], resumed))
+
+
+def test_unlabelled_bound_is_the_q_weighted_labelled_bounds_plus_entropy() -> None:
+    torch.manual_seed(0)
+    model = M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=4, hidden=[32])
+    x = load_data(DataConfig(name="binarized-mnist", validation=0)).test.x[:3]
+    torch.manual_seed(1)
+    unlabelled = model.unlabelled_bound(x)
+    torch.manual_seed(1)
+    every = model.labelled_bound(x.repeat_interleave(10, 0), torch.arange(10).repeat(3)).view(3, 10)
+    q = Categorical(logits=model.classifier(x))
+    torch.testing.assert_close(unlabelled, (q.probs * every).sum(1) + q.entropy())
+    loss = model.loss(x, 1.0, torch.tensor([UNLABELLED, 4, UNLABELLED]))
+    torch.manual_seed(1)
+    assert loss.terms["classification"].item() == pytest.approx(-q.log_prob(torch.tensor(4))[1].item(), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    result = subprocess.run([VAEKIT, "train", "--config", str(ROOT / "configs" / "m2-mnist-100.yaml"), "name=m2",
+                             f"out_dir={out}", "train.epochs=5", "data.validation=1000", "data.limit=10000",
+                             "train.compile=false", "evaluate.k=10", "evaluate.limit=500", "train.progress=false"],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return out / "m2"
+
+
+def test_a_short_run_beats_chance_widely(trained: Path) -> None:
+    model = load(trained / "model")
+    assert isinstance(model, M2)
+    test = load_data(DataConfig(name="binarized-mnist", validation=0)).test
+    error = (model.classify(test.x[:2000]).argmax(1) != test.y[:2000]).float().mean().item()
+    assert error < 0.5, error  # chance is 0.9, with 100 labels
+    import json
+    metrics = json.loads((trained / "metrics.json").read_text())["test"]
+    assert metrics["classification_error"] < 0.5
+
+
+def test_classify_command(trained: Path) -> None:
+    result = subprocess.run([VAEKIT, "classify", str(trained / "model"), "-n", "5"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 6 and "class" in lines[0] and "probability" in lines[0] and "error" in lines[-1]
+    plain = subprocess.run([VAEKIT, "classify", str(ROOT / "nowhere")], capture_output=True, text=True)
+    assert plain.returncode == 2
+
+
+def test_m1_classifies_its_own_features_without_changing_the_vae() -> None:
+    data = load_data(DataConfig(name="binarized-mnist", labels_per_class=20, limit=5000, validation=0))
+    torch.manual_seed(0)
+    model = M1(data_shape=data.data_shape, num_classes=10, latent_dim=16, hidden=[200])
+    x, y = data.train.x[:200], data.train.y[:200]
+    torch.manual_seed(1)
+    vae_only = model.negative_elbo(model, x, 1.0).value
+    torch.manual_seed(1)  # the same z draws: the difference is the classifier's term alone
+    loss = model.loss(x, 1.0, y)
+    encoder_grad = torch.autograd.grad(loss.value - vae_only, list(model.encoder.parameters()), allow_unused=True)
+    assert all(g is None or not g.any() for g in encoder_grad)  # the classifier's loss leaves the VAE alone
+    model.fit(data, epochs=5, batch_size=100, labelled_per_batch=100, progress=False)
+    test = load_data(DataConfig(name="binarized-mnist", validation=0)).test
+    error = (model.classify(test.x[:2000]).argmax(1) != test.y[:2000]).float().mean().item()
+    assert error < 0.5, error  # chance is 0.9, with 200 labels

@@ -1,0 +1,81 @@
+"""M2 of Kingma, Rezende, Mohamed & Welling 2014, "Semi-supervised Learning with Deep Generative Models",
+arXiv:1406.5298: the label as a latent variable that some data observe.
+
+Generative (eq. 2):  y ~ p(y) = Cat(1/C),  z ~ p(z) = N(0, I),  x ~ p(x|y, z).
+Inference (eq. 4):   q(z|x, y) = N(mu(x, y), diag sigma(x, y)^2),  q(y|x) = Cat(pi(x)), a classifier.
+
+Bounds (eq. 6-7), written as lower bounds:
+    labelled     L(x, y) = E_q(z|x,y)[log p(x|y, z)] + log p(y) - KL(q(z|x, y) || p(z))  <= log p(x, y)
+    unlabelled   U(x) = sum_y q(y|x) L(x, y) + H(q(y|x))                              <= log p(x)
+Objective (eq. 9): maximize the labelled and unlabelled bounds and alpha times the classifier's log-likelihood
+of the known labels, -J^alpha = sum_l L + sum_u U - alpha sum_l -log q(y|x).
+
+Labels of unlabelled examples are :data:`vaekit.data.UNLABELLED` (-1); the Trainer's ``labelled_per_batch``
+adds labelled examples to every batch, as Kingma et al. draw labelled and unlabelled minibatches side by side.
+``classifier_weight`` is alpha per labelled example, relative to one example's bound in the batch mean.
+q(z|x, y) and p(x|y, z) are the conditional VAE's networks, so ``given(y)`` and everything built on it
+(evaluation of log p(x|y), generation per class, the codec) work as for that model.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from vaekit import objectives
+from vaekit.config import ModelConfig
+from vaekit.models.base import Loss
+from vaekit.models.conditional_vae import ConditionalVAE
+from vaekit.models.registry import register
+from vaekit.nn import data_encoder
+
+
+@register("m2")
+class M2(ConditionalVAE):
+    """``M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[500])``; ``classify(x)`` gives q(y|x)."""
+
+    has_classifier = True
+
+    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
+        super().__init__(config, **options)
+        self.classifier = data_encoder(self.config, self.config.hidden, self.num_classes)
+
+    @torch.no_grad()
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """q(y|x): class probabilities (B, C)."""
+        return torch.softmax(self.classifier(self.check_input(x)), dim=-1)
+
+    def labelled_bound(self, x: torch.Tensor, y: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """L(x, y) per example (eq. 6), the KL weighted by the warm-up weight."""
+        t = objectives.elbo_terms(self.given(y), x)
+        return t.reconstruction - kl_weight * t.kl - math.log(self.num_classes)
+
+    def unlabelled_bound(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """U(x) per example (eq. 7): every class's bound, weighted by q(y|x), plus the entropy of q(y|x)."""
+        log_q = torch.log_softmax(self.classifier(x), dim=-1)  # (B, C)
+        return self._unlabelled(x, log_q, kl_weight)
+
+    def _unlabelled(self, x: torch.Tensor, log_q: torch.Tensor, kl_weight: float | torch.Tensor) -> torch.Tensor:
+        classes = self.num_classes
+        every = torch.arange(classes).repeat(len(x))  # each datum with every class, class fastest
+        bounds = self.labelled_bound(x.repeat_interleave(classes, dim=0), every, kl_weight).view(len(x), classes)
+        q = log_q.exp()
+        return (q * bounds).sum(1) - (q * log_q).sum(1)
+
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+        """-J^alpha (eq. 9) over the batch, divided by its size; y holds -1 for the unlabelled examples."""
+        if y is None:
+            raise ValueError("m2 trains on partly labelled data: give y, with -1 for the unlabelled examples")
+        labelled = y >= 0
+        log_q = torch.log_softmax(self.classifier(x), dim=-1)
+        none = x.new_zeros(0)  # a batch may be all labelled or all unlabelled
+        bound_l = self.labelled_bound(x[labelled], y[labelled], kl_weight) if labelled.any() else none
+        bound_u = self._unlabelled(x[~labelled], log_q[~labelled], kl_weight) if not labelled.all() else none
+        cross_entropy = F.nll_loss(log_q[labelled], y[labelled], reduction="sum")
+        n = len(x)
+        value = (-(bound_l.sum() + bound_u.sum()) + self.config.classifier_weight * cross_entropy) / n
+        accuracy = (log_q[labelled].argmax(1) == y[labelled]).float().mean() if labelled.any() else torch.tensor(0.0)
+        return Loss(value, {"bound": ((bound_l.sum() + bound_u.sum()) / n).detach(),
+                            "classification": (cross_entropy / labelled.sum().clamp(min=1)).detach(),
+                            "train_accuracy": accuracy.detach()})
