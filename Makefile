@@ -27,7 +27,9 @@ test: $(BIN)/.installed
 
 benchmarks: $(BIN)/.installed
 	cd benchmarks && ../$(BIN)/python quality.py && ../$(BIN)/python speed.py && ../$(BIN)/python bits_per_dim.py \
-		&& ../$(BIN)/python compression.py
+		&& ../$(BIN)/python compression.py && ../$(BIN)/python family.py \
+		&& ../$(BIN)/python quality.py --model iwae-2-layers --minutes 45 --snapshot-every 15 \
+		&& ../$(BIN)/python semi_supervised.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info
