@@ -31,12 +31,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def _test_examples(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
+    """The first ``count`` test examples of --data and their labels (None if it has none)."""
+    from vaekit.data import load_data
+
+    data = load_data(DataConfig(name=args.data, validation=0))
+    if data.data_shape != model.data_shape:
+        raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
+    return data.test.x[:count], None if data.test.y is None else data.test.y[:count]
+
+
 def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
     """The inputs a command works on and their labels (None unless the model is conditional): image files
     with --labels, or the first ``count`` test examples of --data with theirs."""
     import torch
 
-    from vaekit.data import load_data
     from vaekit.data.user_files import load_images
 
     if args.inputs:
@@ -47,13 +56,10 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
             raise ValueError(f"{model.registered_name} needs each input's class: give --labels with "
                              f"{len(x)} class indices")
         return x, torch.tensor(args.labels)
-    data = load_data(DataConfig(name=args.data, validation=0))
-    if data.data_shape != model.data_shape:
-        raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
-    y = data.test.y
+    x, y = _test_examples(model, args, count)
     if model.conditional and y is None:
         raise ValueError(f"{model.registered_name} needs labelled inputs; data '{args.data}' has no labels")
-    return data.test.x[:count], None if y is None or not model.conditional else y[:count]
+    return x, y if model.conditional else None
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -118,7 +124,6 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
-    from vaekit.data import load_data
     from vaekit.data.user_files import load_images
     from vaekit.saving import load
 
@@ -128,11 +133,9 @@ def cmd_classify(args: argparse.Namespace) -> None:
     if args.inputs:
         names, x, y = args.inputs, load_images([Path(p) for p in args.inputs], model.data_shape), None
     else:
-        data = load_data(DataConfig(name=args.data, validation=0))
-        x, y = data.test.x[:args.n], None if data.test.y is None else data.test.y[:args.n]
+        x, y = _test_examples(model, args, args.n)
         names = [f"{args.data} test #{i}" for i in range(len(x))]
-    probabilities = model.classify(x)
-    confidence, predicted = probabilities.max(1)
+    confidence, predicted = model.classify(x).max(1)
     for name, c, p in zip(names, predicted.tolist(), confidence.tolist()):
         print(f"{name}: class {c} (probability {p:.3f})")
     if y is not None:

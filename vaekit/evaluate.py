@@ -71,6 +71,7 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0, "log_likelihood": 0.0}
     kl_dims: torch.Tensor | None = None
     means = []
+    wrong = 0  # a classifier's mistakes on the labelled examples
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         bar = tqdm(total=len(split), desc=f"log p(x), k={k}", unit="img", disable=None if progress else True)
@@ -84,12 +85,11 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
             if t.kl_per_dim is not None:
                 kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
             sums["log_likelihood"] += objectives.log_likelihood(given, x, k).sum().item()
+            if model.has_classifier and y is not None:
+                wrong += int((model.classify(x).argmax(1) != y).sum())
             bar.update(len(x))
         bar.close()
-    error = None
-    if model.has_classifier and split.y is not None:
-        predicted = torch.cat([model.classify(x).argmax(1) for x in split.batches(1000, shuffle=False)])
-        error = (predicted != split.y).float().mean().item()
+    error = wrong / len(split) if model.has_classifier and split.y is not None else None
     mean_z = torch.cat(means).flatten(1)
     active = int((mean_z.var(0) > ACTIVE_UNIT_THRESHOLD).sum()) if len(mean_z) > 1 else 0
     m = {key: value / len(split) for key, value in sums.items()}

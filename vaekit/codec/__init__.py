@@ -100,7 +100,7 @@ def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarra
     if entropy_model == "prior" and not is_diagonal_gaussian(model.prior()):
         raise CodecError("the 'prior' entropy model needs a diagonal Gaussian prior p(z); "
                          f"{type(model).__name__}'s is not: use entropy_model='fitted'")
-    codes = lossy.latent_codes(model, x, step, batch_size, None if labels is None else torch.from_numpy(labels))
+    codes = lossy.latent_codes(model, x, step, batch_size, labels)
     fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
     symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
     if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
@@ -183,11 +183,17 @@ def read_header(data: bytes) -> Header:
 Decoded = tuple[str, torch.Tensor, np.ndarray | None]  # checksum, items, labels
 
 
+def _data_bits(model: LatentVariableModel, header: Header) -> int:
+    """The model's bits per data element, checked against a lossless file's alphabet."""
+    bits = bits_back.data_bits(model)
+    if header.mode == "lossless" and header.alphabet != 1 << bits:
+        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
+    return bits
+
+
 def _decode_codes(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
     lossless = header.mode == "lossless"
-    bits = bits_back.data_bits(model)
-    if lossless and header.alphabet != 1 << bits:
-        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
+    bits = _data_bits(model, header)
     symbols, codes, means = code_grid.decode(model, words, header.item_shape, bits, list(header.batches), lossless,
                                              progress)
     if lossless:
@@ -197,9 +203,7 @@ def _decode_codes(model: LatentVariableModel, header: Header, words: np.ndarray,
 
 def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
     assert header.precision is not None and header.alphabet is not None
-    bits = bits_back.data_bits(model)
-    if header.alphabet != 1 << bits:
-        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
+    bits = _data_bits(model, header)
     symbols, labels = bits_back.decode(model, words, header.count, header.item_shape, bits, header.precision,
                                        list(header.batches), progress)
     return _sha256(symbols, labels=labels), torch.from_numpy(symbols).float() / (header.alphabet - 1), labels
@@ -213,8 +217,7 @@ def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray)
                          f"the model's latent has {dims}")
     codes, labels = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range,
                                  header.classes or 0)
-    y = None if labels is None else torch.from_numpy(labels)
-    x = lossy.reconstruct(model, codes, header.step, _DECODE_BATCH, y)
+    x = lossy.reconstruct(model, codes, header.step, _DECODE_BATCH, labels)
     return _sha256(codes, header.step, labels), x, labels
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vaekit.codec.coding_dists import is_diagonal_gaussian, likelihood_masses, prior_reference
+from vaekit.codec.coding_dists import given_rows, is_diagonal_gaussian, label_code, likelihood_masses, prior_reference
 from vaekit.codec.container import CodecError
 from vaekit.codec.digits import TwoDigits
 from vaekit.codec.latent_buckets import LatentBuckets
@@ -56,11 +56,7 @@ def data_bits(model: LatentVariableModel) -> int:
 
 
 def _labels_code(model: LatentVariableModel) -> constriction.stream.model.Uniform | None:
-    return constriction.stream.model.Uniform(model.config.num_classes) if model.conditional else None
-
-
-def _given(model: LatentVariableModel, labels: np.ndarray | None) -> Distributions:
-    return model.given(None if labels is None else torch.from_numpy(labels).long())
+    return label_code(model.config.num_classes) if model.conditional and model.config.num_classes else None
 
 
 def initial_words(buckets: LatentBuckets) -> np.ndarray:
@@ -92,15 +88,14 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision
             size = 1 if bits_per_item is None else int(coder.num_bits() / (_HEADROOM * bits_per_item))
             size = max(1, min(size, max_batch, len(symbols) - start))
             x = symbols[start:start + size]
-            y = None if labels is None else labels[start:start + size]
-            dists = _given(model, y)
+            dists = given_rows(model, labels, slice(start, start + size))
             before = coder.num_bits()
             index = _posterior(dists, buckets, x, bits).pop(coder, size)
             bits_per_item = max(1.0, (before - coder.num_bits()) / size)
             pixels.encode(coder, x.reshape(-1), likelihood_masses(dists.decode(buckets.centres(index)))[1])
             prior.push(coder, index)
-            if label_code is not None and y is not None:
-                coder.encode_reverse(y.astype(np.int32), label_code)
+            if label_code is not None and labels is not None:
+                coder.encode_reverse(labels[start:start + size].astype(np.int32), label_code)
             batches.append(size)
             bar.update(size)
     return coder.get_compressed(), batches
@@ -125,7 +120,7 @@ def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape
     with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
         for start, size in reversed_starts(batches):
             y = None if label_code is None else coder.decode(label_code, size)
-            dists = _given(model, y)
+            dists = given_rows(model, y, slice(None))
             index = prior.pop(coder, size)
             likelihood = likelihood_masses(dists.decode(buckets.centres(index)))[1]
             x = pixels.decode(coder, likelihood).reshape(size, *item_shape)

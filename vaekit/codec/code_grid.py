@@ -48,15 +48,7 @@ def pop_codes(coder: constriction.stream.stack.AnsCoder, prior: CodePrior, batch
     return indices
 
 
-def _codes(model: LatentVariableModel, x: torch.Tensor) -> torch.Tensor:
-    prior = model.prior()
-    assert isinstance(prior, CodePrior)
-    return prior.indices(model.encode(x).mean).flatten(1)
-
-
-def _likelihood(model: LatentVariableModel, indices: torch.Tensor) -> Distribution:
-    prior = model.prior()
-    assert isinstance(prior, CodePrior)
+def _likelihood(model: LatentVariableModel, prior: CodePrior, indices: torch.Tensor) -> Distribution:
     return model.decode(prior.vectors(indices.view(-1, *prior.grid)))
 
 
@@ -72,9 +64,9 @@ def encode(model: LatentVariableModel, x: torch.Tensor, symbols: np.ndarray | No
     batches, codes = [], []
     with tqdm(total=len(x), desc="compressing", unit="item", disable=not progress) as bar:
         for start in range(0, len(x), max_batch):
-            indices = _codes(model, x[start:start + max_batch])
+            indices = prior.indices(model.encode(x[start:start + max_batch]).mean).flatten(1)
             if symbols is not None:
-                masses = likelihood_masses(_likelihood(model, indices))[1]
+                masses = likelihood_masses(_likelihood(model, prior, indices))[1]
                 pixels.encode(coder, symbols[start:start + max_batch].reshape(-1), masses)
             push_codes(coder, prior, indices)
             batches.append(len(indices))
@@ -99,7 +91,7 @@ def decode(model: LatentVariableModel, words: np.ndarray, item_shape: tuple[int,
         for start, size in reversed_starts(batches):
             indices = pop_codes(coder, prior, size)
             codes[start:start + size] = indices.numpy()
-            likelihood = _likelihood(model, indices)
+            likelihood = _likelihood(model, prior, indices)
             means[start:start + size] = likelihood.mean.clamp(0.0, 1.0)
             if lossless:
                 masses = likelihood_masses(likelihood)[1]

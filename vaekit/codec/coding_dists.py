@@ -8,12 +8,15 @@ content checksum.
 """
 from __future__ import annotations
 
+import constriction
+import numpy as np
 import torch
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 from vaekit.codec.container import CodecError
 from vaekit.codec.digits import Masses
 from vaekit.distributions.discretized_logistic import DiscretizedLogisticMixture
+from vaekit.models.base import Distributions, LatentVariableModel
 
 GRID = 2.0**-10
 
@@ -77,3 +80,13 @@ def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
 
 def _differences(cdf: Masses) -> Masses:
     return lambda edge: torch.diff(cdf(edge), dim=-1).clamp_(min=0.0)
+
+
+def given_rows(model: LatentVariableModel, labels: np.ndarray | None, rows: slice) -> Distributions:
+    """The distributions for the items ``rows``: given their labels for a conditional model, else the model's."""
+    return model.given(None if labels is None else torch.from_numpy(labels[rows]).long())
+
+
+def label_code(classes: int) -> constriction.stream.model.Uniform:
+    """A conditional model's labels are coded uniformly over its classes: log2(classes) bits each."""
+    return constriction.stream.model.Uniform(classes)

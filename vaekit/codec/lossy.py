@@ -19,23 +19,19 @@ import constriction
 import numpy as np
 import torch
 
-from vaekit.codec.coding_dists import prior_reference, snap
-from vaekit.models.base import Distributions, LatentVariableModel
+from vaekit.codec.coding_dists import given_rows, label_code, prior_reference, snap
+from vaekit.models.base import LatentVariableModel
 
 _MIN_STD = 0.1  # in symbol units: a dimension whose code never changes costs almost nothing
 
 
-def _given(model: LatentVariableModel, labels: torch.Tensor | None, rows: slice) -> Distributions:
-    return model.given(None if labels is None else labels[rows])
-
-
 def latent_codes(model: LatentVariableModel, x: torch.Tensor, step: float, batch_size: int,
-                 labels: torch.Tensor | None = None) -> np.ndarray:
+                 labels: np.ndarray | None = None) -> np.ndarray:
     """The quantized posterior means, int32 (N, D)."""
     prior_loc, prior_scale = prior_reference(model.prior())
     with torch.no_grad():
-        loc = torch.cat([snap(_given(model, labels, slice(i, i + batch_size)).encode(x[i:i + batch_size]).mean)
-                         for i in range(0, len(x), batch_size)])
+        batches = [slice(i, i + batch_size) for i in range(0, len(x), batch_size)]
+        loc = torch.cat([snap(given_rows(model, labels, rows).encode(x[rows]).mean) for rows in batches])
     return torch.round((loc - prior_loc) / (prior_scale * step)).to(torch.int32).numpy()
 
 
@@ -62,7 +58,7 @@ def encode(codes: np.ndarray, step: float, fitted: tuple[tuple[float, float], ..
     model = constriction.stream.model.QuantizedGaussian(*symbol_range)
     coder.encode_reverse(codes.reshape(-1), model, *_coding_params(codes.shape, step, fitted))
     if labels is not None:
-        coder.encode_reverse(labels.astype(np.int32), constriction.stream.model.Uniform(classes))
+        coder.encode_reverse(labels.astype(np.int32), label_code(classes))
     return coder.get_compressed()
 
 
@@ -70,16 +66,16 @@ def decode(words: np.ndarray, shape: tuple[int, int], step: float, fitted: tuple
            symbol_range: tuple[int, int], classes: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """The codes (N, D) that :func:`encode` turned into ``words``, and their labels if ``classes``."""
     coder = constriction.stream.stack.AnsCoder(words)
-    labels = coder.decode(constriction.stream.model.Uniform(classes), shape[0]) if classes else None
+    labels = coder.decode(label_code(classes), shape[0]) if classes else None
     model = constriction.stream.model.QuantizedGaussian(*symbol_range)
     return coder.decode(model, *_coding_params(shape, step, fitted)).reshape(shape), labels
 
 
 @torch.no_grad()
 def reconstruct(model: LatentVariableModel, codes: np.ndarray, step: float, batch_size: int,
-                labels: torch.Tensor | None = None) -> torch.Tensor:
+                labels: np.ndarray | None = None) -> torch.Tensor:
     """The mean of p(x|z) at the latents the codes stand for, clamped to [0, 1]."""
     prior_loc, prior_scale = prior_reference(model.prior())
     z = (prior_loc + prior_scale * step * torch.from_numpy(codes).double()).float()
-    return torch.cat([_given(model, labels, slice(i, i + batch_size)).decode(z[i:i + batch_size]).mean.clamp(0.0, 1.0)
-                      for i in range(0, len(z), batch_size)])
+    batches = [slice(i, i + batch_size) for i in range(0, len(z), batch_size)]
+    return torch.cat([given_rows(model, labels, rows).decode(z[rows]).mean.clamp(0.0, 1.0) for rows in batches])
