@@ -1,5 +1,5 @@
-"""Semi-supervised learning (Kingma et al. 2014): balanced labelled subsets, M1 and M2 (the unlabelled bound, a real
-run), classify."""
+"""Semi-supervised learning (Kingma et al. 2014): balanced labelled subsets, M1, M2 (the unlabelled bound, a real
+run), M1+M2, classify."""
 from __future__ import annotations
 
 import subprocess
@@ -12,7 +12,7 @@ from torch.distributions import Categorical
 
 from vaekit import DataConfig, load, load_data
 from vaekit.data import UNLABELLED
-from vaekit.models import M1, M2
+from vaekit.models import M1, M1M2, M2
 
 ROOT = Path(__file__).resolve().parent.parent
 VAEKIT = str(Path(sys.executable).parent / "vaekit")
@@ -102,3 +102,29 @@ def test_m1_classifies_its_own_features_without_changing_the_vae() -> None:
     test = load_data(DataConfig(name="binarized-mnist", validation=0)).test
     error = (model.classify(test.x[:2000]).argmax(1) != test.y[:2000]).float().mean().item()
     assert error < 0.5, error  # chance is 0.9, with 200 labels
+
+
+def test_m1_m2_stacks_m2_on_the_codes_and_saves_whole(tmp_path: Path) -> None:
+    data = load_data(DataConfig(name="binarized-mnist", labels_per_class=20, limit=5000, validation=0))
+    torch.manual_seed(0)
+    model = M1M2(data_shape=data.data_shape, num_classes=10, latent_dim=16, hidden=[200],
+                 top={"name": "m2", "latent_dim": 8, "hidden": [100], "classifier_weight": 50.0})
+    assert model.top.config.data_shape == (16,) and model.top.config.likelihood == "gaussian"
+    x, y = data.train.x[:200], data.train.y[:200]
+    torch.manual_seed(1)
+    m1_only = model.negative_elbo(model, x, 1.0).value
+    torch.manual_seed(1)  # the same z1 draws: the difference is M2's objective alone
+    loss = model.loss(x, 1.0, y)
+    assert "m2_classification" in loss.terms
+    m1_params = list(model.encoder.parameters()) + list(model.decoder.parameters())
+    grads = torch.autograd.grad(loss.value - m1_only, m1_params, allow_unused=True)
+    assert all(g is None or not g.any() for g in grads)  # M2 learns on M1's codes without moving M1
+    model.fit(data, epochs=4, batch_size=100, labelled_per_batch=100, progress=False)
+    test = load_data(DataConfig(name="binarized-mnist", validation=0)).test
+    probabilities = model.classify(test.x[:2000])
+    error = (probabilities.argmax(1) != test.y[:2000]).float().mean().item()
+    assert error < 0.5, error  # chance is 0.9, with 200 labels
+    model.save(tmp_path / "stack")
+    again = load(tmp_path / "stack")
+    assert isinstance(again, M1M2) and again.top.config.classifier_weight == 50.0
+    torch.testing.assert_close(again.classify(test.x[:100]), probabilities[:100])

@@ -44,7 +44,7 @@ class LayerConfig(_Strict):
 
 
 HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
-LABELLED = ("conditional-vae", "m1", "m2")  # models that take num_classes
+LABELLED = ("conditional-vae", "m1", "m2", "m1-m2")  # models that take num_classes
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
 
 
@@ -52,7 +52,7 @@ class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2"] = "vae"
+                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -72,6 +72,7 @@ class ModelConfig(_Strict):
     codebook_size: int = Field(512, ge=2, le=1 << 16)  # vq-vae: K codebook vectors of latent_dim each
     commitment: float = Field(0.25, ge=0.0)  # vq-vae: beta of the commitment loss (van den Oord et al. 2017, eq. 3)
     classifier_weight: float = Field(1.0, ge=0.0)  # m2: alpha per labelled example (Kingma et al. 2014, eq. 9)
+    top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
     def _check(self) -> "ModelConfig":
@@ -101,6 +102,9 @@ class ModelConfig(_Strict):
                              f"{self.name} is not")
         if self.name != "m2" and self.classifier_weight != 1.0:
             raise ValueError(f"classifier_weight is m2's alpha; {self.name} has none")
+        if self.top is not None and (self.name != "m1-m2" or self.top.name != "m2"):
+            raise ValueError("top is the m2 that m1-m2 stacks on its M1's codes: give it under name m1-m2, "
+                             "with name m2")
         if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self

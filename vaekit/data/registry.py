@@ -81,5 +81,8 @@ DATASETS: dict[str, NamedDataset] = {
                      _idx_files(_MNIST_URL, _MNIST_SUMS), _binarized),
         NamedDataset("fashion-mnist", "fashion-mnist", "Fashion-MNIST, 28x28, 8-bit (Xiao et al. 2017)",
                      _idx_files(_FASHION_URL, _FASHION_SUMS), _eight_bit),
+        NamedDataset("binarized-fashion-mnist", "fashion-mnist",
+                     "Fashion-MNIST, dynamically binarized for training; test binarized once (seeded)",
+                     _idx_files(_FASHION_URL, _FASHION_SUMS), _binarized),
     ]
 }

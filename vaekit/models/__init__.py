@@ -7,6 +7,7 @@ from vaekit.models.iaf_vae import IAFVAE
 from vaekit.models.iwae import IWAE
 from vaekit.models.ladder_vae import LadderVAE
 from vaekit.models.m1 import M1
+from vaekit.models.m1_m2 import M1M2
 from vaekit.models.m2 import M2
 from vaekit.models.mixture_prior_vae import MixturePriorVAE
 from vaekit.models.registry import MODELS, build_model, register
@@ -15,4 +16,5 @@ from vaekit.models.vampprior_vae import VampPriorVAE
 from vaekit.models.vq_vae import VQVAE
 
 __all__ = ["BetaTCVAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel",
-           "Loss", "M1", "M2", "MODELS", "MixturePriorVAE", "VAE", "VQVAE", "VampPriorVAE", "build_model", "register"]
+           "Loss", "M1", "M1M2", "M2", "MODELS", "MixturePriorVAE", "VAE", "VQVAE", "VampPriorVAE", "build_model",
+           "register"]

@@ -75,7 +75,10 @@ class VAE(LatentVariableModel):
 
     def negative_elbo(self, dists: Distributions, x: torch.Tensor, kl_weight: float | torch.Tensor) -> Loss:
         """The loss of :meth:`loss` for the distributions ``dists`` (this model's, or given labels)."""
-        t = objectives.elbo_terms(dists, x)
+        return self.loss_of_terms(objectives.elbo_terms(dists, x), kl_weight)
+
+    def loss_of_terms(self, t: objectives.ElboTerms, kl_weight: float | torch.Tensor) -> Loss:
+        """The batch's negative ELBO from its terms, with beta, the warm-up weight and free bits."""
         kl = t.kl.mean()
         if self.config.free_bits > 0 and t.kl_per_dim is not None:
             penalized = t.kl_per_dim.mean(0).clamp(min=self.config.free_bits).sum()
