@@ -176,9 +176,10 @@ def semi_supervised(r: dict) -> str:
             f"Dynamically binarized {name}, 50,000 training images of which N/10 per class keep their labels "
             "(chosen by the seed, one run per seed); error on all 10,000 test images. The models are the recipes "
             f"configs/m1-m2-mnist-100.yaml, configs/m2-mnist-100.yaml and configs/m1-mnist-100.yaml"
-            f"{' with ' + ', '.join(r['overrides']) if r['overrides'] else ''}, {r['minutes']:g} minutes of training "
-            "each on 2 cores. The baseline is an MLP of the classifier's widths (784-500-10 beside M2 and M1+M2, "
-            "784-600-600-10 beside M1) trained on the labelled examples alone, in the same run. Paper: Kingma et al. "
+            f"{' with ' + ', '.join(r['overrides']) if r['overrides'] else ''}, {r['epochs']} epochs each on 2 "
+            "cores (minutes: the mean training time). The baseline is an MLP of the classifier's widths (784-500-10 "
+            "beside M2 and M1+M2, 784-600-600-10 beside M1) trained on the labelled examples alone, in the same run. "
+            "Paper: Kingma et al. "
             "2014 Table 1 (MNIST only); their M1 is classified by a TSVM (11.82% with 100 labels), and their "
             "labelled-only neural network scores 25.81% with 100 labels.\n\n" + table)
 
