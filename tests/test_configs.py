@@ -50,9 +50,13 @@ def test_every_model_every_architecture(name: str, architecture: str) -> None:
     model = build_model(ModelConfig(**config))  # type: ignore[arg-type]
     x = torch.rand(6, *shape).mul(255).round().div(255)
     y = torch.tensor([0, 1, 2, 0, 1, 2]) if model.needs_labels else None
-    loss = (model.loss(x, 1.0, y) if model.needs_labels else model.loss(x)).value
-    loss.backward()
-    assert math.isfinite(loss.item())
+    if len(model.optimizer_groups()) > 1:  # a phased step (the adversarial autoencoder): every phase's loss
+        losses = [out.value for _, out in model.phase_losses(x, 1.0, y)]
+    else:
+        losses = [(model.loss(x, 1.0, y) if model.needs_labels else model.loss(x)).value]
+    for loss in losses:
+        loss.backward(retain_graph=True)
+        assert math.isfinite(loss.item())
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     assert model.sample(2, seed=0, y=None if y is None else 1).shape == (2, *shape)
     assert model.reconstruct(x, y).shape == x.shape

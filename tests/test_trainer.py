@@ -55,7 +55,7 @@ def test_early_stopping_restores_the_best_weights(mnist_binary) -> None:
     assert result.stopped == "early-stopping" and result.epochs < 50
     from vaekit.evaluate import mean_elbo
     torch.manual_seed(0)
-    assert mean_elbo(model, mnist_binary.valid)["elbo"] == pytest.approx(result.best_valid_elbo, abs=2.0)
+    assert mean_elbo(model, mnist_binary.valid)["elbo"] == pytest.approx(result.best_valid, abs=2.0)
 
 
 def test_corrupt_checkpoint_is_refused(mnist_binary, tmp_path) -> None:
@@ -77,7 +77,7 @@ def test_sgd_and_gradient_clipping_train(mnist_binary) -> None:
     before = mean_elbo(model, mnist_binary.valid)["elbo"]
     result = Trainer(model, TrainConfig(epochs=3, optimizer="sgd", lr=0.01, grad_clip=50.0,
                                         schedule="exponential", progress=False)).fit(mnist_binary)
-    assert result.best_valid_elbo is not None and result.best_valid_elbo > before + 50
+    assert result.best_valid is not None and result.best_valid > before + 50
 
 
 def test_compiled_training_matches_the_loss_of_eager(mnist_binary) -> None:

@@ -69,6 +69,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     metrics = run(config, resume=args.resume, overwrite=args.overwrite)
     test = metrics["test"]
     error = "" if test["classification_error"] is None else f", classification error {test['classification_error']:.2%}"
+    if test["elbo"] is None:  # a model without a bound: its reconstructions and the Parzen estimate
+        parzen = test["parzen"]
+        print(f"{config.run_dir}: test log p(x|z) {test['reconstruction']:.2f} nats, Parzen log-likelihood "
+              f"{parzen['log_likelihood']:.1f} ± {parzen['standard_error']:.1f} nats (sigma {parzen['sigma']:.3f})"
+              f"{error}")
+        return
     print(f"{config.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats "
           f"(k={test['k']}), {test['bits_per_dim']:.4f} bits/dim{error}")
 
@@ -283,14 +289,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    from vaekit.train import NonFiniteLossError, TrainingInterrupted
+    from vaekit.train import NonFiniteLossError, TrainingFailed, TrainingInterrupted
 
     try:
         args.func(args)
     except (ConfigError, ValueError, TypeError, OSError) as error:
         print(f"vaekit {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except NonFiniteLossError as error:
+    except (NonFiniteLossError, TrainingFailed) as error:
         print(f"vaekit {args.command}: error: {error}", file=sys.stderr)
         return 1
     except TrainingInterrupted as error:

@@ -52,7 +52,7 @@ class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2"] = "vae"
+                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -72,6 +72,9 @@ class ModelConfig(_Strict):
     codebook_size: int = Field(512, ge=2, le=1 << 16)  # vq-vae: K codebook vectors of latent_dim each
     commitment: float = Field(0.25, ge=0.0)  # vq-vae: beta of the commitment loss (van den Oord et al. 2017, eq. 3)
     classifier_weight: float = Field(1.0, ge=0.0)  # m2: alpha per labelled example (Kingma et al. 2014, eq. 9)
+    latent_prior: Literal["gaussian", "mixture", "swiss-roll", "custom"] = "gaussian"  # aae: the p(z) matched
+    encoder_kind: Literal["deterministic", "gaussian"] = "deterministic"  # aae: q(z|x) (Makhzani et al. sec. 2.1)
+    discriminator: list[int] = Field(default_factory=lambda: [1000, 1000])  # aae: the adversary's MLP widths
     top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
@@ -79,7 +82,8 @@ class ModelConfig(_Strict):
         if self.architecture != "mlp" and self.data_shape is not None and len(self.data_shape) != 3:
             raise ValueError(f"architecture '{self.architecture}' needs image data (C, H, W), "
                              f"got data_shape {self.data_shape}")
-        if any(h < 1 for h in self.hidden + self.channels + [h for layer in self.layers for h in layer.hidden]):
+        if any(h < 1 for h in self.hidden + self.channels + self.discriminator + [h for layer in self.layers
+                                                                                   for h in layer.hidden]):
             raise ValueError("hidden and channels widths must be positive")
         if self.name not in IMPORTANCE_WEIGHTED and self.importance_samples != 1:
             raise ValueError(f"importance_samples is the k of the importance-weighted bound, which "
@@ -105,6 +109,13 @@ class ModelConfig(_Strict):
         if self.top is not None and (self.name != "m1-m2" or self.top.name != "m2"):
             raise ValueError("top is the m2 that m1-m2 stacks on its M1's codes: give it under name m1-m2, "
                              "with name m2")
+        aae_only = self.latent_prior != "gaussian" or self.encoder_kind != "deterministic" or \
+            self.discriminator != [1000, 1000]
+        if self.name != "aae" and aae_only:
+            raise ValueError(f"latent_prior, encoder_kind and discriminator are the adversarial autoencoder's (aae); "
+                             f"{self.name} has none")
+        if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
+            raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
         if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
@@ -115,6 +126,7 @@ class TrainConfig(_Strict):
 
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = Field(1e-3, gt=0.0)
+    phase_lr: dict[str, float] = Field(default_factory=dict)  # adversarial models: lr of a named optimizer
     momentum: float = Field(0.9, ge=0.0, lt=1.0)  # sgd only
     weight_decay: float = Field(0.0, ge=0.0)
     batch_size: int = Field(128, ge=1)

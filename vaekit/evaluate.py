@@ -33,23 +33,38 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
     return {k: v / max(1, len(split)) for k, v in sums.items()}
 
 
+@torch.no_grad()
+def mean_reconstruction(model: LatentVariableModel, split: Split, batch_size: int = 1000) -> dict[str, float]:
+    """Mean log p(x|z) (nats per datum) at the posterior mean z of each datum: the validation figure of models
+    without a bound on log p(x)."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for x, y in split.labelled_batches(batch_size, shuffle=False):
+        given = model.given(y)
+        total += given.decode(given.encode(x).mean).log_prob(x).sum().item()
+    model.train(was_training)
+    return {"reconstruction": total / max(1, len(split))}
+
+
 @dataclass
 class EvalReport:
     """Test-set figures, all in nats per datum unless named otherwise."""
 
     examples: int
     k: int
-    elbo: float
-    reconstruction: float
-    kl: float
-    log_likelihood: float      # importance-weighted estimate with k samples
-    nll: float                 # -log_likelihood
-    bits_per_dim: float        # nll / (D ln 2)
-    elbo_bits_per_dim: float
+    elbo: float | None         # None: a model without a bound on log p(x) (an adversarial autoencoder)
+    reconstruction: float      # E_q[log p(x|z)]; without a bound, log p(x|z) at the posterior mean
+    kl: float | None
+    log_likelihood: float | None  # importance-weighted estimate with k samples
+    nll: float | None          # -log_likelihood
+    bits_per_dim: float | None  # nll / (D ln 2)
+    elbo_bits_per_dim: float | None
     kl_per_dim: list[float]
     active_units: int
     seconds: float
     classification_error: float | None = None  # models with a classifier: share of test labels it gets wrong
+    parzen: dict[str, float] | None = None  # models without a bound: the Parzen-window estimate (vaekit.parzen)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -58,7 +73,8 @@ class EvalReport:
 @torch.no_grad()
 def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size: int = 32,
              seed: int = 0, progress: bool = True) -> EvalReport:
-    """Evaluate ``model`` on ``split``: ELBO terms, log p(x) with k importance samples, active units."""
+    """Evaluate ``model`` on ``split``: ELBO terms, log p(x) with k importance samples, active units. A model
+    without a bound on log p(x) gets its reconstruction term and active units only."""
     import time
 
     if len(split) == 0:
@@ -74,17 +90,21 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     wrong = 0  # a classifier's mistakes on the labelled examples
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        bar = tqdm(total=len(split), desc=f"log p(x), k={k}", unit="img", disable=None if progress else True)
+        bar = tqdm(total=len(split), desc=f"log p(x), k={k}" if model.tractable else "evaluating", unit="img",
+                   disable=None if progress else True)
         for x, y in split.labelled_batches(batch_size, shuffle=False):  # one pass: ELBO terms, means, log p(x)
             given = model.given(y)  # a conditional model's figures are of log p(x|y)
             means.append(given.encode(x).mean)
-            t = objectives.elbo_terms(given, x)
-            sums["elbo"] += t.elbo.sum().item()
-            sums["reconstruction"] += t.reconstruction.sum().item()
-            sums["kl"] += t.kl.sum().item()
-            if t.kl_per_dim is not None:
-                kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
-            sums["log_likelihood"] += objectives.log_likelihood(given, x, k).sum().item()
+            if not model.tractable:
+                sums["reconstruction"] += given.decode(means[-1]).log_prob(x).sum().item()
+            else:
+                t = objectives.elbo_terms(given, x)
+                sums["elbo"] += t.elbo.sum().item()
+                sums["reconstruction"] += t.reconstruction.sum().item()
+                sums["kl"] += t.kl.sum().item()
+                if t.kl_per_dim is not None:
+                    kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
+                sums["log_likelihood"] += objectives.log_likelihood(given, x, k).sum().item()
             if model.has_classifier and y is not None:
                 wrong += int((model.classify(x).argmax(1) != y).sum())
             bar.update(len(x))
@@ -93,6 +113,10 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     mean_z = torch.cat(means).flatten(1)
     active = int((mean_z.var(0) > ACTIVE_UNIT_THRESHOLD).sum()) if len(mean_z) > 1 else 0
     m = {key: value / len(split) for key, value in sums.items()}
+    if not model.tractable:
+        return EvalReport(examples=len(split), k=0, elbo=None, reconstruction=m["reconstruction"], kl=None,
+                          log_likelihood=None, nll=None, bits_per_dim=None, elbo_bits_per_dim=None, kl_per_dim=[],
+                          active_units=active, seconds=time.perf_counter() - start, classification_error=error)
     return EvalReport(
         examples=len(split), k=k, elbo=m["elbo"], reconstruction=m["reconstruction"], kl=m["kl"],
         log_likelihood=m["log_likelihood"], nll=-m["log_likelihood"],

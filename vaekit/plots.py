@@ -1,22 +1,28 @@
-"""Plots of a run: loss curves from metrics.jsonl."""
+"""Plots of a run: loss curves from metrics.jsonl, the latent space beside the prior."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402, I001
 
 from vaekit.train.metrics_log import read_metrics  # noqa: E402
 
 
-def loss_curves(metrics_path: str | Path, out: str | Path) -> Path:
-    """Training and validation ELBO, reconstruction and KL against steps, as one PNG."""
+ELBO_PANELS = {"elbo": "ELBO (nats)", "reconstruction": "log p(x|z) (nats)", "kl": "KL(q(z|x) || p(z)) (nats)"}
+ADVERSARIAL_PANELS = {"reconstruction": "log p(x|z) (nats)", "discriminator_accuracy": "discriminator accuracy",
+                      "generator_loss": "generator loss, -log D(z)"}
+
+
+def loss_curves(metrics_path: str | Path, out: str | Path, panels: dict[str, str] = ELBO_PANELS) -> Path:
+    """The logged terms ``panels`` (key: title; the ELBO's by default) against steps, training and validation,
+    as one PNG."""
     records = read_metrics(Path(metrics_path))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for ax, key, title in zip(axes, ("elbo", "reconstruction", "kl"),
-                              ("ELBO (nats)", "log p(x|z) (nats)", "KL(q(z|x) || p(z)) (nats)")):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8))
+    for ax, (key, title) in zip(axes, panels.items()):
         later: list[float] = []
         for split, style in (("train", "-"), ("valid", "o-")):
             points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]
@@ -30,6 +36,40 @@ def loss_curves(metrics_path: str | Path, out: str | Path) -> Path:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples: torch.Tensor,
+                 out: str | Path) -> Path:
+    """The codes of data (coloured by label) beside samples of the prior, on the same axes (Makhzani et al. 2015,
+    fig. 2). Codes of more than two dimensions are shown on their first two principal axes, the prior projected
+    on the same axes."""
+    codes, prior_samples = codes.flatten(1).float(), prior_samples.flatten(1).float()
+    axes_names = ("z1", "z2")
+    if codes.shape[1] > 2:
+        centre = codes.mean(0)
+        _, _, v = torch.pca_lowrank(codes - centre, q=2, center=False)
+        codes, prior_samples = (codes - centre) @ v, (prior_samples - centre) @ v
+        axes_names = ("first principal axis", "second principal axis")
+    elif codes.shape[1] == 1:
+        codes, prior_samples = torch.cat([codes, torch.zeros_like(codes)], 1), torch.cat(
+            [prior_samples, torch.zeros_like(prior_samples)], 1)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
+    colours = None if labels is None else labels.numpy()
+    points = left.scatter(codes[:, 0], codes[:, 1], c=colours, cmap="tab10", s=3, alpha=0.7)
+    if labels is not None:
+        fig.colorbar(points, ax=left, label="label")
+    left.set_title("codes of test data, q(z)")
+    right.scatter(prior_samples[:, 0], prior_samples[:, 1], s=3, alpha=0.5, color="grey")
+    right.set_title("samples of the prior, p(z)")
+    for ax in (left, right):
+        ax.set_xlabel(axes_names[0])
+        ax.set_ylabel(axes_names[1])
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=100)

@@ -15,17 +15,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from vaekit.atomic import atomic_write_text
 from vaekit.config import LABELLED, ModelConfig, RunConfig, save_config
-from vaekit.data import Data, load_data
+from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import LatentVariableModel, build_model
-from vaekit.plots import loss_curves
+from vaekit.parzen import parzen_estimate
+from vaekit.plots import ADVERSARIAL_PANELS, ELBO_PANELS, latent_space, loss_curves
 from vaekit.train import Trainer
+
+LATENT_POINTS = 2000  # test images in the latent-space figure
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +102,25 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
     ]
     if model.latent_size == 2:
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
+    if not model.tractable:  # an adversarial autoencoder: q(z) beside the p(z) it was matched to
+        with torch.no_grad():
+            codes = model.encode(data.test.x[:LATENT_POINTS]).mean
+            prior = model.prior().sample((LATENT_POINTS,))
+        figures.append(latent_space(codes, None if y is None else y[:LATENT_POINTS], prior, run_dir / "latent.png"))
     if (run_dir / "metrics.jsonl").exists():
-        figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png"))
+        figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png",
+                                   ELBO_PANELS if model.tractable else ADVERSARIAL_PANELS))
     return figures
+
+
+def parzen_figures(model: LatentVariableModel, data: Data, test: Split, seed: int) -> dict[str, float]:
+    """The Parzen-window estimate (vaekit.parzen) from 10,000 samples, sigma chosen on up to 1,000 validation
+    images."""
+    if len(data.valid) == 0:
+        raise ValueError("the Parzen estimate of a model without a bound chooses its width on validation data: set "
+                         "data.validation above 0")
+    samples = torch.cat([model.sample(1000, seed=seed + i) for i in range(10)])
+    return asdict(parzen_estimate(samples, data.valid.x[:1000], test.x))
 
 
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
@@ -118,6 +138,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))
     report = evaluate(model, test, k=config.evaluate.k, batch_size=config.evaluate.batch_size,
                       seed=config.evaluate.seed, progress=config.train.progress)
+    if not model.tractable:
+        report.parzen = parzen_figures(model, data, test, config.evaluate.seed)
     metrics = {"data": data.name, "test": report.as_dict(), "train": asdict(result)}
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -141,6 +141,9 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
     """
     if mode not in ("lossless", "lossy"):
         raise CodecError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
+    if not model.tractable:
+        raise CodecError(f"{model.registered_name} has no density of its codes under q(z|x) and p(z) to code "
+                         "with; compress with a VAE")
     codes = isinstance(model.prior(), CodePrior)
     if codes and (precision, step, entropy_model) != (None, None, None):
         raise CodecError(f"{model.registered_name} codes its discrete code indices under its learned prior: "

@@ -1,4 +1,5 @@
 """Models: one file per model, each registered by name."""
+from vaekit.models.aae import AAE
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.beta_tc_vae import BetaTCVAE
 from vaekit.models.conditional_vae import ConditionalVAE
@@ -15,6 +16,6 @@ from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 from vaekit.models.vq_vae import VQVAE
 
-__all__ = ["BetaTCVAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel",
-           "Loss", "M1", "M1M2", "M2", "MODELS", "MixturePriorVAE", "VAE", "VQVAE", "VampPriorVAE", "build_model",
-           "register"]
+__all__ = ["AAE", "BetaTCVAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE",
+           "LatentVariableModel", "Loss", "M1", "M1M2", "M2", "MODELS", "MixturePriorVAE", "VAE", "VQVAE",
+           "VampPriorVAE", "build_model", "register"]

@@ -11,6 +11,7 @@ semi-supervised ones) take them as ``loss(x, kl_weight, y)``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -51,6 +52,7 @@ class LatentVariableModel(nn.Module):
     needs_labels: ClassVar[bool] = False  # the loss takes labels: loss(x, kl_weight, y), -1 where unknown
     conditional: ClassVar[bool] = False  # the distributions depend on the label: given(y)
     has_classifier: ClassVar[bool] = False  # semi-supervised models: classify(x) gives q(y|x)
+    tractable: ClassVar[bool] = True  # has a bound on log p(x) (the ELBO); adversarial autoencoders do not
     config: ModelConfig
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:
@@ -78,6 +80,21 @@ class LatentVariableModel(nn.Module):
         """The scalar to minimize on batch x; ``kl_weight`` is the Trainer's KL warm-up weight.
         Models that ``needs_labels`` take the batch's labels as a third argument."""
         raise NotImplementedError
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The optimizers the Trainer keeps, by name, each over its own parameters: one, which steps on
+        ``loss``, unless the model trains in phases (see :meth:`phase_losses`)."""
+        return {"model": list(self.parameters())}
+
+    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
+                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+        """A model with several optimizers: one training step as (optimizer name, loss) pairs in order; the
+        Trainer steps that optimizer on each loss before the next is computed."""
+        raise NotImplementedError(f"{self.registered_name} trains with one optimizer, on loss()")
+
+    def diagnose(self, epoch_means: dict[str, float]) -> str | None:
+        """After each epoch, given the means of the logged terms: why training has failed, with advice, or None."""
+        return None
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, C), for the models that learn a classifier."""

@@ -8,17 +8,19 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRSchedul
 from vaekit.config import TrainConfig
 
 
-def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> Optimizer:
-    """Adam (fused: one kernel for all parameters) or SGD with momentum."""
+def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig, lr: float | None = None) -> Optimizer:
+    """Adam (fused: one kernel for all parameters) or SGD with momentum, at ``lr`` (default ``config.lr``)."""
+    lr = config.lr if lr is None else lr
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay, fused=True)
+    return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 def make_scheduler(optimizer: Optimizer, config: TrainConfig, total_steps: int) -> LRScheduler | None:
     """Stepped once per training step: cosine or exponential decay from lr to lr * lr_final."""
     if config.schedule == "cosine":
-        return CosineAnnealingLR(optimizer, T_max=max(1, total_steps), eta_min=config.lr * config.lr_final)
+        return CosineAnnealingLR(optimizer, T_max=max(1, total_steps),
+                                 eta_min=optimizer.param_groups[0]["lr"] * config.lr_final)
     if config.schedule == "exponential":
         return ExponentialLR(optimizer, gamma=config.lr_final ** (1.0 / max(1, total_steps)))
     return None

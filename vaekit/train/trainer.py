@@ -1,9 +1,12 @@
 """The one Trainer: any model on the contract, any data split, exact resume.
 
-Each step: a batch in seeded order, ``model.loss(x, kl_weight)``, backward, optional gradient
-clipping, an optimizer step and a schedule step. Each epoch ends with the validation ELBO,
-early stopping on it, and a checkpoint. A checkpoint holds everything the next step depends on
-(weights, optimizer, schedule, RNG, counters), so a resumed run repeats an uninterrupted one.
+Each step: a batch in seeded order, ``model.loss(x, kl_weight)``, backward, optional gradient clipping, an
+optimizer step and a schedule step. A model with several optimizers (an adversarial autoencoder's
+reconstruction, discriminator and generator phases) gives its step as a sequence of (optimizer, loss) pairs,
+``model.phase_losses``, and each optimizer steps in turn. Each epoch ends with the model's own diagnosis
+(``model.diagnose``), the validation score (the ELBO, or the reconstruction term of a model without one),
+early stopping on it, and a checkpoint. A checkpoint holds everything the next step depends on (weights,
+optimizers, schedules, RNG, counters), so a resumed run repeats an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from tqdm.auto import tqdm
 
 from vaekit.config import TrainConfig
 from vaekit.data import Data
-from vaekit.evaluate import mean_elbo
+from vaekit.evaluate import mean_elbo, mean_reconstruction
 from vaekit.models import LatentVariableModel, Loss
 from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
 from vaekit.train.metrics_log import MetricsLog
@@ -52,6 +55,10 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
+class TrainingFailed(RuntimeError):
+    """The model's own diagnosis after an epoch (e.g. an adversary that won outright), with advice."""
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT/SIGTERM arrived; a checkpoint was written first."""
 
@@ -62,7 +69,7 @@ class TrainResult:
     epochs: int
     seconds: float
     stopped: str                  # "completed", "early-stopping" or "time-budget"
-    best_valid_elbo: float | None
+    best_valid: float | None      # the best validation ELBO (the reconstruction term for models without one)
 
 
 class Trainer:
@@ -77,7 +84,13 @@ class Trainer:
         self.model, self.config = model, config or TrainConfig()
         self.on_epoch_end = on_epoch_end or []
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.optimizer = make_optimizer(list(model.parameters()), self.config)
+        groups = model.optimizer_groups()
+        unknown = set(self.config.phase_lr) - set(groups)
+        if unknown:
+            raise ValueError(f"train.phase_lr names {sorted(unknown)}; {model.registered_name}'s optimizers are "
+                             f"{sorted(groups)}")
+        self.optimizers = {name: make_optimizer(params, self.config, self.config.phase_lr.get(name))
+                           for name, params in groups.items()}
         self._stop_signal: int | None = None
 
     @property
@@ -85,23 +98,25 @@ class Trainer:
         return None if self.run_dir is None else self.run_dir / "checkpoints" / "last.safetensors"
 
     # --- state -----------------------------------------------------------------------------
-    def _state(self, counters: dict[str, Any], scheduler: Any, best: dict | None) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": None if scheduler is None else scheduler.state_dict(),
+    def _state(self, counters: dict[str, Any], schedulers: dict[str, Any], best: dict | None) -> dict[str, Any]:
+        return {"model": self.model.state_dict(),
+                "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
+                "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
                 "rng": torch.get_rng_state(), "counters": counters, "best_model": best}
 
-    def _save(self, counters: dict[str, Any], scheduler: Any, best: dict | None) -> None:
+    def _save(self, counters: dict[str, Any], schedulers: dict[str, Any], best: dict | None) -> None:
         if self.checkpoint_path is not None:
             self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(self.checkpoint_path, self._state(counters, scheduler, best))
+            save_checkpoint(self.checkpoint_path, self._state(counters, schedulers, best))
 
-    def _restore(self, scheduler: Any) -> tuple[dict[str, Any], dict | None]:
+    def _restore(self, schedulers: dict[str, Any]) -> tuple[dict[str, Any], dict | None]:
         assert self.checkpoint_path is not None
         state = load_checkpoint(self.checkpoint_path)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state["scheduler"] is not None:
-            scheduler.load_state_dict(state["scheduler"])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        for name, schedule in schedulers.items():
+            schedule.load_state_dict(state["schedulers"][name])
         torch.set_rng_state(state["rng"])
         return state["counters"], state["best_model"]
 
@@ -117,19 +132,22 @@ class Trainer:
             raise ValueError(f"{model.registered_name} learns from labelled data; '{data.name}' has no labels "
                              "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
         steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
-        scheduler = make_scheduler(self.optimizer, cfg, cfg.epochs * steps_per_epoch)
+        schedulers = {name: s for name, optimizer in self.optimizers.items()
+                     if (s := make_scheduler(optimizer, cfg, cfg.epochs * steps_per_epoch)) is not None}
         counters: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0,
                                     "best_valid": None, "bad_epochs": 0}
         best: dict | None = None
         if resume:
             if self.checkpoint_path is None or not self.checkpoint_path.exists():
                 raise FileNotFoundError(f"nothing to resume: no checkpoint at {self.checkpoint_path}")
-            counters, best = self._restore(scheduler)
+            counters, best = self._restore(schedulers)
             log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
         else:
             torch.manual_seed(cfg.seed)
         metrics = None if self.run_dir is None else MetricsLog(self.run_dir, counters["step"] if resume else None)
-        loss_fn: Callable[..., Loss] = _maybe_compiled(model.loss) if cfg.compile else model.loss
+        single = len(self.optimizers) == 1  # compile is for the one-loss step; phased steps run eagerly
+        loss_fn: Callable[..., Loss] = _maybe_compiled(model.loss) if cfg.compile and single else model.loss
+        first = next(iter(self.optimizers.values()))
         stopped = "completed"
         bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=counters["step"], unit="step",
                    desc="training", disable=None if cfg.progress else True)
@@ -139,41 +157,40 @@ class Trainer:
             while counters["epoch"] < cfg.epochs and stopped == "completed":
                 model.train()
                 sums: dict[str, float] = {}
-                seen = 0
+                epoch_sums: dict[str, float] = {}
+                seen = epoch_seen = 0
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
                     weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps))
-                    out = loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight)
-                    if not torch.isfinite(out.value):
-                        raise NonFiniteLossError(
-                            f"the loss became {out.value.item()} at step {counters['step'] + 1}; the last good "
-                            f"checkpoint is {self._last_good()} (try a lower train.lr or set train.grad_clip)")
-                    self.optimizer.zero_grad(set_to_none=True)
-                    out.value.backward()
-                    if cfg.grad_clip is not None:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    self.optimizer.step()
-                    if scheduler is not None:
-                        scheduler.step()
+                    phases = model.phase_losses(x, weight, y) if not single else [
+                        ("model", loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight))]
+                    logged: dict[str, torch.Tensor] = {}
+                    for phase, out in phases:
+                        self._step(phase, out, counters["step"])
+                        logged |= {"loss" if not logged else f"{phase}_loss": out.value.detach(), **out.terms}
+                    for schedule in schedulers.values():
+                        schedule.step()
                     counters["step"] += 1
                     counters["batch"] += 1
                     seen += 1
-                    for name, value in {"loss": out.value.detach(), **out.terms}.items():
+                    epoch_seen += 1
+                    for name, value in logged.items():
                         sums[name] = sums.get(name, 0.0) + float(value)
+                        epoch_sums[name] = epoch_sums.get(name, 0.0) + float(value)
                     bar.update(1)
                     if counters["step"] % cfg.log_every == 0:
                         means = {k: v / seen for k, v in sums.items()}
                         bar.set_postfix(loss=f"{means['loss']:.2f}")
                         if metrics is not None:
                             metrics.write("train", counters["step"], {"epoch": counters["epoch"], **means,
-                                          "lr": self.optimizer.param_groups[0]["lr"]})
+                                          "lr": first.param_groups[0]["lr"]})
                         sums, seen = {}, 0
                     counters["elapsed"] = time.perf_counter() - started
                     if counters["step"] % cfg.checkpoint_every == 0:
-                        self._save(counters, scheduler, best)
+                        self._save(counters, schedulers, best)
                     if self._stop_signal is not None:
-                        self._save(counters, scheduler, best)
+                        self._save(counters, schedulers, best)
                         raise TrainingInterrupted(
                             f"stopped by signal {self._stop_signal} at step {counters['step']}; "
                             f"checkpoint written to {self.checkpoint_path}")
@@ -181,12 +198,17 @@ class Trainer:
                         stopped = "time-budget"
                         break
                 if stopped != "completed":  # the time budget ran out mid-epoch: save where we are
-                    self._save(counters, scheduler, best)
+                    self._save(counters, schedulers, best)
                     break
                 counters["epoch"] += 1
                 counters["batch"] = 0
+                problem = model.diagnose({k: v / max(1, epoch_seen) for k, v in epoch_sums.items()})
+                if problem is not None:
+                    self._save(counters, schedulers, best)
+                    raise TrainingFailed(f"training stopped after epoch {counters['epoch']}: {problem}; the "
+                                         f"checkpoint is {self._last_good()}")
                 best, stopped = self._validate(data, counters, metrics, best, stopped)
-                self._save(counters, scheduler, best)
+                self._save(counters, schedulers, best)
                 for callback in self.on_epoch_end:
                     callback(self, counters)
         finally:
@@ -198,24 +220,41 @@ class Trainer:
             model.load_state_dict(best)
         return TrainResult(counters["step"], counters["epoch"], counters["elapsed"], stopped, counters["best_valid"])
 
+    def _step(self, phase: str, out: Loss, step: int) -> None:
+        """Backward ``out`` and step the optimizer named ``phase`` (after clipping its gradients)."""
+        if not torch.isfinite(out.value):
+            where = "" if len(self.optimizers) == 1 else f" ({phase} phase)"
+            raise NonFiniteLossError(
+                f"the loss became {out.value.item()} at step {step + 1}{where}; the last good checkpoint is "
+                f"{self._last_good()} (try a lower train.lr or set train.grad_clip)")
+        optimizer = self.optimizers[phase]
+        optimizer.zero_grad(set_to_none=True)
+        out.value.backward()
+        if self.config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
+                                           self.config.grad_clip)
+        optimizer.step()
+
     def _validate(self, data: Data, counters: dict[str, Any], metrics: MetricsLog | None,
                   best: dict | None, stopped: str) -> tuple[dict | None, str]:
         if len(data.valid) == 0:
             return best, stopped
         with torch.random.fork_rng(devices=[]):  # validation draws must not shift the training RNG
             torch.manual_seed(self.config.seed)
-            values = mean_elbo(self.model, data.valid)
+            values = mean_elbo(self.model, data.valid) if self.model.tractable else \
+                mean_reconstruction(self.model, data.valid)
+        score = values["elbo" if self.model.tractable else "reconstruction"]
         if metrics is not None:
             metrics.write("valid", counters["step"], {"epoch": counters["epoch"], **values})
         patience = self.config.early_stopping
-        if counters["best_valid"] is None or values["elbo"] > counters["best_valid"]:
-            counters["best_valid"], counters["bad_epochs"] = values["elbo"], 0
+        if counters["best_valid"] is None or score > counters["best_valid"]:
+            counters["best_valid"], counters["bad_epochs"] = score, 0
             if patience is not None:
                 best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         else:
             counters["bad_epochs"] += 1
             if patience is not None and counters["bad_epochs"] >= patience and stopped == "completed":
-                log.info("early stopping: no better validation ELBO for %d epochs", patience)
+                log.info("early stopping: no better validation score for %d epochs", patience)
                 stopped = "early-stopping"
         return best, stopped
 

@@ -1,0 +1,141 @@
+"""Adversarial autoencoders (Makhzani et al. 2015): the prior is matched, the Trainer's phases, failure detection,
+the Parzen estimate, save/load, the run."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.distributions import Independent, Normal
+
+from vaekit import ModelConfig, TrainConfig, load
+from vaekit.codec import CodecError, compress
+from vaekit.models import AAE
+from vaekit.parzen import parzen_estimate, parzen_log_density
+from vaekit.train import Trainer, TrainingFailed, load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+VAEKIT = str(Path(sys.executable).parent / "vaekit")
+
+
+def _aae(**options: object) -> AAE:
+    torch.manual_seed(0)
+    return AAE(**{"data_shape": (1, 28, 28), "latent_dim": 2, "hidden": [128], "discriminator": [64, 64],
+                  **options})  # type: ignore[arg-type]
+
+
+def mmd(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The squared maximum mean discrepancy with a Gaussian kernel of width 1 (Gretton et al. 2012)."""
+    k = lambda u, v: torch.exp(-torch.cdist(u, v).pow(2) / 2)  # noqa: E731
+    return (k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()).item()
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "mixture"])
+def test_the_codes_come_to_match_the_prior(prior: str, mnist_binary) -> None:  # type: ignore[no-untyped-def]
+    model = _aae(latent_prior=prior)
+    x = mnist_binary.test.x[:1000]
+
+    def distance() -> float:
+        with torch.no_grad():
+            return mmd(model.encode(x).mean, model.prior().sample((1000,)))
+
+    before = distance()
+    model.fit(mnist_binary, epochs=8, batch_size=50, progress=False)
+    assert distance() < 0.4 * before  # measured: 0.31 -> 0.09 (gaussian), 1.08 -> 0.05 (mixture)
+
+
+def test_each_phase_steps_its_own_optimizer_and_resume_is_exact(mnist_binary, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = dict(epochs=2, batch_size=250, seed=3, progress=False, phase_lr={"discriminator": 3e-4})
+    whole = _aae(latent_prior="mixture")
+    start = {k: v.clone() for k, v in whole.state_dict().items()}
+    trainer = Trainer(whole, TrainConfig(**config), tmp_path / "whole")
+    assert set(trainer.optimizers) == {"reconstruction", "discriminator", "generator"}
+    assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == 3e-4
+    trainer.fit(mnist_binary)
+    assert all(not torch.equal(start[k], v) for k, v in whole.state_dict().items() if k.endswith("weight"))
+    cut = _aae(latent_prior="mixture")
+    Trainer(cut, TrainConfig(**config, max_minutes=1e-9), tmp_path / "cut").fit(mnist_binary)
+    state = load_checkpoint(tmp_path / "cut" / "checkpoints" / "last.safetensors")
+    assert set(state["optimizers"]) == {"reconstruction", "discriminator", "generator"}
+    resumed = _aae(latent_prior="mixture")
+    Trainer(resumed, TrainConfig(**config), tmp_path / "cut").fit(mnist_binary, resume=True)
+    for name, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name
+    with pytest.raises(ValueError, match="phase_lr names"):
+        Trainer(_aae(), TrainConfig(phase_lr={"critic": 1e-3}))
+
+
+def test_a_discriminator_that_wins_outright_stops_training_with_advice(mnist_binary, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model = _aae(latent_prior="mixture")  # a generator that cannot move: the adversary wins
+    config = TrainConfig(epochs=8, batch_size=100, progress=False, phase_lr={"generator": 1e-12, "discriminator": 1e-2})
+    with pytest.raises(TrainingFailed, match="won outright.*phase_lr"):
+        Trainer(model, config, tmp_path).fit(mnist_binary)
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.safetensors")["counters"]["epoch"] < 8
+
+
+def test_parzen_estimate_on_a_known_answer() -> None:
+    torch.manual_seed(0)
+    centre = torch.tensor([0.5, -1.0, 2.0])
+    x = torch.randn(50, 3)
+    one = parzen_log_density(centre[None], x, 0.3)  # one centre: the Gaussian's own density
+    exact = Independent(Normal(centre, 0.3), 1).log_prob(x)
+    torch.testing.assert_close(one, exact, rtol=1e-5, atol=1e-4)
+    # n copies of one centre and data drawn around it with sd 0.3: the best width is 0.3 and the test figure is
+    # the Gaussian's expected log-density, -D/2 log(2 pi e s^2)
+    centres = centre.repeat(100, 1)
+    valid, test = centre + 0.3 * torch.randn(4000, 3), centre + 0.3 * torch.randn(4000, 3)
+    sigmas = torch.linspace(0.1, 0.6, 11)
+    report = parzen_estimate(centres, valid, test, sigmas)
+    assert report.sigma == pytest.approx(0.3, abs=0.051)
+    assert report.log_likelihood == pytest.approx(-1.5 * math.log(2 * math.pi * math.e * 0.09), abs=0.1)
+    assert report.standard_error > 0
+
+
+def test_priors_samplers_and_save_load(tmp_path: Path, mnist_binary) -> None:  # type: ignore[no-untyped-def]
+    roll = _aae(latent_prior="swiss-roll")
+    z = roll.prior().sample((500,))
+    assert z.shape == (500, 2) and z.norm(dim=1).max() < 4.5
+    with pytest.raises(ValueError, match="without a density"):
+        roll.prior().log_prob(z)
+    with pytest.raises(ValueError, match="two-dimensional"):
+        ModelConfig(name="aae", latent_dim=3, latent_prior="swiss-roll")
+    with pytest.raises(ValueError, match="adversarial autoencoder"):
+        ModelConfig(name="vae", latent_prior="mixture")
+    custom = _aae(latent_prior="custom")
+    with pytest.raises(ValueError, match="use_prior"):
+        custom.sample(4)
+    custom.use_prior(lambda n: torch.rand(n, 2) * 2 - 1)  # a square
+    assert custom.prior().sample((100,)).abs().max() <= 1
+    custom.use_prior(lambda n: torch.rand(n, 3))
+    with pytest.raises(ValueError, match="expected"):
+        custom.sample(4)
+    with pytest.raises(ValueError, match="latent_prior='custom'"):
+        roll.use_prior(lambda n: torch.zeros(n, 2))
+
+    model = _aae(latent_prior="mixture", encoder_kind="gaussian")
+    model.fit(mnist_binary, epochs=1, batch_size=200, progress=False)
+    model.save(tmp_path / "aae")
+    again = load(tmp_path / "aae")
+    x = mnist_binary.test.x[:16]
+    torch.testing.assert_close(again.reconstruct(x), model.reconstruct(x))
+    torch.testing.assert_close(again.sample(8, seed=1), model.sample(8, seed=1))
+    with pytest.raises(CodecError, match="no density"):
+        compress(model, x)
+
+
+def test_the_run_writes_the_latent_space_and_the_parzen_estimate(tmp_path: Path) -> None:
+    result = subprocess.run([VAEKIT, "train", "--config", str(ROOT / "configs" / "aae-mnist.yaml"), "name=aae",
+                             f"out_dir={tmp_path}", "train.epochs=1", "data.limit=3000", "data.validation=500",
+                             "evaluate.limit=500", "train.progress=false"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Parzen log-likelihood" in result.stdout
+    run = tmp_path / "aae"
+    for figure in ("latent.png", "samples.png", "reconstructions.png", "loss_curves.png"):
+        assert (run / figure).stat().st_size > 1000, figure
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert test["elbo"] is None and math.isfinite(test["parzen"]["log_likelihood"])
+    assert 0 < test["parzen"]["sigma"] <= 1

@@ -1,0 +1,114 @@
+"""The adversarial autoencoder of Makhzani, Shlens, Jaitly, Goodfellow & Frey 2015, arXiv:1511.05644.
+
+An autoencoder whose aggregated posterior q(z) = E_pdata(x)[q(z|x)] is pushed onto a chosen prior p(z) by a
+discriminator D(z) (sec. 2): the encoder is the generator of a GAN on the codes. Each step on a minibatch has
+two phases (sec. 2, "training"):
+  reconstruction   encoder and decoder minimize -log p(x|z), z ~ q(z|x);
+  regularization   D maximizes log D(z') + log(1 - D(z)) for z' ~ p(z) and z ~ q(z|x), then the encoder
+                   maximizes log D(z) (the non-saturating generator loss of Goodfellow et al. 2014).
+q(z|x) is deterministic (a point mass at the encoder's output, the paper's choice) or Gaussian
+(``encoder_kind``). The prior may be any sampler: N(0, I), a ring of Gaussians, the swiss roll or the user's.
+
+There is no bound on log p(x): the model is judged by samples (the Parzen window estimate,
+:mod:`vaekit.parzen`) and by its reconstructions. A discriminator that wins outright (accuracy near 1 over an
+epoch) stops training with advice (:meth:`diagnose`).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from pyro.distributions import Delta
+from torch import nn
+from torch.distributions import Distribution
+
+from vaekit.config import ModelConfig
+from vaekit.distributions.matched_priors import SamplerOnly, gaussian, ring_mixture, swiss_roll
+from vaekit.models.base import Loss
+from vaekit.models.registry import register
+from vaekit.models.vae import VAE
+from vaekit.nn import mlp
+
+WINNING_ACCURACY = 0.99  # an adversary this sure over an epoch has won the game (see diagnose)
+
+
+@register("aae")
+class AAE(VAE):
+    """``AAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[1000, 1000], latent_prior="mixture")``."""
+
+    tractable = False
+
+    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
+        super().__init__(config, **options)
+        self.discriminator = mlp(self.config.latent_dim, self.config.discriminator, 1, self.config.activation)
+        self._draw: Callable[[int], torch.Tensor] | None = None
+
+    def encoder_outputs(self) -> int:
+        return self.config.latent_dim * (2 if self.config.encoder_kind == "gaussian" else 1)
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        """q(z|x): a point mass at the encoder's output, or a Gaussian."""
+        out = self.encoder(x)
+        return self.posterior(out) if self.config.encoder_kind == "gaussian" else Delta(out, event_dim=1)
+
+    def use_prior(self, draw: Callable[[int], torch.Tensor]) -> "AAE":
+        """Match the codes to the user's sampler ``draw(n) -> (n, latent_dim)`` (``latent_prior: custom``). A
+        sampler is code, not weights: after ``load`` it must be given again."""
+        if self.config.latent_prior != "custom":
+            raise ValueError(f"this model matches the {self.config.latent_prior} prior; build it with "
+                             "latent_prior='custom' to give your own sampler")
+        self._draw = draw
+        return self
+
+    def prior(self) -> Distribution:
+        """The p(z) the codes are matched to."""
+        dim, name = self.config.latent_dim, self.config.latent_prior
+        if name == "gaussian":
+            return gaussian(dim)
+        if name == "mixture":
+            return ring_mixture(dim, self.config.prior_components)
+        if name == "swiss-roll":
+            return SamplerOnly(swiss_roll, dim, name)
+        if self._draw is None:
+            raise ValueError("this model's prior is the user's sampler: give it with model.use_prior(draw) "
+                             "(draw(n) -> an (n, latent_dim) tensor)")
+        return SamplerOnly(self._draw, dim, "custom")
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        autoencoder = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
+        return {"reconstruction": autoencoder, "discriminator": list(self.discriminator.parameters()),
+                "generator": list(self.encoder.parameters())}
+
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+        """The reconstruction phase's loss, -log p(x|z) with z ~ q(z|x), averaged over the batch."""
+        reconstruction = self.decode(self.encode(x).rsample()).log_prob(x).mean()
+        return Loss(-reconstruction, {"reconstruction": reconstruction.detach()})
+
+    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
+                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+        """Reconstruction, then the discriminator, then the encoder as generator, on the same minibatch."""
+        yield "reconstruction", self.loss(x)
+        z = self.encode(x).rsample()  # the codes of the updated encoder
+        real, fake = self.discriminator(self.prior().sample((len(x),))), self.discriminator(z.detach())
+        d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+        accuracy = ((real > 0).float().mean() + (fake < 0).float().mean()) / 2
+        yield "discriminator", Loss(d_loss, {"discriminator_accuracy": accuracy.detach()})
+        judged = self.discriminator(z)
+        g_loss = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+        yield "generator", Loss(g_loss, {})
+
+    def diagnose(self, epoch_means: dict[str, float]) -> str | None:
+        """The adversary has won outright when, over an epoch, it tells codes from prior samples 99% of the time,
+        or gives the codes a geometric-mean probability of being prior samples below 1% (generator loss
+        -log D(z) above log 100): the encoder then gets no useful gradient and q(z) will not match p(z)."""
+        accuracy = epoch_means.get("discriminator_accuracy", 0.0)
+        believed = math.exp(-epoch_means.get("generator_loss", 0.0))
+        if accuracy < WINNING_ACCURACY and believed > 1 - WINNING_ACCURACY:
+            return None
+        return (f"the discriminator won outright (accuracy {accuracy:.3f}, D(z) {believed:.4f} over the epoch), "
+                "so the encoder gets no useful gradient and q(z) will not match the prior. Try a lower "
+                "discriminator learning rate (train.phase_lr: {discriminator: ...}), a higher generator one, a "
+                "smaller model.discriminator, or encoder_kind: gaussian")
