@@ -139,3 +139,25 @@ def test_the_run_writes_the_latent_space_and_the_parzen_estimate(tmp_path: Path)
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert test["elbo"] is None and math.isfinite(test["parzen"]["log_likelihood"])
     assert 0 < test["parzen"]["sigma"] <= 1
+
+
+def test_supervised_aae_separates_style_from_content(mnist_binary) -> None:  # type: ignore[no-untyped-def]
+    from vaekit.generate import class_analogies
+    from vaekit.models import SupervisedAAE
+
+    torch.manual_seed(0)
+    model = SupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=4, hidden=[128],
+                          discriminator=[64, 64])
+    first = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 784  # the label goes to the decoder only
+    with pytest.raises(ValueError, match="needs the labels"):
+        model.sample(4)
+    model.fit(mnist_binary, epochs=6, batch_size=50, progress=False)
+    x, y = mnist_binary.test.x[:500], mnist_binary.test.y[:500]
+    right = model.given(y).decode(model.encode(x).mean).log_prob(x)
+    wrong = model.given((y + 1) % 10).decode(model.encode(x).mean).log_prob(x)
+    assert (right - wrong).mean() > 5  # the label carries content: the true one reconstructs better
+    grid = class_analogies(model, x[:3], y[:3])
+    assert grid.shape == (3 * 11, 1, 28, 28)
+    samples = model.sample(20, seed=0, y=7)
+    assert samples.shape == (20, 1, 28, 28)

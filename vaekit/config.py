@@ -44,15 +44,17 @@ class LayerConfig(_Strict):
 
 
 HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
-LABELLED = ("conditional-vae", "m1", "m2", "m1-m2")  # models that take num_classes
+LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae")  # models that take num_classes
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
+ADVERSARIAL = ("aae", "supervised-aae")
 
 
 class ModelConfig(_Strict):
     """A VAE's architecture and objective (Kingma & Welling 2013)."""
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae"] = "vae"
+                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
+                  "supervised-aae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -111,9 +113,9 @@ class ModelConfig(_Strict):
                              "with name m2")
         aae_only = self.latent_prior != "gaussian" or self.encoder_kind != "deterministic" or \
             self.discriminator != [1000, 1000]
-        if self.name != "aae" and aae_only:
-            raise ValueError(f"latent_prior, encoder_kind and discriminator are the adversarial autoencoder's (aae); "
-                             f"{self.name} has none")
+        if self.name not in ADVERSARIAL and aae_only:
+            raise ValueError("latent_prior, encoder_kind and discriminator are the adversarial autoencoders' "
+                             f"({', '.join(ADVERSARIAL)}); {self.name} has none")
         if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
             raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
         if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:

@@ -119,7 +119,8 @@ def parzen_figures(model: LatentVariableModel, data: Data, test: Split, seed: in
     if len(data.valid) == 0:
         raise ValueError("the Parzen estimate of a model without a bound chooses its width on validation data: set "
                          "data.validation above 0")
-    samples = torch.cat([model.sample(1000, seed=seed + i) for i in range(10)])
+    classes = torch.arange(1000) % (model.config.num_classes or 1) if model.conditional else None  # balanced
+    samples = torch.cat([model.sample(1000, seed=seed + i, y=classes) for i in range(10)])
     return asdict(parzen_estimate(samples, data.valid.x[:1000], test.x))
 
 

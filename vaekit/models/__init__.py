@@ -1,5 +1,5 @@
 """Models: one file per model, each registered by name."""
-from vaekit.models.aae import AAE
+from vaekit.models.aae import AAE, SupervisedAAE
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.beta_tc_vae import BetaTCVAE
 from vaekit.models.conditional_vae import ConditionalVAE
@@ -18,4 +18,4 @@ from vaekit.models.vq_vae import VQVAE
 
 __all__ = ["AAE", "BetaTCVAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE",
            "LatentVariableModel", "Loss", "M1", "M1M2", "M2", "MODELS", "MixturePriorVAE", "VAE", "VQVAE",
-           "VampPriorVAE", "build_model", "register"]
+           "SupervisedAAE", "VampPriorVAE", "build_model", "register"]

@@ -9,9 +9,11 @@ two phases (sec. 2, "training"):
 q(z|x) is deterministic (a point mass at the encoder's output, the paper's choice) or Gaussian
 (``encoder_kind``). The prior may be any sampler: N(0, I), a ring of Gaussians, the swiss roll or the user's.
 
-There is no bound on log p(x): the model is judged by samples (the Parzen window estimate,
-:mod:`vaekit.parzen`) and by its reconstructions. A discriminator that wins outright (accuracy near 1 over an
-epoch) stops training with advice (:meth:`diagnose`).
+The supervised AAE (``supervised-aae``, sec. 4) gives the label to the decoder alone, so that the codes hold
+the style and the label the content.
+
+There is no bound on log p(x): the model is judged by samples (the Parzen window estimate, :mod:`vaekit.parzen`)
+and by its reconstructions. An adversary that wins outright stops training with advice (:meth:`diagnose`).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from torch.distributions import Distribution
 from vaekit.config import ModelConfig
 from vaekit.distributions.matched_priors import SamplerOnly, gaussian, ring_mixture, swiss_roll
 from vaekit.models.base import Loss
+from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn import mlp
@@ -81,15 +84,17 @@ class AAE(VAE):
         return {"reconstruction": autoencoder, "discriminator": list(self.discriminator.parameters()),
                 "generator": list(self.encoder.parameters())}
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
-        """The reconstruction phase's loss, -log p(x|z) with z ~ q(z|x), averaged over the batch."""
-        reconstruction = self.decode(self.encode(x).rsample()).log_prob(x).mean()
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+        """The reconstruction phase's loss, -log p(x|z) with z ~ q(z|x), averaged over the batch (a supervised
+        AAE decodes given the labels y)."""
+        given = self.given(y)
+        reconstruction = given.decode(self.encode(x).rsample()).log_prob(x).mean()
         return Loss(-reconstruction, {"reconstruction": reconstruction.detach()})
 
     def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
                      y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
         """Reconstruction, then the discriminator, then the encoder as generator, on the same minibatch."""
-        yield "reconstruction", self.loss(x)
+        yield "reconstruction", self.loss(x, kl_weight, y)
         z = self.encode(x).rsample()  # the codes of the updated encoder
         real, fake = self.discriminator(self.prior().sample((len(x),))), self.discriminator(z.detach())
         d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
@@ -112,3 +117,18 @@ class AAE(VAE):
                 "so the encoder gets no useful gradient and q(z) will not match the prior. Try a lower "
                 "discriminator learning rate (train.phase_lr: {discriminator: ...}), a higher generator one, a "
                 "smaller model.discriminator, or encoder_kind: gaussian")
+
+
+@register("supervised-aae")
+class SupervisedAAE(AAE, ConditionalVAE):
+    """The supervised AAE (sec. 4, fig. 6): the label joins the decoder's input only, so the codes, matched to
+    the prior, carry the style and the label the content. ``given(y)`` gives the distributions for labels y, as
+    for the conditional VAE; q(z|x) ignores them. ``SupervisedAAE(data_shape=(1, 28, 28), num_classes=10)``."""
+
+    needs_labels = True
+    conditional = True
+    labels_to_encoder = False
+
+    def encode_given(self, x: torch.Tensor, onehot: torch.Tensor) -> Distribution:
+        """q(z|x): the style code does not see the label."""
+        return self.encode(x)

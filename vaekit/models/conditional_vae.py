@@ -32,7 +32,7 @@ class Given:
 
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x, c)."""
-        return self.model.posterior(self.model.encoder(x, self.onehot))
+        return self.model.encode_given(x, self.onehot)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """p(x|z, c), z (B, latent) or (k, B, latent): each datum's label broadcasts over the k samples."""
@@ -72,6 +72,10 @@ class ConditionalVAE(VAE):
             raise ValueError(f"labels must lie in 0..{self.num_classes - 1}, got values from {int(y.min())} "
                              f"to {int(y.max())}")
         return Given(self, F.one_hot(y.long(), self.num_classes).float())
+
+    def encode_given(self, x: torch.Tensor, onehot: torch.Tensor) -> Distribution:
+        """q(z|x, c) for one-hot (or probability) rows c."""
+        return self.posterior(self.encoder(x, onehot))
 
     def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
         """The negative conditional ELBO (eq. 4) of the batch x with labels y, averaged over the batch."""

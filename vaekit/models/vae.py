@@ -11,6 +11,8 @@ Higgins et al. 2017 on the KL and optional free bits (Kingma et al. 2016, arXiv:
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution, Independent, Normal
@@ -34,14 +36,16 @@ class VAE(LatentVariableModel):
 
     prior_loc: torch.Tensor
     prior_scale: torch.Tensor
+    labels_to_encoder: ClassVar[bool] = True  # a conditional model's label joins the encoder's input too
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()
         config = self._configure(config, options)
         zdim = config.latent_dim
-        labels = (config.num_classes or 0) if self.conditional else 0  # the one-hot label joins both inputs
+        labels = (config.num_classes or 0) if self.conditional else 0  # the one-hot label joins the inputs
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
-        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(), extra_features=labels)
+        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(),
+                                    extra_features=labels if self.labels_to_encoder else 0)
         self.decoder = data_decoder(config, zdim + labels, config.hidden[::-1], self.likelihood.params_per_element)
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
