@@ -37,7 +37,7 @@ def test_every_model_every_architecture(name: str, architecture: str) -> None:
     torch.manual_seed(0)
     shape = (3, 13, 11)
     options: dict[str, object] = dict(layers=LAYERS) if name in HIERARCHICAL else dict(latent_dim=4)
-    if name in LABELLED:
+    if name in LABELLED or name == "clustering-aae":  # classes, or clusters
         options["num_classes"] = 3
     if name == "vq-vae":
         options["codebook_size"] = 5

@@ -44,9 +44,10 @@ class LayerConfig(_Strict):
 
 
 HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
-LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae")  # models that take num_classes
+# models that learn from labels and take num_classes from the data
+LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae", "semi-supervised-aae")
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
-ADVERSARIAL = ("aae", "supervised-aae")
+ADVERSARIAL = ("aae", "supervised-aae", "semi-supervised-aae", "clustering-aae")
 
 
 class ModelConfig(_Strict):
@@ -54,7 +55,7 @@ class ModelConfig(_Strict):
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
                   "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
-                  "supervised-aae"] = "vae"
+                  "supervised-aae", "semi-supervised-aae", "clustering-aae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -103,9 +104,9 @@ class ModelConfig(_Strict):
                              "or resnet")
         if self.name != "vq-vae" and (self.codebook_size != 512 or self.commitment != 0.25):
             raise ValueError(f"codebook_size and commitment are vq-vae's; {self.name} has a continuous latent")
-        if self.name not in LABELLED and self.num_classes is not None:
-            raise ValueError(f"num_classes is for the models that learn from labels ({', '.join(LABELLED)}); "
-                             f"{self.name} is not")
+        if self.name not in (*LABELLED, "clustering-aae") and self.num_classes is not None:
+            raise ValueError(f"num_classes is for the models that learn from labels ({', '.join(LABELLED)}) and "
+                             f"clustering-aae's clusters; {self.name} has none")
         if self.name != "m2" and self.classifier_weight != 1.0:
             raise ValueError(f"classifier_weight is m2's alpha; {self.name} has none")
         if self.top is not None and (self.name != "m1-m2" or self.top.name != "m2"):

@@ -47,6 +47,18 @@ def mean_reconstruction(model: LatentVariableModel, split: Split, batch_size: in
     return {"reconstruction": total / max(1, len(split))}
 
 
+@torch.no_grad()
+def cluster_error(model: LatentVariableModel, reference: Split, test: Split, batch_size: int = 1000) -> float:
+    """Makhzani et al. 2015, sec. 6: each cluster takes the label of the labelled ``reference`` example it is surest
+    of (highest q(cluster|x)); each test example takes its cluster's label; the share of test labels missed."""
+    if reference.y is None or test.y is None:
+        raise ValueError("the clustering error needs labelled reference and test data")
+    q = torch.cat([model.classify(x) for x in reference.batches(batch_size, shuffle=False)])  # (N, clusters)
+    label_of = reference.y[q.argmax(0)]  # (clusters,)
+    clusters = torch.cat([model.classify(x).argmax(1) for x in test.batches(batch_size, shuffle=False)])
+    return (label_of[clusters] != test.y).float().mean().item()
+
+
 @dataclass
 class EvalReport:
     """Test-set figures, all in nats per datum unless named otherwise."""
@@ -65,6 +77,7 @@ class EvalReport:
     seconds: float
     classification_error: float | None = None  # models with a classifier: share of test labels it gets wrong
     parzen: dict[str, float] | None = None  # models without a bound: the Parzen-window estimate (vaekit.parzen)
+    cluster_error: float | None = None  # clustering models: see cluster_error
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

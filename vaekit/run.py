@@ -22,7 +22,7 @@ from vaekit.atomic import atomic_write_text
 from vaekit.config import LABELLED, ModelConfig, RunConfig, save_config
 from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import make_likelihood
-from vaekit.evaluate import evaluate
+from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import LatentVariableModel, build_model
 from vaekit.parzen import parzen_estimate
@@ -141,6 +141,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
                       seed=config.evaluate.seed, progress=config.train.progress)
     if not model.tractable:
         report.parzen = parzen_figures(model, data, test, config.evaluate.seed)
+    if config.model.name == "clustering-aae":  # clusters get their labels from the validation data
+        report.cluster_error = cluster_error(model, data.valid, test)
     metrics = {"data": data.name, "test": report.as_dict(), "train": asdict(result)}
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -37,6 +37,21 @@ from vaekit.nn import mlp
 WINNING_ACCURACY = 0.99  # an adversary this sure over an epoch has won the game (see diagnose)
 
 
+def adversary_loss(discriminator: nn.Module, real: torch.Tensor,
+                   fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's loss on prior samples ``real`` and codes ``fake`` (detached), and its accuracy."""
+    on_real, on_fake = discriminator(real), discriminator(fake.detach())
+    loss = (F.binary_cross_entropy_with_logits(on_real, torch.ones_like(on_real))
+            + F.binary_cross_entropy_with_logits(on_fake, torch.zeros_like(on_fake)))
+    return loss, (((on_real > 0).float().mean() + (on_fake < 0).float().mean()) / 2).detach()
+
+
+def generator_loss(discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
+    """The generator's loss -log D(code), averaged."""
+    judged = discriminator(fake)
+    return F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+
+
 @register("aae")
 class AAE(VAE):
     """``AAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[1000, 1000], latent_prior="mixture")``."""
@@ -96,27 +111,26 @@ class AAE(VAE):
         """Reconstruction, then the discriminator, then the encoder as generator, on the same minibatch."""
         yield "reconstruction", self.loss(x, kl_weight, y)
         z = self.encode(x).rsample()  # the codes of the updated encoder
-        real, fake = self.discriminator(self.prior().sample((len(x),))), self.discriminator(z.detach())
-        d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                  + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
-        accuracy = ((real > 0).float().mean() + (fake < 0).float().mean()) / 2
-        yield "discriminator", Loss(d_loss, {"discriminator_accuracy": accuracy.detach()})
-        judged = self.discriminator(z)
-        g_loss = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
-        yield "generator", Loss(g_loss, {})
+        loss, accuracy = adversary_loss(self.discriminator, self.prior().sample((len(x),)), z)
+        yield "discriminator", Loss(loss, {"discriminator_accuracy": accuracy})
+        yield "generator", Loss(generator_loss(self.discriminator, z), {})
+
+    adversaries: tuple[str, ...] = ("",)  # the prefixes of each adversary's logged terms
 
     def diagnose(self, epoch_means: dict[str, float]) -> str | None:
-        """The adversary has won outright when, over an epoch, it tells codes from prior samples 99% of the time,
-        or gives the codes a geometric-mean probability of being prior samples below 1% (generator loss
-        -log D(z) above log 100): the encoder then gets no useful gradient and q(z) will not match p(z)."""
-        accuracy = epoch_means.get("discriminator_accuracy", 0.0)
-        believed = math.exp(-epoch_means.get("generator_loss", 0.0))
-        if accuracy < WINNING_ACCURACY and believed > 1 - WINNING_ACCURACY:
-            return None
-        return (f"the discriminator won outright (accuracy {accuracy:.3f}, D(z) {believed:.4f} over the epoch), "
-                "so the encoder gets no useful gradient and q(z) will not match the prior. Try a lower "
-                "discriminator learning rate (train.phase_lr: {discriminator: ...}), a higher generator one, a "
-                "smaller model.discriminator, or encoder_kind: gaussian")
+        """An adversary has won outright when, over an epoch, it tells codes from prior samples 99% of the time, or
+        gives the codes a geometric-mean probability of being prior samples below 1% (generator loss -log D(z)
+        above log 100): the encoder then gets no useful gradient and q(z) will not match p(z)."""
+        for name in self.adversaries:
+            accuracy = epoch_means.get(f"{name}discriminator_accuracy", 0.0)
+            believed = math.exp(-epoch_means.get(f"{name}generator_loss", 0.0))
+            if accuracy >= WINNING_ACCURACY or believed <= 1 - WINNING_ACCURACY:
+                which = f"the {name.rstrip('_')} discriminator" if name else "the discriminator"
+                return (f"{which} won outright (accuracy {accuracy:.3f}, D(z) {believed:.4f} over the epoch), so "
+                        "the encoder gets no useful gradient and the codes will not match the prior. Try a lower "
+                        "discriminator learning rate (train.phase_lr: {discriminator: ...}), a higher generator "
+                        "one, or a smaller model.discriminator")
+        return None
 
 
 @register("supervised-aae")

@@ -46,13 +46,18 @@ class VAE(LatentVariableModel):
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
         self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(),
                                     extra_features=labels if self.labels_to_encoder else 0)
-        self.decoder = data_decoder(config, zdim + labels, config.hidden[::-1], self.likelihood.params_per_element)
+        self.decoder = data_decoder(config, self.decoder_inputs(), config.hidden[::-1],
+                                    self.likelihood.params_per_element)
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
 
     def encoder_outputs(self) -> int:
         """Width of the encoder's output: mu and sigma."""
         return 2 * self.config.latent_dim
+
+    def decoder_inputs(self) -> int:
+        """Width of the decoder's input: z, and a conditional model's one-hot label."""
+        return self.config.latent_dim + ((self.config.num_classes or 0) if self.conditional else 0)
 
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x) = N(mu, diag sigma^2)."""

@@ -1,0 +1,147 @@
+"""Adversarial autoencoders with a categorical code: semi-supervised classification and unsupervised clustering
+(Makhzani et al. 2015, arXiv:1511.05644, sec. 5-6, fig. 8).
+
+The encoder gives a class (or cluster) y = softmax(logits) over C categories and a style z; the decoder
+reconstructs x from [y, z]. Two adversaries: one pushes y onto one-hot samples of Cat(1/C), the other pushes z
+onto the style prior (N(0, I) by default). A step has the AAE's phases, reconstruction, discriminators and
+encoder as generator, and, for the semi-supervised model, a classification phase: the cross-entropy of q(y|x)
+on the batch's labelled examples (``train.labelled_per_batch`` puts some in every batch).
+
+The contract's z is [y, z]: q is a point mass at the encoder's output, p(z) samples a one-hot y and a style.
+Clustering error (sec. 6): each cluster takes the label of the reference example it is surest of, and each test
+example the label of its cluster (:func:`vaekit.evaluate.cluster_error`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from pyro.distributions import Delta
+from torch import nn
+from torch.distributions import Distribution
+
+from vaekit.config import ModelConfig
+from vaekit.distributions.matched_priors import SamplerOnly
+from vaekit.models.aae import AAE, adversary_loss, generator_loss
+from vaekit.models.base import Loss
+from vaekit.models.registry import register
+from vaekit.nn import mlp
+
+COLLAPSED = 1.5  # categories in use (a perplexity) below which the categorical code has collapsed
+
+
+class CategoricalAAE(AAE):
+    """The shared model; ``semi-supervised-aae`` and ``clustering-aae`` differ in the classification phase."""
+
+    adversaries = ("style_", "category_")
+
+    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
+        super().__init__(config, **options)
+        if self.config.encoder_kind != "deterministic":
+            raise ValueError(f"{self.registered_name}'s codes are deterministic, as in the paper: "
+                             "use encoder_kind deterministic")
+        self.category_discriminator = mlp(self.categories, self.config.discriminator, 1, self.config.activation)
+
+    @property
+    def categories(self) -> int:
+        if self.config.num_classes is None:
+            raise ValueError(f"{self.registered_name} needs num_classes: the categories of its code")
+        return self.config.num_classes
+
+    def encoder_outputs(self) -> int:
+        return self.categories + self.config.latent_dim
+
+    def decoder_inputs(self) -> int:
+        return self.categories + self.config.latent_dim
+
+    def split_code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The encoder's class logits (B, C) and style (B, latent_dim)."""
+        out = self.encoder(x)
+        return out[:, :self.categories], out[:, self.categories:]
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        """A point mass at [softmax(logits), style]."""
+        logits, style = self.split_code(x)
+        return Delta(torch.cat([logits.softmax(-1), style], dim=-1), event_dim=1)
+
+    def prior(self) -> Distribution:
+        """A one-hot y ~ Cat(1/C) beside a style z from the style prior."""
+        style = super().prior()
+
+        def draw(n: int) -> torch.Tensor:
+            y = F.one_hot(torch.randint(self.categories, (n,)), self.categories).float()
+            return torch.cat([y, style.sample((n,))], dim=-1)
+
+        return SamplerOnly(draw, self.categories + self.config.latent_dim, "categorical and style")
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """q(y|x): class (or cluster) probabilities (B, C)."""
+        with torch.no_grad():
+            return self.split_code(self.check_input(x))[0].softmax(-1)
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        adversaries = ("discriminator.", "category_discriminator.")
+        autoencoder = [p for name, p in self.named_parameters() if not name.startswith(adversaries)]
+        return {"reconstruction": autoencoder,
+                "discriminator": [*self.discriminator.parameters(), *self.category_discriminator.parameters()],
+                "generator": list(self.encoder.parameters())}
+
+    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
+                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+        """Reconstruction; both discriminators; the encoder as generator against both (sec. 5)."""
+        yield "reconstruction", self.loss(x)
+        logits, style = self.split_code(x)  # the updated encoder's codes
+        category = logits.softmax(-1)
+        one_hot = F.one_hot(torch.randint(self.categories, (len(x),)), self.categories).float()
+        style_loss, style_accuracy = adversary_loss(self.discriminator, super().prior().sample((len(x),)), style)
+        category_loss, category_accuracy = adversary_loss(self.category_discriminator, one_hot, category)
+        yield "discriminator", Loss(style_loss + category_loss, {"style_discriminator_accuracy": style_accuracy,
+                                                                 "category_discriminator_accuracy": category_accuracy})
+        style_fooled = generator_loss(self.discriminator, style)
+        category_fooled = generator_loss(self.category_discriminator, category)
+        usage = category.detach().mean(0)  # the batch's share of each category; its perplexity counts those used
+        yield "generator", Loss(style_fooled + category_fooled, {
+            "style_generator_loss": style_fooled.detach(), "category_generator_loss": category_fooled.detach(),
+            "categories_used": torch.exp(-(usage * usage.clamp(min=1e-12).log()).sum())})
+
+    def diagnose(self, epoch_means: dict[str, float]) -> str | None:
+        """Also a collapse of the categorical code: over an epoch, the batches use fewer than 1.5 categories
+        (the perplexity of their mean q(y|x)) where the prior spreads them over all C."""
+        used = epoch_means.get("categories_used", float(self.categories))
+        if used < COLLAPSED and self.categories > 1:
+            return (f"the categorical code collapsed: the batches used {used:.2f} of {self.categories} categories "
+                    "over the epoch, so the codes cannot match Cat(1/C). Try lower discriminator and generator "
+                    "learning rates (train.phase_lr: {discriminator: 3.0e-4, generator: 3.0e-4})")
+        return super().diagnose(epoch_means)
+
+
+@register("semi-supervised-aae")
+class SemiSupervisedAAE(CategoricalAAE):
+    """Sec. 5: the categorical code learns the classes from the labelled examples (label -1: unlabelled).
+    ``SemiSupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=10)``."""
+
+    needs_labels = True
+    has_classifier = True
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {**super().optimizer_groups(), "classification": list(self.encoder.parameters())}
+
+    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
+                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+        """The categorical AAE's phases, then the classification phase on the batch's labelled examples."""
+        if y is None:
+            raise ValueError("semi-supervised-aae trains on partly labelled data: give y, -1 where unknown")
+        yield from super().phase_losses(x, kl_weight)
+        labelled = y >= 0
+        if labelled.any():
+            logits = self.split_code(x[labelled])[0]
+            cross_entropy = F.cross_entropy(logits, y[labelled])
+            accuracy = (logits.argmax(1) == y[labelled]).float().mean().detach()
+            yield "classification", Loss(cross_entropy, {"train_accuracy": accuracy})
+
+
+@register("clustering-aae")
+class ClusteringAAE(CategoricalAAE):
+    """Sec. 6: ``num_classes`` clusters (the paper: 16 or 30) found without labels.
+    ``ClusteringAAE(data_shape=(1, 28, 28), num_classes=16, latent_dim=5)``."""
