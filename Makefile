@@ -29,7 +29,9 @@ benchmarks: $(BIN)/.installed
 	cd benchmarks && ../$(BIN)/python quality.py && ../$(BIN)/python speed.py && ../$(BIN)/python bits_per_dim.py \
 		&& ../$(BIN)/python compression.py && ../$(BIN)/python family.py \
 		&& ../$(BIN)/python quality.py --model iwae-2-layers --minutes 45 --snapshot-every 15 \
-		&& ../$(BIN)/python semi_supervised.py
+		&& ../$(BIN)/python semi_supervised.py --models m1-m2 m2 --epochs 10 \
+		&& ../$(BIN)/python semi_supervised.py --data binarized-fashion-mnist --models m1-m2 --epochs 10 \
+		&& ../$(BIN)/python aae.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

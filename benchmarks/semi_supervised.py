@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--labels", type=int, nargs="+", default=[100, 600, 1000, 3000])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--models", nargs="+", default=["m1-m2", "m2", "m1"])
+    parser.add_argument("--models", nargs="+", default=["m1-m2", "m2"], help="any of m1-m2, m2, m1")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of training per run")
     parser.add_argument("--data", default="binarized-mnist", help="a labelled named data set, e.g. "
                         "binarized-fashion-mnist")

@@ -26,15 +26,19 @@ class ParzenReport:
 
 
 @torch.no_grad()
-def parzen_log_density(centres: torch.Tensor, x: torch.Tensor, sigma: float, batch_size: int = 500) -> torch.Tensor:
-    """log (1/n) sum_i N(x; centre_i, sigma^2 I) per row of x [B]; centres (n, D), x (B, D)."""
+def parzen_log_density(centres: torch.Tensor, x: torch.Tensor, sigma: float | torch.Tensor,
+                       batch_size: int = 500) -> torch.Tensor:
+    """log (1/n) sum_i N(x; centre_i, sigma^2 I) per row of x: [B] for one sigma, [S, B] for S of them (the
+    distances are computed once); centres (n, D), x (B, D)."""
     n, dims = centres.shape
+    sigmas = torch.as_tensor(sigma, dtype=centres.dtype).reshape(-1, 1, 1)  # (S, 1, 1)
     c_sq = centres.pow(2).sum(1)
     out = []
     for part in x.split(batch_size):
-        sq = part.pow(2).sum(1, keepdim=True) - 2 * part @ centres.T + c_sq  # (b, n) squared distances
-        out.append(torch.logsumexp(-sq.clamp(min=0) / (2 * sigma**2), dim=1))
-    return torch.cat(out) - math.log(n) - 0.5 * dims * math.log(2 * math.pi * sigma**2)
+        sq = (part.pow(2).sum(1, keepdim=True) - 2 * part @ centres.T + c_sq).clamp(min=0)  # (b, n) distances²
+        out.append(torch.logsumexp(-sq / (2 * sigmas**2), dim=2))  # (S, b)
+    log_density = torch.cat(out, dim=1) - math.log(n) - 0.5 * dims * torch.log(2 * math.pi * sigmas[:, 0]**2)
+    return log_density[0] if torch.as_tensor(sigma).dim() == 0 else log_density
 
 
 def parzen_estimate(centres: torch.Tensor, valid: torch.Tensor, test: torch.Tensor,
@@ -43,10 +47,10 @@ def parzen_estimate(centres: torch.Tensor, valid: torch.Tensor, test: torch.Tens
     centres, valid, test = centres.flatten(1).double(), valid.flatten(1).double(), test.flatten(1).double()
     if len(valid) == 0 or len(test) == 0:
         raise ValueError("the Parzen estimate needs validation data (to choose sigma) and test data")
-    scores = [parzen_log_density(centres, valid, float(s)).mean().item() for s in sigmas]
-    best = max(range(len(sigmas)), key=scores.__getitem__)
+    scores = parzen_log_density(centres, valid, sigmas).mean(1)  # (S,)
+    best = int(scores.argmax())
     sigma = float(sigmas[best])
     test_ll = parzen_log_density(centres, test, sigma)
     return ParzenReport(sigma=sigma, log_likelihood=test_ll.mean().item(),
                         standard_error=(test_ll.std() / math.sqrt(len(test_ll))).item() if len(test_ll) > 1 else 0.0,
-                        samples=len(centres), validation_log_likelihood=scores[best])
+                        samples=len(centres), validation_log_likelihood=scores[best].item())
