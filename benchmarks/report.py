@@ -164,8 +164,9 @@ def semi_supervised(r: dict) -> str:
         errors = [run["error"] for run in runs]
         baselines = [run["baseline_error"] for run in runs]
         paper = r["paper"].get(model, {}).get(str(labels), "-") if r["data"] == "binarized-mnist" else "-"
-        rows.append([labels, model.upper(), len(runs), f"**{statistics.mean(errors):.2f}** ± "
-                     f"{statistics.pstdev(errors):.2f}", f"{min(errors):.2f}-{max(errors):.2f}",
+        name = {"m1-m2": "M1+M2"}.get(model, model.upper())
+        rows.append([labels, name, len(runs), f"**{statistics.mean(errors):.2f}** ± {statistics.pstdev(errors):.2f}",
+                     f"{min(errors):.2f}-{max(errors):.2f}",
                      f"{statistics.mean(baselines):.2f} ± {statistics.pstdev(baselines):.2f}", paper,
                      round(statistics.mean(run["epochs"] for run in runs)),
                      f"{statistics.mean(run['minutes'] for run in runs):.1f}"])
