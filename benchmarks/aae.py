@@ -49,8 +49,8 @@ ROWS = {
 }
 
 
-def run_row(name: str, epochs: int, seed: int, limit: int | None) -> dict:
-    recipe = load_config(ROOT / "configs" / "aae-mnist.yaml", [*ROWS[name], f"data.seed={seed}"])
+def run_row(name: str, epochs: int, seed: int, limit: int | None, extra: list[str]) -> dict:
+    recipe = load_config(ROOT / "configs" / "aae-mnist.yaml", [*ROWS[name], f"data.seed={seed}", *extra])
     data = load_data(recipe.data.model_copy(update={"limit": limit}))
     torch.manual_seed(seed)
     model = build_model(model_config_for(recipe.model, data))
@@ -79,13 +79,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="training images (a smoke test; not for results)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of every row")
     args = parser.parse_args()
     rows = []
     for name in args.rows:
-        rows.append(run_row(name, args.epochs, args.seed, args.limit))
+        rows.append(run_row(name, args.epochs, args.seed, args.limit, args.set))
         print(rows[-1], flush=True)
     if args.limit is None:
-        save_result("aae", {"epochs": args.epochs, "paper": PAPER, "overrides": ROWS, "rows": rows})
+        save_result("aae", {"epochs": args.epochs, "paper": PAPER, "overrides": ROWS, "extra": args.set,
+                            "rows": rows})
 
 
 if __name__ == "__main__":

@@ -192,7 +192,8 @@ def adversarial(r: dict) -> str:
             for row in r["rows"]]
     table = _table(["row", "vaekit", "unit", "paper", "epochs", "minutes"], rows)
     return (f"## Adversarial autoencoders\n\n{_header(r)}\n"
-            "Makhzani et al. 2015 Tables 1-3 beside vaekit's AAEs (benchmarks/aae.py says each row's setting). "
+            "Makhzani et al. 2015 Tables 1-3 beside vaekit's AAEs (benchmarks/aae.py says each row's setting"
+            f"{'; also ' + ', '.join(r['extra']) if r.get('extra') else ''}). "
             "The Parzen row is the mean log-density of the 10,000 test images under a Parzen window on 10,000 "
             "samples (width chosen on validation images), ± its standard error; the paper trained far longer.\n\n"
             + table)
