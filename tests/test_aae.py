@@ -216,3 +216,6 @@ def test_a_collapsed_categorical_code_stops_training(mnist_binary) -> None:  # t
                            "category_discriminator_accuracy": 0.8}) is None
     assert "category discriminator" in model.diagnose({"categories_used": 12.0,  # type: ignore[operator]
                                                         "category_discriminator_accuracy": 0.995})
+    # a few codes rejected with great confidence, at a modest accuracy, is not a won game
+    assert model.diagnose({"categories_used": 12.0, "style_discriminator_accuracy": 0.87,
+                           "style_generator_loss": 4.7}) is None
