@@ -27,7 +27,7 @@ from vaekit.config import load_config  # noqa: E402
 from vaekit.data import load_data  # noqa: E402
 from vaekit.evaluate import cluster_error  # noqa: E402
 from vaekit.models import build_model  # noqa: E402
-from vaekit.parzen import parzen_estimate  # noqa: E402
+from vaekit.parzen import parzen_of_model  # noqa: E402
 from vaekit.run import model_config_for  # noqa: E402
 from vaekit.train import Trainer  # noqa: E402
 
@@ -60,8 +60,7 @@ def run_row(name: str, epochs: int, seed: int, limit: int | None, extra: list[st
     row: dict = {"row": name, "epochs": result.epochs, "minutes": round(result.seconds / 60, 2), "seed": seed}
     start = time.perf_counter()
     if name == "parzen":
-        samples = torch.cat([model.sample(1000, seed=seed + i) for i in range(10)])
-        report = parzen_estimate(samples, data.valid.x, data.test.x)
+        report = parzen_of_model(model, data.valid.x, data.test.x, seed)
         row |= {"value": report.log_likelihood, "spread": report.standard_error, "sigma": report.sigma}
     elif name.startswith("semi"):
         batches = data.test.labelled_batches(1000, shuffle=False)

@@ -25,7 +25,7 @@ from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import LatentVariableModel, build_model
-from vaekit.parzen import parzen_estimate
+from vaekit.parzen import parzen_of_model
 from vaekit.plots import ADVERSARIAL_PANELS, ELBO_PANELS, latent_space, loss_curves
 from vaekit.train import Trainer
 
@@ -119,9 +119,7 @@ def parzen_figures(model: LatentVariableModel, data: Data, test: Split, seed: in
     if len(data.valid) == 0:
         raise ValueError("the Parzen estimate of a model without a bound chooses its width on validation data: set "
                          "data.validation above 0")
-    classes = torch.arange(1000) % (model.config.num_classes or 1) if model.conditional else None  # balanced
-    samples = torch.cat([model.sample(1000, seed=seed + i, y=classes) for i in range(10)])
-    return asdict(parzen_estimate(samples, data.valid.x[:1000], test.x))
+    return asdict(parzen_of_model(model, data.valid.x[:1000], test.x, seed))
 
 
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:

@@ -95,9 +95,13 @@ class AAE(VAE):
                              "(draw(n) -> an (n, latent_dim) tensor)")
         return SamplerOnly(self._draw, dim, "custom")
 
+    adversary_modules: tuple[str, ...] = ("discriminator",)  # the modules the discriminator phase trains
+
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        autoencoder = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
-        return {"reconstruction": autoencoder, "discriminator": list(self.discriminator.parameters()),
+        prefixes = tuple(f"{module}." for module in self.adversary_modules)
+        autoencoder = [p for name, p in self.named_parameters() if not name.startswith(prefixes)]
+        adversaries = [p for module in self.adversary_modules for p in getattr(self, module).parameters()]
+        return {"reconstruction": autoencoder, "discriminator": adversaries,
                 "generator": list(self.encoder.parameters())}
 
     def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:

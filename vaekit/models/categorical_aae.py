@@ -35,6 +35,7 @@ class CategoricalAAE(AAE):
     """The shared model; ``semi-supervised-aae`` and ``clustering-aae`` differ in the classification phase."""
 
     adversaries = ("style_", "category_")
+    adversary_modules = ("discriminator", "category_discriminator")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
@@ -79,13 +80,6 @@ class CategoricalAAE(AAE):
         """q(y|x): class (or cluster) probabilities (B, C)."""
         with torch.no_grad():
             return self.split_code(self.check_input(x))[0].softmax(-1)
-
-    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
-        adversaries = ("discriminator.", "category_discriminator.")
-        autoencoder = [p for name, p in self.named_parameters() if not name.startswith(adversaries)]
-        return {"reconstruction": autoencoder,
-                "discriminator": [*self.discriminator.parameters(), *self.category_discriminator.parameters()],
-                "generator": list(self.encoder.parameters())}
 
     def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
                      y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
