@@ -15,10 +15,14 @@ Adam) with the row's overrides below, trained for ``--epochs`` epochs; the time 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
 import time
+from datetime import datetime, timezone
 
 import torch
-from common import ROOT, save_result, use_shared_data
+from common import RESULTS, ROOT, save_result, use_shared_data
 
 use_shared_data()
 
@@ -29,7 +33,7 @@ from vaekit.evaluate import cluster_error  # noqa: E402
 from vaekit.models import build_model  # noqa: E402
 from vaekit.parzen import parzen_of_model  # noqa: E402
 from vaekit.run import model_config_for  # noqa: E402
-from vaekit.train import Trainer  # noqa: E402
+from vaekit.train import Trainer, TrainingFailed  # noqa: E402
 
 PAPER = {"parzen": "340 ± 2 nats", "semi-100": "1.90 ± 0.10 %", "semi-1000": "1.60 ± 0.08 %",
          "semi-all": "0.85 ± 0.02 %", "cluster-16": "9.55 %", "cluster-30": "4.10 %"}
@@ -55,7 +59,12 @@ def run_row(name: str, epochs: int, seed: int, limit: int | None, extra: list[st
     torch.manual_seed(seed)
     model = build_model(model_config_for(recipe.model, data))
     train = TrainConfig(**{**recipe.train.model_dump(), "epochs": epochs, "seed": seed, "progress": False})
-    result = Trainer(model, train).fit(data)
+    start = time.perf_counter()
+    try:
+        result = Trainer(model, train).fit(data)
+    except TrainingFailed as failure:  # recorded as it is: a stopped run has no figure
+        return {"row": name, "epochs": epochs, "minutes": round((time.perf_counter() - start) / 60, 2),
+                "seed": seed, "value": None, "failed": str(failure)}
     model.eval()
     row: dict = {"row": name, "epochs": result.epochs, "minutes": round(result.seconds / 60, 2), "seed": seed}
     start = time.perf_counter()
@@ -80,13 +89,17 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="training images (a smoke test; not for results)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of every row")
     args = parser.parse_args()
-    rows = []
-    for name in args.rows:
-        rows.append(run_row(name, args.epochs, args.seed, args.limit, args.set))
-        print(rows[-1], flush=True)
-    if args.limit is None:
-        save_result("aae", {"epochs": args.epochs, "paper": PAPER, "overrides": ROWS, "extra": args.set,
-                            "rows": rows})
+    previous = RESULTS / "aae.json"
+    rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
+    for name in args.rows:  # each row replaces its earlier run and is saved as soon as it ends
+        row = run_row(name, args.epochs, args.seed, args.limit, args.set)
+        print(row, flush=True)
+        if args.limit is not None:
+            continue
+        row |= {"command": shlex.join(["python", *sys.argv]), "extra": args.set,
+                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+        rows = sorted([r for r in rows if r["row"] != name] + [row], key=lambda r: list(ROWS).index(r["row"]))
+        save_result("aae", {"paper": PAPER, "overrides": ROWS, "rows": rows})
 
 
 if __name__ == "__main__":

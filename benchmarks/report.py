@@ -187,13 +187,15 @@ def semi_supervised(r: dict) -> str:
 
 def adversarial(r: dict) -> str:
     units = {"parzen": "nats"}
-    rows = [[row["row"], f"**{row['value']:.2f}**" + (f" ± {row['spread']:.2f}" if "spread" in row else ""),
-             units.get(row["row"], "% error"), r["paper"][row["row"]], row["epochs"], row["minutes"]]
+    rows = [[row["row"], f"stopped: {row['failed']}" if row["value"] is None else
+             f"**{row['value']:.2f}**" + (f" ± {row['spread']:.2f}" if "spread" in row else ""),
+             units.get(row["row"], "% error"), r["paper"][row["row"]], row["epochs"], row["minutes"],
+             f"`{row['command']}`", row["date"]]
             for row in r["rows"]]
-    table = _table(["row", "vaekit", "unit", "paper", "epochs", "minutes"], rows)
-    return (f"## Adversarial autoencoders\n\n{_header(r)}\n"
-            "Makhzani et al. 2015 Tables 1-3 beside vaekit's AAEs (benchmarks/aae.py says each row's setting"
-            f"{'; also ' + ', '.join(r['extra']) if r.get('extra') else ''}). "
+    table = _table(["row", "vaekit", "unit", "paper", "epochs", "minutes", "command", "date"], rows)
+    return ("## Adversarial autoencoders\n\n"
+            f"Machine: {r['machine']}. Each row was run on its own, by the command beside it (from benchmarks/).\n\n"
+            "Makhzani et al. 2015 Tables 1-3 beside vaekit's AAEs (benchmarks/aae.py says each row's setting). "
             "The Parzen row is the mean log-density of the 10,000 test images under a Parzen window on 10,000 "
             "samples (width chosen on validation images), ± its standard error; the paper trained far longer.\n\n"
             + table)

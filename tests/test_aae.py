@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Independent, Normal
 
 from vaekit import ModelConfig, TrainConfig, load
@@ -219,3 +220,31 @@ def test_a_collapsed_categorical_code_stops_training(mnist_binary) -> None:  # t
     # a few codes rejected with great confidence, at a modest accuracy, is not a won game
     assert model.diagnose({"categories_used": 12.0, "style_discriminator_accuracy": 0.87,
                            "style_generator_loss": 4.7}) is None
+
+
+def test_dimensionality_reduction_puts_each_class_around_its_cluster_head() -> None:
+    from vaekit import DataConfig, ModelConfig, load_data
+    from vaekit.models import SemiSupervisedAAE
+
+    with pytest.raises(ValueError, match="head_margin"):
+        ModelConfig(name="aae", head_margin=6.0)
+    data = load_data(DataConfig(name="binarized-mnist", limit=5000, validation=1000, labels_per_class=100))
+    torch.manual_seed(0)
+    model = SemiSupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=2, head_margin=6.0,
+                              hidden=[256], discriminator=[64, 64])
+    heads = model.heads.detach().clone()  # type: ignore[union-attr]
+    assert torch.pdist(heads).min().item() == pytest.approx(6.0, rel=1e-4)  # a ring, neighbours the margin apart
+    with torch.no_grad():
+        model.heads[1] = heads[0] + torch.tensor([1.0, 0.0])  # type: ignore[index]
+    closeness = model.loss(data.train.x[:10]).terms["head_closeness"].item()  # the pair: 6 - 1; the moved head and the rest
+    assert closeness == pytest.approx(5.0 + F.relu(6.0 - torch.cdist(heads[:1] + torch.tensor([[1.0, 0.0]]),
+                                                                    heads[2:])).sum().item(), rel=1e-4)
+    with torch.no_grad():
+        model.heads.copy_(heads)  # type: ignore[union-attr]
+    model.fit(data, epochs=10, batch_size=100, labelled_per_batch=50, progress=False)
+    codes = {split: model.encode(getattr(data, split).x).mean for split in ("valid", "test")}
+    assert codes["test"].shape == (len(data.test), 2)
+    centres = torch.stack([codes["valid"][data.valid.y == c].mean(0) for c in range(10)])
+    nearest = torch.cdist(codes["test"], centres).argmin(1)
+    accuracy = (nearest == data.test.y).float().mean().item()
+    assert accuracy > 0.5, accuracy  # the classes sit apart in the plane; chance 0.1 (measured: 0.62)

@@ -78,6 +78,7 @@ class ModelConfig(_Strict):
     latent_prior: Literal["gaussian", "mixture", "swiss-roll", "custom"] = "gaussian"  # aae: the p(z) matched
     encoder_kind: Literal["deterministic", "gaussian"] = "deterministic"  # aae: q(z|x) (Makhzani et al. sec. 2.1)
     discriminator: list[int] = Field(default_factory=lambda: [1000, 1000])  # aae: the adversary's MLP widths
+    head_margin: float | None = Field(None, gt=0)  # categorical aae: code W y + z, heads this far apart (sec. 7)
     top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
@@ -117,6 +118,9 @@ class ModelConfig(_Strict):
         if self.name not in ADVERSARIAL and aae_only:
             raise ValueError("latent_prior, encoder_kind and discriminator are the adversarial autoencoders' "
                              f"({', '.join(ADVERSARIAL)}); {self.name} has none")
+        if self.head_margin is not None and self.name not in ("semi-supervised-aae", "clustering-aae"):
+            raise ValueError("head_margin gives the categorical AAEs (semi-supervised-aae, clustering-aae) cluster "
+                             f"heads for dimensionality reduction; {self.name} has no categorical code")
         if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
             raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
         if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:

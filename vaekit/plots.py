@@ -13,8 +13,17 @@ from vaekit.train.metrics_log import read_metrics  # noqa: E402
 
 
 ELBO_PANELS = {"elbo": "ELBO (nats)", "reconstruction": "log p(x|z) (nats)", "kl": "KL(q(z|x) || p(z)) (nats)"}
-ADVERSARIAL_PANELS = {"reconstruction": "log p(x|z) (nats)", "discriminator_accuracy": "discriminator accuracy",
-                      "generator_loss": "generator loss, -log D(z)"}
+
+
+def adversarial_panels(adversaries: tuple[str, ...] = ("",)) -> dict[str, str]:
+    """An adversarial autoencoder's panels: the reconstruction term, then each adversary's accuracy and its
+    generator loss (``adversaries``: the prefixes of their logged terms, as ``AAE.adversaries``)."""
+    panels = {"reconstruction": "log p(x|z) (nats)"}
+    for name in adversaries:
+        who = f"{name.rstrip('_')} " if name else ""
+        panels |= {f"{name}discriminator_accuracy": f"{who}discriminator accuracy",
+                   f"{name}generator_loss": f"{who}generator loss, -log D(z)"}
+    return panels
 
 
 def loss_curves(metrics_path: str | Path, out: str | Path, panels: dict[str, str] = ELBO_PANELS) -> Path:
@@ -48,7 +57,7 @@ def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples
     """The codes of data (coloured by label) beside samples of the prior, on the same axes (Makhzani et al. 2015,
     fig. 2). Codes of more than two dimensions are shown on their first two principal axes, the prior projected
     on the same axes."""
-    codes, prior_samples = codes.flatten(1).float(), prior_samples.flatten(1).float()
+    codes, prior_samples = codes.detach().flatten(1).float(), prior_samples.detach().flatten(1).float()
     axes_names = ("z1", "z2")
     if codes.shape[1] > 2:
         centre = codes.mean(0)

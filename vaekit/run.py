@@ -24,9 +24,9 @@ from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
-from vaekit.models import LatentVariableModel, build_model
+from vaekit.models import AAE, LatentVariableModel, build_model
 from vaekit.parzen import parzen_of_model
-from vaekit.plots import ADVERSARIAL_PANELS, ELBO_PANELS, latent_space, loss_curves
+from vaekit.plots import ELBO_PANELS, adversarial_panels, latent_space, loss_curves
 from vaekit.train import Trainer
 
 LATENT_POINTS = 2000  # test images in the latent-space figure
@@ -100,7 +100,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         save_grid(traversals(model, x[:1], y=None if y is None else y[:1]), run_dir / "traversals.png", nrow=9),
         *extra,
     ]
-    if model.latent_size == 2:
+    if model.latent_size == 2 and model.config.head_margin is None:  # cluster heads' codes: latent.png
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
     if not model.tractable:  # an adversarial autoencoder: q(z) beside the p(z) it was matched to
         with torch.no_grad():
@@ -108,8 +108,8 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
             prior = model.prior().sample((LATENT_POINTS,))
         figures.append(latent_space(codes, None if y is None else y[:LATENT_POINTS], prior, run_dir / "latent.png"))
     if (run_dir / "metrics.jsonl").exists():
-        figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png",
-                                   ELBO_PANELS if model.tractable else ADVERSARIAL_PANELS))
+        panels = adversarial_panels(model.adversaries) if isinstance(model, AAE) else ELBO_PANELS
+        figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", panels))
     return figures
 
 

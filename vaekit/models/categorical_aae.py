@@ -8,11 +8,15 @@ encoder as generator, and, for the semi-supervised model, a classification phase
 on the batch's labelled examples (``train.labelled_per_batch`` puts some in every batch).
 
 The contract's z is [y, z]: q is a point mass at the encoder's output, p(z) samples a one-hot y and a style.
+Dimensionality reduction (sec. 7, fig. 9): with ``head_margin`` the code is instead W y + z in ``latent_dim``
+dimensions (2 for a picture), where the rows of W are learned cluster heads; the reconstruction phase adds
+sum over pairs max(0, head_margin - |W_i - W_j|), which pushes heads closer than the margin apart.
 Clustering error (sec. 6): each cluster takes the label of the reference example it is surest of, and each test
 example the label of its cluster (:func:`vaekit.evaluate.cluster_error`).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -43,6 +47,8 @@ class CategoricalAAE(AAE):
             raise ValueError(f"{self.registered_name}'s codes are deterministic, as in the paper: "
                              "use encoder_kind deterministic")
         self.category_discriminator = mlp(self.categories, self.config.discriminator, 1, self.config.activation)
+        margin = self.config.head_margin
+        self.heads = None if margin is None else nn.Parameter(self.ring_of_heads(margin))
 
     @property
     def categories(self) -> int:
@@ -53,8 +59,27 @@ class CategoricalAAE(AAE):
     def encoder_outputs(self) -> int:
         return self.categories + self.config.latent_dim
 
+    @property
+    def latent_size(self) -> int:
+        return self.decoder_inputs()
+
     def decoder_inputs(self) -> int:
-        return self.categories + self.config.latent_dim
+        with_heads = self.config.head_margin is not None
+        return self.config.latent_dim if with_heads else self.categories + self.config.latent_dim
+
+    def ring_of_heads(self, margin: float) -> torch.Tensor:
+        """The heads' start: a ring in the first two dimensions, neighbours ``margin`` apart."""
+        angles = 2 * math.pi * torch.arange(self.categories) / self.categories
+        radius = margin / (2 * math.sin(math.pi / self.categories))
+        heads = torch.zeros(self.categories, self.config.latent_dim)
+        heads[:, 0], heads[:, 1 % self.config.latent_dim] = radius * angles.cos(), radius * angles.sin()
+        return heads
+
+    def code(self, category: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """The decoder's input: [y, z], or W y + z with cluster heads (sec. 7)."""
+        if self.heads is None:
+            return torch.cat([category, style], dim=-1)
+        return category @ self.heads + style
 
     def split_code(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The encoder's class logits (B, C) and style (B, latent_dim)."""
@@ -62,19 +87,27 @@ class CategoricalAAE(AAE):
         return out[:, :self.categories], out[:, self.categories:]
 
     def encode(self, x: torch.Tensor) -> Distribution:
-        """A point mass at [softmax(logits), style]."""
+        """A point mass at the code of softmax(logits) and the style."""
         logits, style = self.split_code(x)
-        return Delta(torch.cat([logits.softmax(-1), style], dim=-1), event_dim=1)
+        return Delta(self.code(logits.softmax(-1), style), event_dim=1)
 
     def prior(self) -> Distribution:
-        """A one-hot y ~ Cat(1/C) beside a style z from the style prior."""
+        """The code of a one-hot y ~ Cat(1/C) and a style z from the style prior."""
         style = super().prior()
 
         def draw(n: int) -> torch.Tensor:
             y = F.one_hot(torch.randint(self.categories, (n,)), self.categories).float()
-            return torch.cat([y, style.sample((n,))], dim=-1)
+            return self.code(y, style.sample((n,)))
 
-        return SamplerOnly(draw, self.categories + self.config.latent_dim, "categorical and style")
+        return SamplerOnly(draw, self.decoder_inputs(), "categorical and style")
+
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+        """The reconstruction phase's loss, plus the cluster heads' hinge on their pairwise distances (sec. 7)."""
+        loss, margin = super().loss(x, kl_weight, y), self.config.head_margin
+        if self.heads is None or margin is None:
+            return loss
+        closeness = F.relu(margin - F.pdist(self.heads)).sum()
+        return Loss(loss.value + closeness, {**loss.terms, "head_closeness": closeness.detach()})
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """q(y|x): class (or cluster) probabilities (B, C)."""
