@@ -236,7 +236,7 @@ def test_dimensionality_reduction_puts_each_class_around_its_cluster_head() -> N
     assert torch.pdist(heads).min().item() == pytest.approx(6.0, rel=1e-4)  # a ring, neighbours the margin apart
     with torch.no_grad():
         model.heads[1] = heads[0] + torch.tensor([1.0, 0.0])  # type: ignore[index]
-    closeness = model.loss(data.train.x[:10]).terms["head_closeness"].item()  # the pair: 6 - 1; the moved head and the rest
+    closeness = model.loss(data.train.x[:10]).terms["head_closeness"].item()  # the pair: 6 - 1, then the rest
     assert closeness == pytest.approx(5.0 + F.relu(6.0 - torch.cdist(heads[:1] + torch.tensor([[1.0, 0.0]]),
                                                                     heads[2:])).sum().item(), rel=1e-4)
     with torch.no_grad():

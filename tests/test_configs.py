@@ -58,5 +58,10 @@ def test_every_model_every_architecture(name: str, architecture: str) -> None:
         loss.backward(retain_graph=True)
         assert math.isfinite(loss.item())
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    if not model.generative:  # a classifier: p(y|x) for any input size, and a clear refusal to sample
+        assert model.classify(x).shape == (6, 3)
+        with pytest.raises(ValueError, match="no latent variables"):
+            model.sample(2)
+        return
     assert model.sample(2, seed=0, y=None if y is None else 1).shape == (2, *shape)
     assert model.reconstruct(x, y).shape == x.shape

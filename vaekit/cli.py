@@ -68,6 +68,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.overrides)
     metrics = run(config, resume=args.resume, overwrite=args.overwrite)
     test = metrics["test"]
+    if "expected_calibration_error" in test:  # a classifier
+        ood = "" if test["ood"] is None else (f", {test['ood']} told apart with AUROC "
+                                              f"{test['ood_auroc_entropy']:.3f} (predictive entropy)")
+        print(f"{config.run_dir}: test error {test['error']:.2%}, -log p(y|x) {test['nll']:.4f} nats, expected "
+              f"calibration error {test['expected_calibration_error']:.4f}{ood}")
+        return
     error = "" if test["classification_error"] is None else f", classification error {test['classification_error']:.2%}"
     if test["elbo"] is None:  # a model without a bound: its reconstructions and the Parzen estimate
         parzen = test["parzen"]
@@ -131,19 +137,29 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> None:
     from vaekit.data.user_files import load_images
+    from vaekit.models import Classifier
     from vaekit.saving import load
+    from vaekit.uncertainty import mutual_information, predictive_entropy
 
     model = load(args.model)
     if not model.has_classifier:
-        raise ValueError(f"{model.registered_name} has no classifier; semi-supervised models (m1, m2) do")
+        raise ValueError(f"{model.registered_name} has no classifier; classifiers (classifier, bnn) and "
+                         "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
     if args.inputs:
         names, x, y = args.inputs, load_images([Path(p) for p in args.inputs], model.data_shape), None
     else:
         x, y = _test_examples(model, args, args.n)
         names = [f"{args.data} test #{i}" for i in range(len(x))]
-    confidence, predicted = model.classify(x).max(1)
-    for name, c, p in zip(names, predicted.tolist(), confidence.tolist()):
-        print(f"{name}: class {c} (probability {p:.3f})")
+    if isinstance(model, Classifier):  # with its uncertainty: over weight draws for a Bayesian network
+        draws = model.predictive(x, args.weight_draws)
+        confidence, predicted = draws.mean(0).max(1)
+        spread = zip(predictive_entropy(draws).tolist(), mutual_information(draws).tolist())
+        notes = [f", predictive entropy {h:.3f} nats, mutual information {i:.3f} nats" for h, i in spread]
+    else:
+        confidence, predicted = model.classify(x).max(1)
+        notes = [""] * len(x)
+    for name, c, p, note in zip(names, predicted.tolist(), confidence.tolist(), notes):
+        print(f"{name}: class {c} (probability {p:.3f}{note})")
     if y is not None:
         print(f"error on these {len(y)}: {(predicted != y).float().mean().item():.2%}")
 
@@ -253,10 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
     sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
 
-    p = model_command("classify", "predicted class and its probability, for models with a classifier", cmd_classify)
+    p = model_command("classify", "predicted class and its probability (with its uncertainty, for classifiers)",
+                      cmd_classify)
     p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
     p.add_argument("--data", default="binarized-mnist")
     p.add_argument("-n", type=_positive, default=20, help="test examples to classify")
+    p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
 
     p = model_command("compress", "compress images or a .npy array into one file", cmd_compress)
     p.add_argument("inputs", nargs="+", help="image files, folders of images, or one .npy array")

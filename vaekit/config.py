@@ -5,6 +5,7 @@ A run is a :class:`RunConfig`: what data, which model, how to train, how to eval
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,9 +46,11 @@ class LayerConfig(_Strict):
 
 HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
 # models that learn from labels and take num_classes from the data
-LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae", "semi-supervised-aae")
+LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae", "semi-supervised-aae", "classifier", "bnn")
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
 ADVERSARIAL = ("aae", "supervised-aae", "semi-supervised-aae", "clustering-aae")
+BAYESIAN = ("bnn",)  # weights with a posterior (Blundell et al. 2015)
+CLASSIFIERS = ("classifier", "bnn")  # p(y|x) alone: no latent variables, no likelihood of x
 
 
 class ModelConfig(_Strict):
@@ -55,7 +58,7 @@ class ModelConfig(_Strict):
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
                   "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
-                  "supervised-aae", "semi-supervised-aae", "clustering-aae"] = "vae"
+                  "supervised-aae", "semi-supervised-aae", "clustering-aae", "classifier", "bnn"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -67,7 +70,7 @@ class ModelConfig(_Strict):
     beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
     importance_samples: int = Field(1, ge=1)  # iwae, hierarchical: k of the training bound (Burda et al. 2015)
-    dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling (logged terms only)
+    dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling; bnn: N (from the data)
     prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians; vampprior-vae: pseudo-inputs
     flow_steps: int = Field(2, ge=1)  # iaf-vae: inverse autoregressive flow steps (Kingma et al. 2016)
     layers: list[LayerConfig] = Field(default_factory=list)  # hierarchical: stochastic layers, bottom (next to x) first
@@ -79,6 +82,13 @@ class ModelConfig(_Strict):
     encoder_kind: Literal["deterministic", "gaussian"] = "deterministic"  # aae: q(z|x) (Makhzani et al. sec. 2.1)
     discriminator: list[int] = Field(default_factory=lambda: [1000, 1000])  # aae: the adversary's MLP widths
     head_margin: float | None = Field(None, gt=0)  # categorical aae: code W y + z, heads this far apart (sec. 7)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # classifier: dropout between hidden layers (Srivastava et al. 2014)
+    bayes_prior: Literal["scale-mixture", "gaussian"] = "scale-mixture"  # bnn: p(w) (Blundell et al. eq. 7)
+    prior_pi: float = Field(0.25, gt=0.0, lt=1.0)  # bnn: the scale mixture's weight on sigma1
+    prior_sigma1: float = Field(1.0, gt=0.0)  # bnn: the wide component's sd (-log sigma1 = 0); gaussian: its sd
+    prior_sigma2: float = Field(math.exp(-6), gt=0.0)  # bnn: the narrow component's sd (-log sigma2 = 6)
+    posterior_rho: float = -5.0  # bnn: rho at the start, sigma = softplus(rho) (about 0.0067)
+    local_reparameterization: bool = False  # bnn: draw pre-activations, not weights (Kingma et al. 2015)
     top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
@@ -121,6 +131,17 @@ class ModelConfig(_Strict):
         if self.head_margin is not None and self.name not in ("semi-supervised-aae", "clustering-aae"):
             raise ValueError("head_margin gives the categorical AAEs (semi-supervised-aae, clustering-aae) cluster "
                              f"heads for dimensionality reduction; {self.name} has no categorical code")
+        bayes_only = self.bayes_prior != "scale-mixture" or self.prior_pi != 0.25 or self.prior_sigma1 != 1.0 \
+            or self.prior_sigma2 != math.exp(-6) or self.posterior_rho != -5.0 or self.local_reparameterization
+        if self.name not in BAYESIAN and bayes_only:
+            raise ValueError("bayes_prior, prior_pi, prior_sigma1, prior_sigma2, posterior_rho and "
+                             f"local_reparameterization are the Bayesian networks' ({', '.join(BAYESIAN)}); "
+                             f"{self.name} has point-estimated weights")
+        if self.name != "classifier" and self.dropout:
+            raise ValueError(f"dropout is the plain classifier's; {self.name} has none")
+        if self.bayes_prior == "scale-mixture" and self.prior_sigma2 >= self.prior_sigma1:
+            raise ValueError(f"the scale mixture's prior_sigma2 ({self.prior_sigma2}) is its narrow component: "
+                             f"make it smaller than prior_sigma1 ({self.prior_sigma1})")
         if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
             raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
         if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:
@@ -142,6 +163,7 @@ class TrainConfig(_Strict):
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
     lr_final: float = Field(0.1, gt=0.0, le=1.0)  # cosine/exponential: final lr as a fraction of lr
     kl_warmup_steps: int = Field(0, ge=0)  # KL weight rises linearly from 0 to 1 (Sonderby et al. 2016)
+    complexity_weights: Literal["uniform", "blundell"] = "uniform"  # bnn: the KL's share per minibatch (sec. 3.4)
     labelled_per_batch: int = Field(0, ge=0)  # semi-supervised: labelled examples added to every batch
     grad_clip: float | None = Field(None, gt=0.0)  # max global gradient norm
     early_stopping: int | None = Field(None, ge=1)  # stop after this many epochs without a better validation ELBO
@@ -159,6 +181,8 @@ class EvalConfig(_Strict):
     limit: int | None = Field(None, ge=1)  # evaluate the first N test examples only
     batch_size: int = Field(32, ge=1)  # data points per importance-sampling batch
     samples: int = Field(64, ge=1)  # images in the sample grid
+    weight_draws: int = Field(10, ge=1)  # bnn: weight draws each test prediction averages over
+    ood: str | None = None  # classifiers: a data set (same shape) whose test split is scored as out of distribution
     seed: int = 0
 
 

@@ -48,6 +48,32 @@ def mean_reconstruction(model: LatentVariableModel, split: Split, batch_size: in
 
 
 @torch.no_grad()
+def mean_log_predictive(model: LatentVariableModel, split: Split, batch_size: int = 1000) -> dict[str, float]:
+    """A classifier's mean log p(y|x) (its predictive, averaged over weight draws for a Bayesian one) and its
+    error over a labelled split: the validation figures of models without latent variables."""
+    was_training = model.training
+    model.eval()
+    log_predictive = wrong = 0.0
+    for x, y in split.labelled_batches(batch_size, shuffle=False):
+        assert y is not None  # the Trainer checks that labelled models get labelled data
+        probs = model.classify(x)
+        log_predictive += probs.gather(1, y[:, None]).clamp(min=1e-12).log().sum().item()
+        wrong += (probs.argmax(1) != y).sum().item()
+    model.train(was_training)
+    return {"log_predictive": log_predictive / max(1, len(split)), "error": wrong / max(1, len(split))}
+
+
+def validation_scores(model: LatentVariableModel, split: Split) -> tuple[str, dict[str, float]]:
+    """The figures a model is validated on, and the one (higher is better) that picks the best epoch: the ELBO,
+    the reconstruction term for models without a bound, or a classifier's log predictive."""
+    if not model.generative:
+        return "log_predictive", mean_log_predictive(model, split)
+    if model.tractable:
+        return "elbo", mean_elbo(model, split)
+    return "reconstruction", mean_reconstruction(model, split)
+
+
+@torch.no_grad()
 def cluster_error(model: LatentVariableModel, reference: Split, test: Split, batch_size: int = 1000) -> float:
     """Makhzani et al. 2015, sec. 6: each cluster takes the label of the labelled ``reference`` example it is surest
     of (highest q(cluster|x)); each test example takes its cluster's label; the share of test labels missed."""

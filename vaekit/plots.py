@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402, I001
 from vaekit.train.metrics_log import read_metrics  # noqa: E402
 
 
+CLASSIFIER_PANELS = {"nll": "-log p(y|x, w) (nats)", "complexity": "KL(q(w) || p(w)) / N (nats)",
+                     "error": "validation error"}
 ELBO_PANELS = {"elbo": "ELBO (nats)", "reconstruction": "log p(x|z) (nats)", "kl": "KL(q(z|x) || p(z)) (nats)"}
 
 
@@ -79,6 +81,30 @@ def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples
         ax.set_xlabel(axes_names[0])
         ax.set_ylabel(axes_names[1])
         ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def reliability_diagram(bins: list[dict[str, float]], out: str | Path, title: str = "") -> Path:
+    """Accuracy against confidence per bin (Guo et al. 2017, fig. 1), the diagonal being perfect calibration;
+    below, how many test examples each bin holds."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    width = bins[0]["high"] - bins[0]["low"]
+    lows = [b["low"] for b in bins]
+    top.bar(lows, [b["accuracy"] for b in bins], width=width, align="edge", edgecolor="black", label="accuracy")
+    top.bar(lows, [b["confidence"] - b["accuracy"] for b in bins], bottom=[b["accuracy"] for b in bins],
+            width=width, align="edge", color="tab:red", alpha=0.3, label="gap to confidence")
+    top.plot([0, 1], [0, 1], "k--", label="perfect calibration")
+    top.set_ylabel("accuracy")
+    top.set_title(title or "reliability diagram")
+    top.legend(loc="upper left")
+    bottom.bar(lows, [b["count"] for b in bins], width=width, align="edge", color="grey")
+    bottom.set_yscale("symlog")
+    bottom.set_xlabel("confidence, max p(y|x)")
+    bottom.set_ylabel("examples")
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=100)

@@ -19,15 +19,23 @@ import torch
 import yaml
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import LABELLED, ModelConfig, RunConfig, save_config
+from vaekit.config import BAYESIAN, CLASSIFIERS, LABELLED, ModelConfig, RunConfig, save_config
 from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
-from vaekit.models import AAE, LatentVariableModel, build_model
+from vaekit.models import AAE, Classifier, LatentVariableModel, build_model
 from vaekit.parzen import parzen_of_model
-from vaekit.plots import ELBO_PANELS, adversarial_panels, latent_space, loss_curves
+from vaekit.plots import (
+    CLASSIFIER_PANELS,
+    ELBO_PANELS,
+    adversarial_panels,
+    latent_space,
+    loss_curves,
+    reliability_diagram,
+)
 from vaekit.train import Trainer
+from vaekit.uncertainty import classifier_report
 
 LATENT_POINTS = 2000  # test images in the latent-space figure
 
@@ -78,6 +86,8 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
             raise ValueError(f"model.num_classes is {model.num_classes}, but '{data.name}' has labels up to "
                              f"{classes - 1}")
         update["num_classes"] = model.num_classes or classes
+    if model.name in BAYESIAN:
+        update["dataset_size"] = len(data.train)
     return ModelConfig.model_validate({**model.model_dump(), **update})
 
 
@@ -126,21 +136,49 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     """Train and evaluate the recipe ``config``; return what was written to metrics.json."""
     run_dir = config.run_dir
     data = load_data(config.data)
-    check_likelihood(config.model.likelihood, data)
+    if config.model.name not in CLASSIFIERS:  # classifiers have no likelihood of x
+        check_likelihood(config.model.likelihood, data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
     prepare_run_dir(run_dir, resume, overwrite, config)
     save_config(config, run_dir / "config.yaml")
+    torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
     model.save(run_dir / "model")
-    write_figures(model, data, run_dir, config)
     test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))
+    if isinstance(model, Classifier):
+        return write_metrics(run_dir, data, classifier_figures(model, data, test, run_dir, config), result)
+    write_figures(model, data, run_dir, config)
     report = evaluate(model, test, k=config.evaluate.k, batch_size=config.evaluate.batch_size,
                       seed=config.evaluate.seed, progress=config.train.progress)
     if not model.tractable:
         report.parzen = parzen_figures(model, data, test, config.evaluate.seed)
     if config.model.name == "clustering-aae":  # clusters get their labels from the validation data
         report.cluster_error = cluster_error(model, data.valid, test)
-    metrics = {"data": data.name, "test": report.as_dict(), "train": asdict(result)}
+    return write_metrics(run_dir, data, report.as_dict(), result)
+
+
+def classifier_figures(model: Classifier, data: Data, test: Split, run_dir: Path, config: RunConfig) -> dict[str, Any]:
+    """A classifier's test report (vaekit.uncertainty), scoring ``evaluate.ood``'s test split as out of
+    distribution if given, and its reliability diagram."""
+    ood = None
+    if config.evaluate.ood is not None:
+        other = load_data(config.data.model_copy(update={"name": config.evaluate.ood, "labels_per_class": None,
+                                                         "limit": None})).test
+        if other.x.shape[1:] != test.x.shape[1:]:
+            raise ValueError(f"evaluate.ood '{config.evaluate.ood}' has data of shape {tuple(other.x.shape[1:])}, "
+                             f"the model's is {tuple(test.x.shape[1:])}")
+        ood = (config.evaluate.ood, other if config.evaluate.limit is None else other.subset(slice(0, len(test))))
+    torch.manual_seed(config.evaluate.seed)
+    report = classifier_report(model, test, ood, samples=config.evaluate.weight_draws if model.bayesian else 1)
+    reliability_diagram(report.reliability, run_dir / "reliability.png",
+                        f"{config.model.name}: expected calibration error {report.expected_calibration_error:.4f}")
+    if (run_dir / "metrics.jsonl").exists():
+        loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", CLASSIFIER_PANELS)
+    return report.as_dict()
+
+
+def write_metrics(run_dir: Path, data: Data, test: dict[str, Any], result: Any) -> dict[str, Any]:
+    metrics = {"data": data.name, "test": test, "train": asdict(result)}
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -3,6 +3,7 @@ from vaekit.models.aae import AAE, SupervisedAAE
 from vaekit.models.base import LatentVariableModel, Loss
 from vaekit.models.beta_tc_vae import BetaTCVAE
 from vaekit.models.categorical_aae import ClusteringAAE, SemiSupervisedAAE
+from vaekit.models.classifier import BayesianClassifier, Classifier
 from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.hierarchical_vae import HierarchicalVAE
 from vaekit.models.iaf_vae import IAFVAE
@@ -17,6 +18,7 @@ from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 from vaekit.models.vq_vae import VQVAE
 
-__all__ = ["AAE", "BetaTCVAE", "ClusteringAAE", "ConditionalVAE", "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE",
-           "LatentVariableModel", "Loss", "M1", "M1M2", "M2", "MODELS", "MixturePriorVAE", "SemiSupervisedAAE",
-           "SupervisedAAE", "VAE", "VQVAE", "VampPriorVAE", "build_model", "register"]
+__all__ = ["AAE", "BayesianClassifier", "BetaTCVAE", "Classifier", "ClusteringAAE", "ConditionalVAE",
+           "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "M1", "M1M2", "M2",
+           "MODELS", "MixturePriorVAE", "SemiSupervisedAAE", "SupervisedAAE", "VAE", "VQVAE", "VampPriorVAE",
+           "build_model", "register"]

@@ -53,6 +53,8 @@ class LatentVariableModel(nn.Module):
     conditional: ClassVar[bool] = False  # the distributions depend on the label: given(y)
     has_classifier: ClassVar[bool] = False  # semi-supervised models: classify(x) gives q(y|x)
     tractable: ClassVar[bool] = True  # has a bound on log p(x) (the ELBO); adversarial autoencoders do not
+    generative: ClassVar[bool] = True  # has the three distributions; classifiers (p(y|x) only) do not
+    bayesian: ClassVar[bool] = False  # weights with a posterior; the loss divides their KL by config.dataset_size
     config: ModelConfig
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:

@@ -8,12 +8,14 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def mlp(in_features: int, hidden: list[int], out_features: int, activation: str = "relu") -> nn.Sequential:
-    """Linear layers of widths ``hidden`` with ``activation`` between them and a linear output."""
+def mlp(in_features: int, hidden: list[int], out_features: int, activation: str = "relu",
+        dropout: float = 0.0) -> nn.Sequential:
+    """Linear layers of widths ``hidden`` with ``activation`` (and dropout, if any) between them and a linear
+    output."""
     layers: list[nn.Module] = []
     width = in_features
     for h in hidden:
-        layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(width, h), ACTIVATIONS[activation]()] + ([nn.Dropout(dropout)] if dropout else [])
         width = h
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)

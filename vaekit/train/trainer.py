@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 
 from vaekit.config import TrainConfig
 from vaekit.data import Data
-from vaekit.evaluate import mean_elbo, mean_reconstruction
+from vaekit.evaluate import validation_scores
 from vaekit.models import LatentVariableModel, Loss
+from vaekit.nn.bayes import minibatch_weights
 from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
 from vaekit.train.metrics_log import MetricsLog
 from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
@@ -131,7 +132,12 @@ class Trainer:
         if model.needs_labels and (data.train.y is None or (len(data.valid) and data.valid.y is None)):
             raise ValueError(f"{model.registered_name} learns from labelled data; '{data.name}' has no labels "
                              "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
+        if model.bayesian and model.config.dataset_size != len(data.train):
+            raise ValueError(f"{model.registered_name} divides its weights' KL by dataset_size, "
+                             f"{model.config.dataset_size}, but the training set has {len(data.train)} examples: "
+                             f"build it with dataset_size={len(data.train)} (runs fill it in)")
         steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
+        shares = (steps_per_epoch * minibatch_weights(steps_per_epoch, cfg.complexity_weights)).tolist()  # M pi_i
         schedulers = {name: s for name, optimizer in self.optimizers.items()
                      if (s := make_scheduler(optimizer, cfg, cfg.epochs * steps_per_epoch)) is not None}
         counters: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0,
@@ -162,7 +168,8 @@ class Trainer:
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
-                    weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps))
+                    weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps) * (
+                        shares[counters["batch"]] if cfg.complexity_weights == "blundell" else 1.0))
                     phases = model.phase_losses(x, weight, y) if not single else [
                         ("model", loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight))]
                     logged: dict[str, torch.Tensor] = {}
@@ -241,9 +248,8 @@ class Trainer:
             return best, stopped
         with torch.random.fork_rng(devices=[]):  # validation draws must not shift the training RNG
             torch.manual_seed(self.config.seed)
-            values = mean_elbo(self.model, data.valid) if self.model.tractable else \
-                mean_reconstruction(self.model, data.valid)
-        score = values["elbo" if self.model.tractable else "reconstruction"]
+            key, values = validation_scores(self.model, data.valid)
+        score = values[key]
         if metrics is not None:
             metrics.write("valid", counters["step"], {"epoch": counters["epoch"], **values})
         patience = self.config.early_stopping

@@ -1,0 +1,172 @@
+"""Bayes by Backprop (Blundell et al. 2015): the layers' complexity cost, local reparameterization, the minibatch
+weights, the Bayesian classifier and its uncertainty, calibration and OOD figures, the run and the CLI."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from vaekit import DataConfig, ModelConfig, load, load_data
+from vaekit.models import BayesianClassifier, Classifier
+from vaekit.nn import data_decoder, data_encoder
+from vaekit.nn.bayes import BayesianLayer, BayesianLinear, complexity_cost, mean_weights, minibatch_weights, to_bayesian
+from vaekit.uncertainty import auroc, calibration_bins, expected_calibration_error, mutual_information
+
+ROOT = Path(__file__).resolve().parent.parent
+VAEKIT = str(Path(sys.executable).parent / "vaekit")
+
+
+def _layer(**options: object) -> BayesianLinear:
+    torch.manual_seed(0)
+    layer = BayesianLinear(6, 4, ModelConfig(name="bnn", **options))  # type: ignore[arg-type]
+    with torch.no_grad():  # posteriors of some width, so the KL is not dominated by one term
+        layer.weight_rho.uniform_(-3, 0)
+        layer.bias_rho.uniform_(-3, 0)
+    return layer
+
+
+def test_the_kl_for_a_gaussian_prior_is_the_closed_form() -> None:
+    layer = _layer(bayes_prior="gaussian", prior_sigma1=0.5)
+    layer(torch.randn(3, 6))
+    expected = 0.0
+    for mu, rho in ((layer.weight_mu, layer.weight_rho), (layer.bias_mu, layer.bias_rho)):
+        sigma = torch.log1p(torch.exp(rho))
+        expected += (math.log(0.5) - sigma.log() + (sigma ** 2 + mu ** 2) / (2 * 0.25) - 0.5).sum().item()
+    assert layer.kl.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_monte_carlo_complexity_cost_converges_to_the_kl() -> None:
+    layer = _layer(bayes_prior="gaussian", prior_sigma1=0.5)
+    exact = layer.complexity().item()
+    q_weight, q_bias = layer.posteriors()
+    with torch.no_grad():
+        estimates = torch.stack([layer.monte_carlo_complexity((q_weight.sample(), q_bias.sample()))
+                                 for _ in range(4000)])
+    assert estimates.mean().item() == pytest.approx(exact, abs=4 * estimates.std().item() / math.sqrt(4000))
+    assert estimates.std().item() > 0.1  # one draw is noisy; the mean is right
+    mixture = _layer()  # the scale mixture has no closed form: each forward pass draws an estimate
+    x = torch.randn(3, 6)
+    assert mixture(x) is not None and mixture.kl.item() != (mixture(x), mixture.kl.item())[1]
+
+
+def test_local_reparameterization_draws_the_same_pre_activations() -> None:
+    weights, local = _layer(), _layer(local_reparameterization=True)
+    x = torch.randn(1, 6)
+    with torch.no_grad():
+        a = torch.cat([weights(x) for _ in range(20000)])
+        b = torch.cat([local(x) for _ in range(20000)])
+    torch.testing.assert_close(a.mean(0), b.mean(0), atol=0.02, rtol=0)
+    torch.testing.assert_close(a.var(0), b.var(0), atol=0.0, rtol=0.05)
+    with mean_weights(local):
+        assert torch.equal(local(x), local(x))  # the posterior means: no sampling
+
+
+def test_minibatch_weights_sum_to_one() -> None:
+    for batches in (1, 7, 600, 5000):
+        for scheme in ("uniform", "blundell"):
+            weights = minibatch_weights(batches, scheme)
+            assert weights.sum().item() == pytest.approx(1.0, abs=1e-12) and (weights >= 0).all()
+    front = minibatch_weights(600, "blundell")
+    assert front[0].item() == pytest.approx(0.5) and (front[1:] < front[:-1]).all()  # the first batches carry it
+
+
+def test_any_vaekit_network_becomes_bayesian() -> None:
+    config = ModelConfig(name="bnn", data_shape=(1, 28, 28), architecture="conv", channels=[8, 16])
+    encoder, decoder = to_bayesian(data_encoder(config, [32], 10), config), \
+        to_bayesian(data_decoder(config, 10, [32], 1), config)
+    for net in (encoder, decoder):
+        assert not any(isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)) for m in net.modules())
+        assert any(isinstance(m, BayesianLayer) for m in net.modules())
+    x = torch.rand(2, 1, 28, 28)
+    assert encoder(x).shape == (2, 10) and decoder(torch.randn(2, 10)).shape == (2, 1, 28, 28)
+    assert complexity_cost(encoder) > 0
+    with pytest.raises(ValueError, match="Bayesian form"):
+        to_bayesian(nn.Sequential(nn.Conv2d(3, 6, 3, groups=3)), config)
+
+
+def test_calibration_auroc_and_mutual_information_on_known_answers() -> None:
+    probs = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    labels = torch.tensor([0, 1, 0, 0])  # 90% sure, half right; 60% sure, all right
+    bins = calibration_bins(probs, labels, bins=10)
+    assert expected_calibration_error(bins) == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
+    assert auroc(torch.tensor([0.1, 0.2]), torch.tensor([0.3, 0.4])) == 1.0
+    assert auroc(torch.tensor([0.1, 0.3]), torch.tensor([0.2, 0.4])) == 0.75
+    assert auroc(torch.zeros(5), torch.zeros(3)) == 0.5  # ties count half
+    same = probs.expand(4, -1, -1)
+    assert torch.allclose(mutual_information(same), torch.zeros(4), atol=1e-6)
+    disagree = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])  # two draws, each sure, of opposite classes
+    assert mutual_information(disagree).item() == pytest.approx(math.log(2), rel=1e-4)
+
+
+def _mnist(limit: int) -> object:
+    return load_data(DataConfig(name="mnist", limit=limit, validation=1000))
+
+
+def test_the_bayesian_classifier_learns_and_its_uncertainty_shrinks_with_data() -> None:
+    small, large = _mnist(300), _mnist(5000)
+    spread = {}
+    for name, data, epochs in (("small", small, 60), ("large", large, 4)):  # about the same number of steps
+        torch.manual_seed(0)
+        model = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[100],
+                                   dataset_size=len(data.train))  # type: ignore[attr-defined]
+        model.fit(data, epochs=epochs, batch_size=64, lr=1e-2, progress=False)
+        model.eval()
+        x, y = data.test.x[:1000], data.test.y[:1000]  # type: ignore[attr-defined]
+        draws = model.predictive(x, 20)
+        assert (draws[0] - draws[1]).abs().max() > 0.01  # predictions vary across weight draws
+        spread[name] = mutual_information(draws).mean().item()
+        error = (draws.mean(0).argmax(1) != y).float().mean().item()
+        assert error < 0.3, (name, error)  # chance is 0.9 (measured: small 0.21, large 0.10)
+    assert spread["large"] < 0.7 * spread["small"], spread  # measured: small 0.16, large 0.03 nats
+    with pytest.raises(ValueError, match="dataset_size"):
+        model.fit(small, epochs=1, progress=False)
+
+
+def test_save_load_and_the_plain_classifier(tmp_path: Path) -> None:
+    data = _mnist(2000)
+    torch.manual_seed(0)
+    model = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[64], dataset_size=2000,
+                               local_reparameterization=True)
+    model.fit(data, epochs=1, batch_size=100, progress=False)
+    again = load(model.save(tmp_path / "bnn"))
+    x = data.test.x[:10]  # type: ignore[attr-defined]
+    with mean_weights(model), mean_weights(again):
+        torch.testing.assert_close(again.classify(x, 1), model.classify(x, 1))
+    torch.manual_seed(0)
+    plain = Classifier(data_shape=(1, 28, 28), num_classes=10, hidden=[64], dropout=0.5)
+    assert any(isinstance(m, nn.Dropout) for m in plain.modules())
+    plain.fit(data, epochs=2, batch_size=100, progress=False)
+    plain.eval()
+    assert (plain.classify(x).argmax(1) == data.test.y[:10]).float().mean() > 0.5  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="dropout"):
+        ModelConfig(name="bnn", dropout=0.5)
+    with pytest.raises(ValueError, match="bayes_prior"):
+        ModelConfig(name="classifier", bayes_prior="gaussian")
+
+
+def test_a_bnn_run_reports_uncertainty_and_is_reproducible(tmp_path: Path) -> None:
+    command = [VAEKIT, "train", "--config", str(ROOT / "configs" / "bnn-mnist.yaml"), f"out_dir={tmp_path}",
+               "data.limit=2000", "data.validation=500", "model.hidden=[64]", "train.epochs=1",
+               "evaluate.limit=500", "train.progress=false", "--overwrite"]
+    results = []
+    for _ in range(2):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        results.append(json.loads((tmp_path / "bnn-mnist" / "metrics.json").read_text())["test"])
+    assert results[0] == results[1]  # the recipe fixes the initial weights, the draws and the split
+    test = results[0]
+    assert test["error"] < 0.5 and test["ood"] == "fashion-mnist"  # one epoch: its AUROC is a benchmark's matter
+    assert 0 <= test["ood_auroc_entropy"] <= 1 and 0 <= test["ood_auroc_mutual_information"] <= 1
+    assert 0 <= test["expected_calibration_error"] < 0.5 and test["mutual_information"] > 0
+    assert sum(b["count"] for b in test["reliability"]) == 500
+    assert (tmp_path / "bnn-mnist" / "reliability.png").stat().st_size > 1000
+    shown = subprocess.run([VAEKIT, "classify", str(tmp_path / "bnn-mnist" / "model"), "--data", "mnist", "-n", "3"],
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("mutual information") == 3

@@ -1,0 +1,166 @@
+"""Bayes by Backprop layers: Blundell, Cornebise, Kavukcuoglu & Wierstra 2015, "Weight uncertainty in neural
+networks" (arXiv:1505.05424).
+
+Every weight has a Gaussian variational posterior N(mu, sigma^2) with sigma = softplus(rho) (sec. 3.2), and a
+prior: the scale mixture pi N(0, sigma1^2) + (1 - pi) N(0, sigma2^2) (eq. 7) or one Gaussian. A forward pass
+draws the weights by the reparameterization trick and keeps the complexity cost KL(q(w) || p(w)) of that draw
+in ``layer.kl``: log q(w) - log p(w) at the drawn w, a one-sample Monte Carlo estimate (eq. 2), or, for a
+Gaussian prior, the closed form. With ``local_reparameterization`` the layer draws its pre-activations instead
+of its weights (Kingma, Salimans & Welling 2015): their mean is the input times mu, their variance the squared
+input times sigma^2; the Monte Carlo cost then uses a separate draw of the weights.
+``mean_weights(model)`` switches a network to its posterior means (no sampling) within a ``with`` block.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal, kl_divergence
+
+from vaekit.config import ModelConfig
+
+
+def weight_prior(config: ModelConfig) -> Distribution:
+    """p(w) for one weight: the scale mixture of eq. 7, or N(0, prior_sigma1^2) (``bayes_prior: gaussian``)."""
+    if config.bayes_prior == "gaussian":
+        return Normal(0.0, config.prior_sigma1)
+    return MixtureSameFamily(Categorical(probs=torch.tensor([config.prior_pi, 1 - config.prior_pi])),
+                             Normal(torch.zeros(2), torch.tensor([config.prior_sigma1, config.prior_sigma2])))
+
+
+class BayesianLayer(nn.Module):
+    """The posterior over a weight tensor and a bias, the prior, and the cost of the last draw (``kl``). The means
+    start at a deterministic layer's initial values, the rho at ``posterior_rho``."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, config: ModelConfig) -> None:
+        super().__init__()
+        self.weight_mu = nn.Parameter(weight.detach().clone())
+        self.bias_mu = nn.Parameter(bias.detach().clone())
+        self.weight_rho = nn.Parameter(torch.full_like(self.weight_mu, config.posterior_rho))
+        self.bias_rho = nn.Parameter(torch.full_like(self.bias_mu, config.posterior_rho))
+        self.prior = weight_prior(config)
+        self.local = config.local_reparameterization
+        self.sampling = True
+        self.kl = torch.zeros(())
+
+    def posteriors(self) -> tuple[Normal, Normal]:
+        """q(w) and q(b): independent Gaussians, sigma = softplus(rho)."""
+        return (Normal(self.weight_mu, F.softplus(self.weight_rho)),
+                Normal(self.bias_mu, F.softplus(self.bias_rho)))
+
+    def complexity(self, draws: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """KL(q || p) over this layer's weights: closed form for a Gaussian prior, else by Monte Carlo at
+        ``draws`` (drawn here if not given)."""
+        posteriors = self.posteriors()
+        if isinstance(self.prior, Normal):
+            return torch.stack([kl_divergence(q, self.prior).sum() for q in posteriors]).sum()
+        if draws is None:
+            draws = (posteriors[0].rsample(), posteriors[1].rsample())
+        return self.monte_carlo_complexity(draws)
+
+    def monte_carlo_complexity(self, draws: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """log q(w) - log p(w) at one draw w of the weights and bias (eq. 2 with one sample)."""
+        return torch.stack([(q.log_prob(w) - self.prior.log_prob(w)).sum()
+                            for q, w in zip(self.posteriors(), draws)]).sum()
+
+    def operation(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.sampling:
+            return self.operation(x, self.weight_mu, self.bias_mu)
+        weight_q, bias_q = self.posteriors()
+        if self.local:
+            mean = self.operation(x, self.weight_mu, self.bias_mu)
+            variance = self.operation(x * x, weight_q.variance, bias_q.variance)
+            self.kl = self.complexity()
+            return mean + variance.clamp(min=1e-16).sqrt() * torch.randn_like(mean)
+        draws = weight_q.rsample(), bias_q.rsample()
+        self.kl = self.complexity(draws)
+        return self.operation(x, *draws)
+
+
+class BayesianLinear(BayesianLayer):
+    """``nn.Linear`` with Bayes-by-Backprop weights."""
+
+    def __init__(self, in_features: int, out_features: int, config: ModelConfig) -> None:
+        like = nn.Linear(in_features, out_features)
+        super().__init__(like.weight, like.bias, config)
+
+    def operation(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, weight, bias)
+
+
+class BayesianConv2d(BayesianLayer):
+    """``nn.Conv2d``, or ``nn.ConvTranspose2d`` if ``transposed`` (square kernels, no groups, dilation or output
+    padding), with Bayes-by-Backprop kernels."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, config: ModelConfig,
+                 stride: int = 1, padding: int = 0, transposed: bool = False) -> None:
+        kind = nn.ConvTranspose2d if transposed else nn.Conv2d
+        like = kind(in_channels, out_channels, kernel_size, stride=stride, padding=padding)
+        super().__init__(like.weight, like.bias, config)  # type: ignore[arg-type]
+        self.stride, self.padding = stride, padding
+        self.convolve = F.conv_transpose2d if transposed else F.conv2d
+
+    def operation(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return self.convolve(x, weight, bias, stride=self.stride, padding=self.padding)
+
+
+def to_bayesian(module: nn.Module, config: ModelConfig) -> nn.Module:
+    """Replace every linear, convolutional and transposed-convolutional layer in ``module`` (in place) by its
+    Bayesian counterpart, so any vaekit network becomes a Bayes-by-Backprop one; returns ``module``."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Conv2d, nn.ConvTranspose2d)):
+            kernel, stride = child.kernel_size[0], child.stride[0]
+            padding = child.padding if isinstance(child.padding, tuple) else (-1, -1)  # "same" is not supported
+            plain = child.groups == 1 and child.dilation == (1, 1) and child.kernel_size == (kernel, kernel) \
+                and child.stride == (stride, stride) and padding[0] == padding[1] >= 0 \
+                and child.bias is not None and getattr(child, "output_padding", (0, 0)) == (0, 0)
+            if not plain:
+                raise ValueError(f"{name}: only square, ungrouped, undilated convolutions with a bias have a "
+                                 f"Bayesian form here, got {child}")
+            setattr(module, name, BayesianConv2d(child.in_channels, child.out_channels, kernel, config, stride,
+                                                 padding[0], transposed=isinstance(child, nn.ConvTranspose2d)))
+        elif isinstance(child, nn.Linear):
+            if child.bias is None:
+                raise ValueError(f"{name}: a linear layer without a bias has no Bayesian form here")
+            setattr(module, name, BayesianLinear(child.in_features, child.out_features, config))
+        else:
+            to_bayesian(child, config)
+    return module
+
+
+def bayesian_layers(module: nn.Module) -> Iterator[BayesianLayer]:
+    return (m for m in module.modules() if isinstance(m, BayesianLayer))
+
+
+def complexity_cost(module: nn.Module) -> torch.Tensor:
+    """The summed KL of every Bayesian layer's last draw in ``module``."""
+    return sum((layer.kl for layer in bayesian_layers(module)), torch.zeros(()))
+
+
+@contextmanager
+def mean_weights(module: nn.Module) -> Iterator[None]:
+    """Within the block, Bayesian layers use their posterior means instead of drawing weights."""
+    layers = list(bayesian_layers(module))
+    for layer in layers:
+        layer.sampling = False
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.sampling = True
+
+
+def minibatch_weights(batches: int, scheme: str = "uniform") -> torch.Tensor:
+    """pi_i, the complexity cost's share on minibatch i of an epoch of M (sec. 3.4): 1/M each, or
+    2^(M-i) / (2^M - 1) (``blundell``), which front-loads the prior. Both sum to 1."""
+    if scheme == "uniform":
+        return torch.full((batches,), 1.0 / batches, dtype=torch.float64)
+    i = torch.arange(1, batches + 1, dtype=torch.float64)
+    return torch.exp2(-i) / (1 - math.pow(2.0, -batches))  # 2^(M-i) / (2^M - 1), without overflow
