@@ -170,3 +170,43 @@ def test_a_bnn_run_reports_uncertainty_and_is_reproducible(tmp_path: Path) -> No
                            capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.count("mutual information") == 3
+
+
+def test_the_bayesian_vae_bound_includes_the_weights_kl(tmp_path: Path) -> None:
+    from vaekit.models import BayesianVAE
+
+    data = load_data(DataConfig(name="binarized-mnist", limit=3000, validation=500))
+    torch.manual_seed(0)
+    model = BayesianVAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[128], dataset_size=3000,
+                        bayes_prior="gaussian")
+    assert not any(isinstance(m, nn.Linear) for m in model.decoder.modules())
+    assert any(isinstance(m, nn.Linear) for m in model.encoder.modules())  # only the decoder, unless asked
+    x = data.test.x[:64]  # type: ignore[attr-defined]
+    model.train()
+    out = model.loss(x)
+    weights_kl = complexity_cost(model).item() / 3000
+    assert out.terms["weights_kl"].item() == pytest.approx(weights_kl, rel=1e-5) and weights_kl > 0
+    assert out.value.item() == pytest.approx(-out.terms["elbo"].item() + weights_kl, rel=1e-4)
+    before = model.loss(x).terms["elbo"].item()
+    model.fit(data, epochs=3, batch_size=100, progress=False)
+    model.eval()
+    assert model.elbo(x).mean().item() > before + 100  # it learns (measured: -547 -> -208 nats)
+    mean, spread = model.samples_with_uncertainty(4, draws=10, seed=0)
+    assert mean.shape == spread.shape == (4, 1, 28, 28) and spread.max() > 0
+    again = load(model.save(tmp_path / "bvae"))
+    torch.testing.assert_close(again.reconstruct(x), model.reconstruct(x))  # evaluation: the mean weights
+
+
+def test_the_curve_fit_band_widens_away_from_the_data() -> None:
+    from vaekit.curve_fitting import fit_curve, paper_curve, predictive_draws
+
+    x, y = paper_curve(60, seed=0)
+    net = fit_curve(x, y, hidden=[50, 50], steps=1500)
+    grid = torch.tensor([0.25, 1.2])
+    low, median, high = torch.quantile(predictive_draws(net, grid, 200), torch.tensor([0.25, 0.5, 0.75]), dim=0)
+    spread = high - low
+    assert spread[1] > 3 * spread[0], spread  # measured: 0.04 inside the data, 0.46 far from it
+    truth = paper_curve(1, noise=0.0, low=0.25, high=0.25)[1]
+    assert abs(median[0] - truth.item()) < 0.1
+    with pytest.raises(ValueError, match="same shape"):
+        fit_curve(x, y[:10])

@@ -49,7 +49,7 @@ HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
 LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae", "semi-supervised-aae", "classifier", "bnn")
 IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
 ADVERSARIAL = ("aae", "supervised-aae", "semi-supervised-aae", "clustering-aae")
-BAYESIAN = ("bnn",)  # weights with a posterior (Blundell et al. 2015)
+BAYESIAN = ("bnn", "bayesian-vae")  # weights with a posterior (Blundell et al. 2015)
 CLASSIFIERS = ("classifier", "bnn")  # p(y|x) alone: no latent variables, no likelihood of x
 
 
@@ -58,7 +58,8 @@ class ModelConfig(_Strict):
 
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
                   "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
-                  "supervised-aae", "semi-supervised-aae", "clustering-aae", "classifier", "bnn"] = "vae"
+                  "supervised-aae", "semi-supervised-aae", "clustering-aae", "classifier", "bnn",
+                  "bayesian-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -89,6 +90,7 @@ class ModelConfig(_Strict):
     prior_sigma2: float = Field(math.exp(-6), gt=0.0)  # bnn: the narrow component's sd (-log sigma2 = 6)
     posterior_rho: float = -5.0  # bnn: rho at the start, sigma = softplus(rho) (about 0.0067)
     local_reparameterization: bool = False  # bnn: draw pre-activations, not weights (Kingma et al. 2015)
+    bayesian_encoder: bool = False  # bayesian-vae: the encoder's weights get a posterior too (else the decoder's only)
     top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
@@ -137,6 +139,8 @@ class ModelConfig(_Strict):
             raise ValueError("bayes_prior, prior_pi, prior_sigma1, prior_sigma2, posterior_rho and "
                              f"local_reparameterization are the Bayesian networks' ({', '.join(BAYESIAN)}); "
                              f"{self.name} has point-estimated weights")
+        if self.name != "bayesian-vae" and self.bayesian_encoder:
+            raise ValueError(f"bayesian_encoder is bayesian-vae's; {self.name} has no Bayesian decoder")
         if self.name != "classifier" and self.dropout:
             raise ValueError(f"dropout is the plain classifier's; {self.name} has none")
         if self.bayes_prior == "scale-mixture" and self.prior_sigma2 >= self.prior_sigma1:
@@ -144,7 +148,7 @@ class ModelConfig(_Strict):
                              f"make it smaller than prior_sigma1 ({self.prior_sigma1})")
         if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
             raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
-        if self.name not in ("vae", "conditional-vae") and self.free_bits > 0:
+        if self.name not in ("vae", "conditional-vae", "bayesian-vae") and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
 

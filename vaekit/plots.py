@@ -1,4 +1,5 @@
-"""Plots of a run: loss curves from metrics.jsonl, the latent space beside the prior."""
+"""Plots: loss curves from metrics.jsonl, the latent space beside the prior, reliability diagrams, a regression
+band."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +11,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402, I001
 
 from vaekit.train.metrics_log import read_metrics  # noqa: E402
+
+
+def _save(fig: plt.Figure, out: str | Path) -> Path:
+    """Lay out, write as PNG and close ``fig``."""
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
 
 
 CLASSIFIER_PANELS = {"nll": "-log p(y|x, w) (nats)", "complexity": "KL(q(w) || p(w)) / N (nats)",
@@ -47,11 +57,7 @@ def loss_curves(metrics_path: str | Path, out: str | Path, panels: dict[str, str
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples: torch.Tensor,
@@ -81,11 +87,7 @@ def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples
         ax.set_xlabel(axes_names[0])
         ax.set_ylabel(axes_names[1])
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def reliability_diagram(bins: list[dict[str, float]], out: str | Path, title: str = "") -> Path:
@@ -105,8 +107,19 @@ def reliability_diagram(bins: list[dict[str, float]], out: str | Path, title: st
     bottom.set_yscale("symlog")
     bottom.set_xlabel("confidence, max p(y|x)")
     bottom.set_ylabel("examples")
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
+
+
+def regression_band(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, draws: torch.Tensor, out: str | Path) -> Path:
+    """The training points, the median prediction and its interquartile band (Blundell et al. fig. 5)."""
+    low, median, high = torch.quantile(draws, torch.tensor([0.25, 0.5, 0.75]), dim=0)
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.fill_between(grid, low, high, color="tab:red", alpha=0.3, label="interquartile range")
+    ax.plot(grid, median, color="tab:red", label="median")
+    ax.scatter(x.view(-1), y.view(-1), s=8, color="black", label="training data")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_ylim(float(y.min()) - 1.0, float(y.max()) + 1.0)
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    return _save(fig, out)

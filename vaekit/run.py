@@ -24,7 +24,7 @@ from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
-from vaekit.models import AAE, Classifier, LatentVariableModel, build_model
+from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, build_model
 from vaekit.parzen import parzen_of_model
 from vaekit.plots import (
     CLASSIFIER_PANELS,
@@ -110,6 +110,10 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         save_grid(traversals(model, x[:1], y=None if y is None else y[:1]), run_dir / "traversals.png", nrow=9),
         *extra,
     ]
+    if isinstance(model, BayesianVAE):  # samples (top) and their spread over weight draws (bottom, brighter: more)
+        mean, spread = model.samples_with_uncertainty(16, seed=seed)
+        figures.append(save_grid(torch.cat([mean, spread / spread.max().clamp(min=1e-12)]),
+                                 run_dir / "weight_uncertainty.png", nrow=16))
     if model.latent_size == 2 and model.config.head_margin is None:  # cluster heads' codes: latent.png
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
     if not model.tractable:  # an adversarial autoencoder: q(z) beside the p(z) it was matched to

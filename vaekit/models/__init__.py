@@ -1,6 +1,7 @@
 """Models: one file per model, each registered by name."""
 from vaekit.models.aae import AAE, SupervisedAAE
 from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.bayesian_vae import BayesianVAE
 from vaekit.models.beta_tc_vae import BetaTCVAE
 from vaekit.models.categorical_aae import ClusteringAAE, SemiSupervisedAAE
 from vaekit.models.classifier import BayesianClassifier, Classifier
@@ -18,7 +19,7 @@ from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 from vaekit.models.vq_vae import VQVAE
 
-__all__ = ["AAE", "BayesianClassifier", "BetaTCVAE", "Classifier", "ClusteringAAE", "ConditionalVAE",
+__all__ = ["AAE", "BayesianClassifier", "BayesianVAE", "BetaTCVAE", "Classifier", "ClusteringAAE", "ConditionalVAE",
            "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "M1", "M1M2", "M2",
            "MODELS", "MixturePriorVAE", "SemiSupervisedAAE", "SupervisedAAE", "VAE", "VQVAE", "VampPriorVAE",
            "build_model", "register"]

@@ -1,0 +1,66 @@
+"""The Bayesian VAE: full variational Bayes over the latent variables and the decoder's weights (Kingma & Welling
+2013, appendix F), with the weights' posterior learned by Bayes by Backprop (Blundell et al. 2015).
+
+Every decoder weight (and, with ``bayesian_encoder``, every encoder weight) has a Gaussian posterior q(w) and a
+prior p(w) (:mod:`vaekit.nn.bayes`). The bound on the whole training set, per example, is
+    ELBO(x; w) - KL(q(w) || p(w)) / N,     w ~ q(w) drawn once per minibatch,
+the VAE's ELBO under one draw of the weights minus the weights' complexity cost spread over the N examples
+(appendix F's marginal likelihood bound; an encoder's weights are variational parameters there, so making them
+Bayesian as well is an option). The loss is its negative.
+
+In training the layers draw weights; in evaluation (``model.eval()``) they use their posterior means, so the
+bounds, log p(x), samples and the codec are those of the mean network. ``samples_with_uncertainty`` decodes
+prior draws under several weight draws: their spread is the model's own (epistemic) uncertainty.
+"""
+from __future__ import annotations
+
+import torch
+
+from vaekit.config import ModelConfig
+from vaekit.models.base import Loss
+from vaekit.models.registry import register
+from vaekit.models.vae import VAE
+from vaekit.nn.bayes import bayesian_layers, complexity_cost, to_bayesian
+
+
+@register("bayesian-vae")
+class BayesianVAE(VAE):
+    """``BayesianVAE(data_shape=(1, 28, 28), latent_dim=20, dataset_size=50000)``."""
+
+    bayesian = True
+
+    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
+        super().__init__(config, **options)
+        to_bayesian(self.decoder, self.config)
+        if self.config.bayesian_encoder:
+            to_bayesian(self.encoder, self.config)
+
+    def train(self, mode: bool = True) -> "BayesianVAE":
+        """Training draws weights; evaluation uses the posterior means."""
+        super().train(mode)
+        for layer in bayesian_layers(self):
+            layer.sampling = mode
+        return self
+
+    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+        """The negative ELBO under one draw of the weights, plus their complexity cost / N (appendix F)."""
+        fit = super().loss(x, kl_weight)
+        complexity = complexity_cost(self) / self.config.dataset_size
+        return Loss(fit.value + kl_weight * complexity, {**fit.terms, "weights_kl": complexity.detach()})
+
+    @torch.no_grad()
+    def samples_with_uncertainty(self, n: int, draws: int = 20,
+                                 seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """n prior draws z, each decoded (the mean of p(x|z)) under ``draws`` weight draws: the mean image over
+        the weights and its standard deviation, (n, *data_shape) each."""
+        generator_state = torch.random.get_rng_state()
+        if seed is not None:
+            torch.manual_seed(seed)
+        z = self.prior().sample((n,))
+        was_training = self.training
+        self.train(True)  # draw weights
+        images = torch.stack([self.decode(z).mean for _ in range(draws)])
+        self.train(was_training)
+        if seed is not None:
+            torch.random.set_rng_state(generator_state)
+        return images.mean(0), images.std(0)
