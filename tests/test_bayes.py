@@ -210,3 +210,17 @@ def test_the_curve_fit_band_widens_away_from_the_data() -> None:
     assert abs(median[0] - truth.item()) < 0.1
     with pytest.raises(ValueError, match="same shape"):
         fit_curve(x, y[:10])
+
+
+def test_the_scale_mixture_prior_is_torchs_mixture() -> None:
+    from torch.distributions import Categorical, MixtureSameFamily, Normal
+
+    from vaekit.nn.bayes import ScaleMixture
+
+    mine = ScaleMixture(0.25, 1.0, math.exp(-6))
+    reference = MixtureSameFamily(Categorical(probs=torch.tensor([0.25, 0.75])),
+                                  Normal(torch.zeros(2), torch.tensor([1.0, math.exp(-6)])))
+    w = torch.cat([torch.randn(1000) * 0.003, torch.randn(1000), torch.tensor([0.0, 5.0])])
+    torch.testing.assert_close(mine.log_prob(w), reference.log_prob(w), rtol=1e-5, atol=1e-5)
+    draws = mine.sample((200000,))
+    assert (draws.abs() > 0.1).float().mean().item() == pytest.approx(0.25 * 0.92, abs=0.01)  # the wide share

@@ -19,17 +19,41 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Categorical, Distribution, MixtureSameFamily, Normal, kl_divergence
+from torch.distributions import Distribution, Normal, constraints, kl_divergence
 
 from vaekit.config import ModelConfig
+
+
+class ScaleMixture(Distribution):
+    """pi N(0, sigma1^2) + (1 - pi) N(0, sigma2^2) for each weight (eq. 7). Its log-density is one logaddexp of
+    the two components, elementwise: torch's MixtureSameFamily gives the same values at about four times the
+    cost on a network's worth of weights."""
+
+    arg_constraints: dict = {}
+    support = constraints.real
+
+    def __init__(self, pi: float, sigma1: float, sigma2: float) -> None:
+        super().__init__(validate_args=False)
+        self.pi, self.sigma1, self.sigma2 = pi, sigma1, sigma2
+        half_log_2pi = 0.5 * math.log(2 * math.pi)
+        self._offsets = (math.log(pi) - math.log(sigma1) - half_log_2pi,
+                         math.log(1 - pi) - math.log(sigma2) - half_log_2pi)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        square = value * value
+        return torch.logaddexp(self._offsets[0] - square / (2 * self.sigma1 ** 2),
+                               self._offsets[1] - square / (2 * self.sigma2 ** 2))
+
+    def sample(self, sample_shape: torch.Size = torch.Size()) -> torch.Tensor:  # type: ignore[override]
+        wide = torch.rand(sample_shape) < self.pi
+        return torch.randn(sample_shape) * torch.where(wide, self.sigma1, self.sigma2)
 
 
 def weight_prior(config: ModelConfig) -> Distribution:
     """p(w) for one weight: the scale mixture of eq. 7, or N(0, prior_sigma1^2) (``bayes_prior: gaussian``)."""
     if config.bayes_prior == "gaussian":
         return Normal(0.0, config.prior_sigma1)
-    return MixtureSameFamily(Categorical(probs=torch.tensor([config.prior_pi, 1 - config.prior_pi])),
-                             Normal(torch.zeros(2), torch.tensor([config.prior_sigma1, config.prior_sigma2])))
+    return ScaleMixture(config.prior_pi, config.prior_sigma1, config.prior_sigma2)
 
 
 class BayesianLayer(nn.Module):
@@ -49,8 +73,8 @@ class BayesianLayer(nn.Module):
 
     def posteriors(self) -> tuple[Normal, Normal]:
         """q(w) and q(b): independent Gaussians, sigma = softplus(rho)."""
-        return (Normal(self.weight_mu, F.softplus(self.weight_rho)),
-                Normal(self.bias_mu, F.softplus(self.bias_rho)))
+        return (Normal(self.weight_mu, F.softplus(self.weight_rho), validate_args=False),
+                Normal(self.bias_mu, F.softplus(self.bias_rho), validate_args=False))
 
     def complexity(self, draws: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """KL(q || p) over this layer's weights: closed form for a Gaussian prior, else by Monte Carlo at
