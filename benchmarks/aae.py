@@ -15,14 +15,10 @@ Adam) with the row's overrides below, trained for ``--epochs`` epochs; the time 
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
-import sys
 import time
-from datetime import datetime, timezone
 
 import torch
-from common import RESULTS, ROOT, save_result, use_shared_data
+from common import ROOT, save_row, use_shared_data
 
 use_shared_data()
 
@@ -89,17 +85,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="training images (a smoke test; not for results)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of every row")
     args = parser.parse_args()
-    previous = RESULTS / "aae.json"
-    rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
-    for name in args.rows:  # each row replaces its earlier run and is saved as soon as it ends
+    for name in args.rows:  # each row is saved as soon as it ends
         row = run_row(name, args.epochs, args.seed, args.limit, args.set)
         print(row, flush=True)
-        if args.limit is not None:
-            continue
-        row |= {"command": shlex.join(["python", *sys.argv]), "extra": args.set,
-                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
-        rows = sorted([r for r in rows if r["row"] != name] + [row], key=lambda r: list(ROWS).index(r["row"]))
-        save_result("aae", {"paper": PAPER, "overrides": ROWS, "rows": rows})
+        if args.limit is None:
+            save_row("aae", {**row, "extra": args.set}, list(ROWS), {"paper": PAPER, "overrides": ROWS})
 
 
 if __name__ == "__main__":

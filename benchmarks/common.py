@@ -70,3 +70,14 @@ def save_result(name: str, result: dict) -> Path:
     path.write_text(json.dumps(result, indent=2) + "\n")
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "report.py")], check=True)
     return path
+
+
+def save_row(name: str, row: dict, order: list[str], header: dict) -> Path:
+    """Put ``row`` (keyed by row["row"]) into results/NAME.json with its own command and date, replacing that
+    row's earlier run and keeping the others (rows run at different times, each by its own command)."""
+    previous = RESULTS / f"{name}.json"
+    rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
+    row = {**row, "command": shlex.join(["python", *sys.argv]),
+           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    rows = sorted([r for r in rows if r["row"] != row["row"]] + [row], key=lambda r: order.index(r["row"]))
+    return save_result(name, {**header, "rows": rows})

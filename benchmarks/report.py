@@ -201,10 +201,29 @@ def adversarial(r: dict) -> str:
             + table)
 
 
+def bayes_by_backprop(r: dict) -> str:
+    def auroc(row: dict) -> str:
+        both = f"{row['auroc_entropy']:.3f}"
+        return both + (f" / {row['auroc_mutual_information']:.3f}" if row["row"].startswith("bbb") else "")
+
+    rows = [[row["row"], f"**{row['error']:.2f}**", row["paper_error"], f"{row['ece']:.4f}", f"{row['nll']:.4f}",
+             auroc(row), row["epochs"], row["minutes"], f"`{row['command']}`", row["date"]] for row in r["rows"]]
+    table = _table(["row", "test error %", "paper %", "ECE", "-log p(y|x)", "OOD AUROC (entropy / MI)", "epochs",
+                    "minutes", "command", "date"], rows)
+    return ("## Bayes by Backprop\n\n"
+            f"Machine: {r['machine']}. Each row was run on its own, by the command beside it (from benchmarks/).\n\n"
+            "Blundell et al. 2015 Table 1 beside vaekit: MNIST, 50,000 training images, two hidden layers of the "
+            "width in the row's name; bbb = Bayes by Backprop with the scale-mixture prior, sgd = the same net with "
+            "point weights (SGD, momentum 0.9), dropout = sgd with dropout 0.5. The paper trained for 600 epochs. "
+            "ECE: expected calibration error, 15 bins. OOD AUROC: how well the uncertainty tells Fashion-MNIST's "
+            "test images from MNIST's (1 is perfect, 0.5 chance).\n\n" + table)
+
+
 SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits, "compression": compression, "family": family,
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
-            "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial}
+            "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
+            "bnn": bayes_by_backprop}
 
 
 def main() -> None:

@@ -56,7 +56,8 @@ def loss_curves(metrics_path: str | Path, out: str | Path, panels: dict[str, str
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:  # a term this model does not log leaves its panel empty
+            ax.legend()
     return _save(fig, out)
 
 
