@@ -138,8 +138,9 @@ class CategoricalAAE(AAE):
         used = epoch_means.get("categories_used", float(self.categories))
         if used < COLLAPSED and self.categories > 1:
             return (f"the categorical code collapsed: the batches used {used:.2f} of {self.categories} categories "
-                    "over the epoch, so the codes cannot match Cat(1/C). Try lower discriminator and generator "
-                    "learning rates (train.phase_lr: {discriminator: 3.0e-4, generator: 3.0e-4})")
+                    "over the epoch, so the codes cannot match Cat(1/C). Try discriminator and generator learning "
+                    "rates a third of the present ones (train.phase_lr: {discriminator: ..., generator: ...}), "
+                    "or a lower train.lr for the reconstruction phase")
         return super().diagnose(epoch_means)
 
 
