@@ -224,3 +224,17 @@ def test_the_scale_mixture_prior_is_torchs_mixture() -> None:
     torch.testing.assert_close(mine.log_prob(w), reference.log_prob(w), rtol=1e-5, atol=1e-5)
     draws = mine.sample((200000,))
     assert (draws.abs() > 0.1).float().mean().item() == pytest.approx(0.25 * 0.92, abs=0.01)  # the wide share
+
+
+def test_vaekit_evaluate_reports_a_classifier(tmp_path: Path) -> None:
+    data = _mnist(1000)
+    torch.manual_seed(0)
+    model = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[32], dataset_size=1000)
+    model.fit(data, epochs=1, batch_size=100, progress=False)
+    shown = subprocess.run([VAEKIT, "evaluate", str(model.save(tmp_path / "bnn")), "--data", "mnist", "--limit",
+                            "200", "--ood", "fashion-mnist", "--weight-draws", "3", "-o", str(tmp_path / "r.json")],
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["examples"] == 200 and report["weight_draws"] == 3 and report["ood"] == "fashion-mnist"
+    assert 0 <= report["error"] < 0.9 and 0 <= report["ood_auroc_mutual_information"] <= 1

@@ -86,16 +86,26 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    import torch
+
     from vaekit.data import load_data
-    from vaekit.evaluate import evaluate
+    from vaekit.evaluate import EvalReport, evaluate
+    from vaekit.models import Classifier
     from vaekit.run import check_likelihood
     from vaekit.saving import load
+    from vaekit.uncertainty import ClassifierReport, classifier_report
 
     model = load(args.model)
     data = load_data(DataConfig(name=args.data, validation=0))
-    check_likelihood(model.config.likelihood, data)
     test = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
-    report = evaluate(model, test, k=args.k, seed=args.seed)
+    torch.manual_seed(args.seed)
+    if isinstance(model, Classifier):  # error, calibration and uncertainty; --ood scores another set's test split
+        ood = None if args.ood is None else (args.ood, load_data(DataConfig(name=args.ood, validation=0)).test)
+        report: EvalReport | ClassifierReport = classifier_report(
+            model, test, ood, samples=args.weight_draws if model.bayesian else 1)
+    else:
+        check_likelihood(model.config.likelihood, data)
+        report = evaluate(model, test, k=args.k, seed=args.seed)
     text = json.dumps(report.as_dict(), indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n")
@@ -241,8 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
         q.set_defaults(func=func)
         return q
 
-    p = model_command("evaluate", "test ELBO, importance-weighted log p(x), bits/dim, active units", cmd_evaluate)
+    p = model_command("evaluate", "test ELBO, importance-weighted log p(x), bits/dim, active units (a classifier: "
+                      "error, calibration, uncertainty)", cmd_evaluate)
     p.add_argument("--data", default="binarized-mnist", help="data set whose test split to use")
+    p.add_argument("--ood", help="classifiers: a data set whose test split is scored as out of distribution")
+    p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
     p.add_argument("--k", type=_positive, default=5000, help="importance samples per example (default 5000)")
     p.add_argument("--limit", type=_positive, help="evaluate the first N test examples only")
     p.add_argument("--seed", type=int, default=0)
