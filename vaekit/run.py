@@ -169,9 +169,6 @@ def classifier_figures(model: Classifier, data: Data, test: Split, run_dir: Path
     if config.evaluate.ood is not None:
         other = load_data(config.data.model_copy(update={"name": config.evaluate.ood, "labels_per_class": None,
                                                          "limit": None})).test
-        if other.x.shape[1:] != test.x.shape[1:]:
-            raise ValueError(f"evaluate.ood '{config.evaluate.ood}' has data of shape {tuple(other.x.shape[1:])}, "
-                             f"the model's is {tuple(test.x.shape[1:])}")
         ood = (config.evaluate.ood, other if config.evaluate.limit is None else other.subset(slice(0, len(test))))
     torch.manual_seed(config.evaluate.seed)
     report = classifier_report(model, test, ood, samples=config.evaluate.weight_draws if model.bayesian else 1)

@@ -116,6 +116,9 @@ def classifier_report(model: Classifier, test: Split, ood: tuple[str, Split] | N
         mutual_information=informations.mean().item(), reliability=table)
     if ood is not None:
         name, other = ood
+        if other.x.shape[1:] != test.x.shape[1:]:
+            raise ValueError(f"the out-of-distribution data '{name}' has examples of shape "
+                             f"{tuple(other.x.shape[1:])}, the test data {tuple(test.x.shape[1:])}")
         other_draws = draws_over(model, other, samples)
         report.ood = name
         report.ood_auroc_entropy = auroc(entropies, predictive_entropy(other_draws))

@@ -53,14 +53,12 @@ class BayesianVAE(VAE):
                                  seed: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """n prior draws z, each decoded (the mean of p(x|z)) under ``draws`` weight draws: the mean image over
         the weights and its standard deviation, (n, *data_shape) each."""
-        generator_state = torch.random.get_rng_state()
-        if seed is not None:
-            torch.manual_seed(seed)
-        z = self.prior().sample((n,))
         was_training = self.training
         self.train(True)  # draw weights
-        images = torch.stack([self.decode(z).mean for _ in range(draws)])
+        with torch.random.fork_rng(devices=[]):  # as sample(): the caller's random stream is left alone
+            if seed is not None:
+                torch.manual_seed(seed)
+            z = self.prior().sample((n,))
+            images = torch.stack([self.decode(z).mean for _ in range(draws)])
         self.train(was_training)
-        if seed is not None:
-            torch.random.set_rng_state(generator_state)
         return images.mean(0), images.std(0)

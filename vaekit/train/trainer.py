@@ -137,7 +137,8 @@ class Trainer:
                              f"{model.config.dataset_size}, but the training set has {len(data.train)} examples: "
                              f"build it with dataset_size={len(data.train)} (runs fill it in)")
         steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
-        shares = (steps_per_epoch * minibatch_weights(steps_per_epoch, cfg.complexity_weights)).tolist()  # M pi_i
+        shares = [1.0] * steps_per_epoch if cfg.complexity_weights == "uniform" else \
+            (steps_per_epoch * minibatch_weights(steps_per_epoch, cfg.complexity_weights)).tolist()  # M pi_i
         schedulers = {name: s for name, optimizer in self.optimizers.items()
                      if (s := make_scheduler(optimizer, cfg, cfg.epochs * steps_per_epoch)) is not None}
         counters: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0,
@@ -168,8 +169,7 @@ class Trainer:
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
-                    weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps) * (
-                        shares[counters["batch"]] if cfg.complexity_weights == "blundell" else 1.0))
+                    weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps) * shares[counters["batch"]])
                     phases = model.phase_losses(x, weight, y) if not single else [
                         ("model", loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight))]
                     logged: dict[str, torch.Tensor] = {}
