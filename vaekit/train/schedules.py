@@ -1,6 +1,8 @@
 """Learning-rate schedules and the KL warm-up weight."""
 from __future__ import annotations
 
+import math
+
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler
@@ -26,6 +28,11 @@ def make_scheduler(optimizer: Optimizer, config: TrainConfig, total_steps: int) 
     return None
 
 
-def kl_weight(step: int, warmup_steps: int) -> float:
-    """Linear KL warm-up from 0 to 1 over ``warmup_steps`` (Sonderby et al. 2016, arXiv:1602.02282, sec. 2.5)."""
-    return 1.0 if warmup_steps == 0 else min(1.0, (step + 1) / warmup_steps)
+def kl_weight(step: int, warmup_steps: int, shape: str = "linear") -> float:
+    """The KL weight, rising from 0 to 1 over ``warmup_steps``: linearly (Sonderby et al. 2016, arXiv:1602.02282,
+    sec. 2.5), or along a logistic curve centred halfway, 1 / (1 + exp(-10 (t / T - 1/2))), as in Bowman et al. 2016
+    (arXiv:1511.06349, sec. 3.1, fig. 2); 1 from then on."""
+    if warmup_steps == 0 or step + 1 >= warmup_steps:
+        return 1.0
+    fraction = (step + 1) / warmup_steps
+    return fraction if shape == "linear" else 1.0 / (1.0 + math.exp(-10.0 * (fraction - 0.5)))
