@@ -51,6 +51,9 @@ class Header(BaseModel):
     latent: Literal["buckets", "codes"] = "buckets"  # continuous latents in buckets, or a VQ-VAE's code indices
     classes: int | None = Field(default=None, ge=2, le=1 << 16)  # a conditional model's labels, coded with the data
     source: dict[str, Any] = Field(default_factory=dict)  # how the input was given (file names, array dtype)
+    kind: Literal["array", "text"] = "array"  # text: lines coded by a sentence VAE (vaekit.codec.text)
+    final_newline: bool | None = None  # text: whether the last line ends in a newline
+    tokenizer_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # text: the model's tokenizer
 
     @model_validator(mode="after")
     def _consistent(self) -> Header:
@@ -59,8 +62,12 @@ class Header(BaseModel):
             raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
         if any(s < 1 or s > 1 << 16 for s in self.item_shape):
             raise ValueError(f"implausible item shape {self.item_shape}")
-        if self.mode == "lossless" and (self.alphabet is None or (self.precision is None and self.latent == "buckets")):
+        if self.mode == "lossless" and ((self.alphabet is None and self.kind == "array")
+                                        or (self.precision is None and self.latent == "buckets")):
             raise ValueError("a lossless header needs the latent precision and the alphabet")
+        if self.kind == "text" and (self.mode != "lossless" or self.final_newline is None
+                                    or self.tokenizer_sha256 is None):
+            raise ValueError("a text header is lossless and records the final newline and the tokenizer")
         if self.mode == "lossy" and self.latent == "buckets" and (self.step is None or self.symbol_range is None
                                                                   or self.batches):
             raise ValueError("a lossy header needs the quantization step and the symbol range, and no batches")

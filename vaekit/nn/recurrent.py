@@ -74,7 +74,13 @@ class SentenceDecoder(nn.Module):
         hidden, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return self.out(hidden)
 
-    def step(self, token: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """One step: the previous tokens (N,) and the state in, the next token's logits (N, vocab) and the state out."""
+    def advance(self, token: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One step: the previous tokens (N,) and the state in, the output (N, hidden) and the state out; the next
+        token's logits are ``self.out(output)``."""
         out, state = self.rnn(self.embed(token)[:, None], state)
-        return self.out(out[:, 0]), state
+        return out[:, 0].contiguous(), state
+
+    def step(self, token: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """One step: the next token's logits (N, vocab) and the state."""
+        out, state = self.advance(token, state)
+        return self.out(out), state
