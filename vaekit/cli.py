@@ -31,11 +31,25 @@ def _positive(text: str) -> int:
     return value
 
 
-def _test_examples(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
-    """The first ``count`` test examples of --data and their labels (None if it has none)."""
+def _data_config(model, name: str | None) -> DataConfig:  # type: ignore[no-untyped-def]
+    """The test data a command reads: --data, by default MNIST for image models and Brown for text models, whose
+    sentences are read at the model's length."""
+    from vaekit.models import TextModel
+
+    if isinstance(model, TextModel):
+        return DataConfig(name=name or "brown", validation=0, max_length=model.max_length)
+    return DataConfig(name=name or "binarized-mnist", validation=0)
+
+
+def _load_test_data(model, name: str | None):  # type: ignore[no-untyped-def]
     from vaekit.data import load_data
 
-    data = load_data(DataConfig(name=args.data, validation=0))
+    return load_data(_data_config(model, name), tokenizer=getattr(model, "tokenizer", None))
+
+
+def _test_examples(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
+    """The first ``count`` test examples of --data and their labels (None if it has none)."""
+    data = _load_test_data(model, args.data)
     if data.data_shape != model.data_shape:
         raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
     return data.test.x[:count], None if data.test.y is None else data.test.y[:count]
@@ -100,11 +114,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaekit.uncertainty import ClassifierReport, classifier_report
 
     model = load(args.model)
-    data = load_data(DataConfig(name=args.data, validation=0))
+    data = _load_test_data(model, args.data)
     test = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
     torch.manual_seed(args.seed)
     if isinstance(model, Classifier):  # error, calibration and uncertainty; --ood scores another set's test split
-        ood = None if args.ood is None else (args.ood, load_data(DataConfig(name=args.ood, validation=0)).test)
+        ood = None if args.ood is None else (args.ood, load_data(_data_config(model, args.ood)).test)
         report: EvalReport | ClassifierReport = classifier_report(
             model, test, ood, samples=args.weight_draws if model.bayesian else 1)
     else:
@@ -116,11 +130,32 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(text)
 
 
+def _print_text(lines: list[str], output: str | None) -> None:
+    """Sentences to stdout, and to --output if given."""
+    print("\n".join(lines))
+    if output:
+        Path(output).write_text("\n".join(lines) + "\n")
+
+
+def _sentences(model, args: argparse.Namespace, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """A text command's sentences: those given, or the first ``count`` test sentences of --data."""
+    if args.inputs:
+        return list(args.inputs)
+    x = _load_test_data(model, args.data).test.x[:count]
+    return [model.tokenizer.decode(row) for row in x.tolist()]
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.generate import samples_per_class, save_grid
+    from vaekit.models import TextModel
     from vaekit.saving import load
+    from vaekit.sentences import sample_text
 
     model = load(args.model)
+    if isinstance(model, TextModel):  # sentences, greedy or drawn token by token
+        _print_text(sample_text(model, args.n, args.seed, greedy=not args.draw), args.output)
+        return
+    args.output = args.output or "samples.png"
     if model.conditional and args.class_ is None:  # a row of --nrow samples for each class
         print(save_grid(samples_per_class(model, args.nrow, args.seed), args.output, nrow=args.nrow))
         return
@@ -131,18 +166,34 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaekit.generate import reconstruction_pairs, save_grid
+    from vaekit.models import TextModel
     from vaekit.saving import load
+    from vaekit.sentences import reconstruct_text
 
     model = load(args.model)
+    if isinstance(model, TextModel):
+        lines = _sentences(model, args, args.n)
+        _print_text([f"  in: {a}\n out: {b}" for a, b in zip(lines, reconstruct_text(model, lines))], args.output)
+        return
+    args.output = args.output or "reconstructions.png"
     x, y = _inputs(model, args, args.n)
     print(save_grid(reconstruction_pairs(model, x, args.nrow, y), args.output, nrow=args.nrow))
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.generate import interpolate, save_grid
+    from vaekit.models import TextModel
     from vaekit.saving import load
+    from vaekit.sentences import homotopy
 
     model = load(args.model)
+    if isinstance(model, TextModel):  # a homotopy between two sentences
+        lines = _sentences(model, args, 2)
+        if len(lines) != 2:
+            raise ValueError(f"interpolate needs exactly two sentences, got {len(lines)}")
+        _print_text(homotopy(model, lines[0], lines[1], args.steps), args.output)
+        return
+    args.output = args.output or "interpolation.png"
     x, y = _inputs(model, args, 2)
     if len(x) != 2:
         raise ValueError(f"interpolate needs exactly two inputs, got {len(x)}")
@@ -178,14 +229,35 @@ def cmd_classify(args: argparse.Namespace) -> None:
         print(f"error on these {len(y)}: {(predicted != y).float().mean().item():.2%}")
 
 
+def _compress_text(model, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    from vaekit.atomic import atomic_write
+    from vaekit.codec.text import compress_text
+
+    if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
+        raise ValueError("a text model compresses one UTF-8 text file, a sentence a line")
+    path = Path(args.inputs[0])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text ({error})") from None
+    data = compress_text(model, text, precision=args.precision or 12, max_batch=args.batch_size, progress=True,
+                         source={"files": [path.name], "model": str(Path(args.model).resolve())})
+    atomic_write(Path(args.output), lambda tmp: tmp.write_bytes(data))
+    print(f"{args.output}: {text.count(chr(10)) + (not text.endswith(chr(10)))} lines, {len(text)} characters in "
+          f"{len(data)} bytes, {8 * len(data) / len(text):.4f} bits/character")
+
+
 def cmd_compress(args: argparse.Namespace) -> None:
     from vaekit.atomic import atomic_write
     from vaekit.codec import compress, decompress
     from vaekit.codec.files import read_inputs, read_labels
     from vaekit.image_quality import psnr, ssim
+    from vaekit.models import TextModel
     from vaekit.saving import load
 
     model = load(args.model)
+    if isinstance(model, TextModel):
+        return _compress_text(model, args)
     x, source = read_inputs(args.inputs, model.data_shape)
     source["model"] = str(Path(args.model).resolve())
     labels = None if args.labels is None else read_labels(Path(args.labels))
@@ -213,6 +285,13 @@ def cmd_decompress(args: argparse.Namespace) -> None:
     model_dir = args.model or header.source.get("model")
     if not model_dir or not Path(model_dir).is_dir():
         raise FileNotFoundError(f"the model this file was made with ({model_dir}) is not there; give it with --model")
+    if header.kind == "text":
+        from vaekit.codec.text import decompress_text
+
+        text = decompress_text(load(model_dir), data, progress=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{args.output}: {header.count} lines of text")
+        return
     x, labels = decompress(load(model_dir), data, progress=True, return_labels=True)
     written = write_outputs(x, header, args.output, labels)
     print(f"{args.output}: {header.count} items ({header.mode}) in {len(written)} file(s)")
@@ -257,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = model_command("evaluate", "test ELBO, importance-weighted log p(x), bits/dim, active units (a classifier: "
                       "error, calibration, uncertainty)", cmd_evaluate)
-    p.add_argument("--data", default="binarized-mnist", help="data set whose test split to use")
+    p.add_argument("--data", help="data set whose test split to use (default binarized-mnist; text models: brown)")
     p.add_argument("--ood", help="classifiers: a data set whose test split is scored as out of distribution")
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
     p.add_argument("--k", type=_positive, default=5000, help="importance samples per example (default 5000)")
@@ -265,20 +344,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", help="also write the report as JSON here")
 
-    p = model_command("sample", "decode draws from the prior into a PNG grid", cmd_sample)
+    p = model_command("sample", "decode draws from the prior into a PNG grid (text models: print sentences)",
+                      cmd_sample)
     p.add_argument("-n", type=_positive, default=64, help="number of samples")
     p.add_argument("--nrow", type=_positive, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="class_", type=int, metavar="C",
                    help="a conditional model's class to draw (default: a row of --nrow for each class)")
-    p.add_argument("-o", "--output", default="samples.png")
+    p.add_argument("--draw", action="store_true", help="text: draw each token (default: greedy decoding)")
+    p.add_argument("-o", "--output", help="the PNG grid (default samples.png); text: also write the sentences here")
 
     for name, func, default in (("reconstruct", cmd_reconstruct, "reconstructions.png"),
                                 ("interpolate", cmd_interpolate, "interpolation.png")):
-        p = model_command(name, f"{name} inputs (image files, or test examples of --data)", func)
-        p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
-        p.add_argument("--data", default="binarized-mnist")
-        p.add_argument("-o", "--output", default=default)
+        p = model_command(name, f"{name} inputs (image files or sentences, or test examples of --data)", func)
+        p.add_argument("inputs", nargs="*", help="image files, or sentences for a text model (default: test "
+                       "examples of --data)")
+        p.add_argument("--data", help="default binarized-mnist; text models: brown")
+        p.add_argument("-o", "--output", help=f"default {default}; text: also write the sentences here")
         p.add_argument("--nrow", type=_positive, default=8)
         p.add_argument("--labels", type=int, nargs="+", metavar="C",
                        help="a conditional model's class of each input image, in order")
@@ -289,12 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = model_command("classify", "predicted class and its probability (with its uncertainty, for classifiers)",
                       cmd_classify)
     p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
-    p.add_argument("--data", default="binarized-mnist")
+    p.add_argument("--data", help="default binarized-mnist")
     p.add_argument("-n", type=_positive, default=20, help="test examples to classify")
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
 
-    p = model_command("compress", "compress images or a .npy array into one file", cmd_compress)
-    p.add_argument("inputs", nargs="+", help="image files, folders of images, or one .npy array")
+    p = model_command("compress", "compress images, a .npy array or (text models) a text file into one file",
+                      cmd_compress)
+    p.add_argument("inputs", nargs="+", help="image files, folders of images, one .npy array, or one .txt file")
     p.add_argument("-o", "--output", required=True, help="the compressed file to write")
     p.add_argument("--mode", choices=["lossless", "lossy"], default="lossless",
                    help="lossless: bits-back ANS, exact; lossy: quantized latents, the model's reconstruction")
@@ -309,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decompress", help="decompress a file written by vaekit compress")
     p.add_argument("file", help="the compressed file")
-    p.add_argument("-o", "--output", required=True, help="a folder for images, or a .npy path for an array")
+    p.add_argument("-o", "--output", required=True, help="a folder for images, a .npy path for an array, or a text "
+                   "file's path")
     p.add_argument("--model", help="the model directory (default: the one recorded at compression)")
     p.set_defaults(func=cmd_decompress)
 

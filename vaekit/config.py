@@ -163,13 +163,15 @@ class ModelConfig(_Strict):
                              f"{self.name} with likelihood {self.likelihood} " + (
                                  "needs likelihood categorical" if text else "cannot use it"))
         if text and len(self.hidden) != 1:
-            raise ValueError(f"{self.name}'s hidden is the one width of its recurrent cells, e.g. [256]; got {self.hidden}")
+            raise ValueError(f"{self.name}'s hidden is the one width of its recurrent cells, e.g. [256]; "
+                             f"got {self.hidden}")
         text_only = self.vocab_size is not None or self.embedding_dim != 256 or self.rnn != "gru"
         if not text and (text_only or self.word_dropout):
             raise ValueError(f"vocab_size, embedding_dim, rnn and word_dropout are the text models' "
                              f"({', '.join(TEXT)}); {self.name} models arrays")
         if self.name == "rnn-lm" and self.word_dropout:
-            raise ValueError("word_dropout weakens sentence-vae's decoder so that z carries information; rnn-lm has no z")
+            raise ValueError("word_dropout weakens sentence-vae's decoder so that z carries information; "
+                             "rnn-lm has no z")
         if self.name not in ("vae", "conditional-vae", "bayesian-vae", "sentence-vae") and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self

@@ -195,7 +195,8 @@ def _language_model_report(model: LatentVariableModel, split: Split, start: floa
     tokens = int((split.x != 0).sum())
     nll_per_token = -log_p * len(split) / tokens
     return EvalReport(examples=len(split), k=0, elbo=log_p, reconstruction=log_p, kl=0.0, log_likelihood=log_p,
-                      nll=-log_p, bits_per_dim=nll_per_token / math.log(2), elbo_bits_per_dim=nll_per_token / math.log(2),
+                      nll=-log_p, bits_per_dim=nll_per_token / math.log(2),
+                      elbo_bits_per_dim=nll_per_token / math.log(2),
                       kl_per_dim=[], active_units=0, seconds=time.perf_counter() - start, tokens=tokens,
                       nll_per_token=nll_per_token, perplexity=math.exp(nll_per_token),
                       elbo_perplexity=math.exp(nll_per_token))

@@ -42,8 +42,8 @@ def loss_curves(metrics_path: str | Path, out: str | Path, panels: dict[str, str
     """The logged terms ``panels`` (key: title; the ELBO's by default) against steps, training and validation,
     as one PNG."""
     records = read_metrics(Path(metrics_path))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8))
-    for ax, (key, title) in zip(axes, panels.items()):
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8), squeeze=False)
+    for ax, (key, title) in zip(axes[0], panels.items()):
         later: list[float] = []
         for split, style in (("train", "-"), ("valid", "o-")):
             points = [(r["step"], r[key]) for r in records if r["split"] == split and key in r]

@@ -27,7 +27,6 @@ from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, TextModel, build_model
 from vaekit.parzen import parzen_of_model
-from vaekit.sentences import text_figures
 from vaekit.plots import (
     CLASSIFIER_PANELS,
     ELBO_PANELS,
@@ -36,6 +35,7 @@ from vaekit.plots import (
     loss_curves,
     reliability_diagram,
 )
+from vaekit.sentences import text_figures
 from vaekit.train import Trainer
 from vaekit.uncertainty import classifier_report
 
@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 def check_likelihood(likelihood: str, data: Data) -> None:
     """Refuse a likelihood that is not a true likelihood for the data (bits/dim would be wrong)."""
     if (likelihood == "categorical") != (data.kind == "tokens"):
-        raise ValueError(f"text needs a text model ({', '.join(TEXT)}) with the categorical likelihood; '{data.name}' is "
-                         + ("text" if data.kind == "tokens" else f"{data.kind} data, not text"))
+        raise ValueError(f"text needs a text model ({', '.join(TEXT)}) with the categorical likelihood; "
+                         f"'{data.name}' is " + ("text" if data.kind == "tokens" else f"{data.kind} data, not text"))
     if likelihood == "categorical":
         return
     kinds = make_likelihood(likelihood, (1,)).data_kinds

@@ -20,9 +20,10 @@ from tqdm import tqdm
 from vaekit.codec.bits_back import initial_words, latent_coding, reversed_starts
 from vaekit.codec.coding_dists import snap
 from vaekit.codec.container import MAX_BATCH, CodecError, Header, pack, unpack
+from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import latent_code
 from vaekit.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPELLING_END, UNK_ID, WordTokenizer
-from vaekit.models import SentenceVAE
+from vaekit.models import LatentVariableModel, SentenceVAE
 from vaekit.saving import weights_sha256
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
@@ -30,14 +31,15 @@ _HEADROOM = 1.25
 _MAX_STEPS = 1 << 16  # tokens per line at most
 
 
-def _word_tokenizer(model: SentenceVAE) -> WordTokenizer:
+def _text_model(model: LatentVariableModel) -> tuple[SentenceVAE, WordTokenizer]:
+    """The sentence VAE and its word tokenizer, or a clear refusal."""
     if not isinstance(model, SentenceVAE):
         raise CodecError(f"text is coded with a sentence-vae; {model.registered_name} is not one")
     tokenizer = model.tokenizer
     if not isinstance(tokenizer, WordTokenizer) or tokenizer.lowercase:
         raise CodecError("lossless text coding needs the word tokenizer without lowercase (data.tokenizer=word, "
                          "data.lowercase=false): other tokenizations cannot give back the exact text")
-    return tokenizer
+    return model, tokenizer
 
 
 def _spelling_model(tokenizer: WordTokenizer) -> constriction.stream.model.Categorical:
@@ -58,11 +60,10 @@ def _ids(lines: list[list[str]], tokenizer: WordTokenizer) -> torch.Tensor:
     return x
 
 
-def _encode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE, lines: list[list[str]],
-                  index: np.ndarray, buckets, spelling) -> None:  # type: ignore[no-untyped-def]
+def _encode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE, tokenizer: WordTokenizer,
+                  lines: list[list[str]], index: np.ndarray, buckets: LatentBuckets,
+                  spelling: constriction.stream.model.Categorical) -> None:
     """Push the batch's tokens (and spelled unknown words) under p(x|z) at z's bucket centres."""
-    tokenizer = model.tokenizer
-    assert isinstance(tokenizer, WordTokenizer)
     x = _ids(lines, tokenizer)
     state = model.decoder.initial_state(buckets.centres(index), len(x))
     token = torch.full((len(x),), BOS_ID)
@@ -81,15 +82,15 @@ def _encode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE,
         coder.encode_reverse(x[active, t].numpy().astype(np.int32), _CATEGORICAL, probs)
 
 
-def _decode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE, size: int, index: np.ndarray,
-                  buckets, spelling) -> tuple[list[list[str]], torch.Tensor]:  # type: ignore[no-untyped-def]
+def _decode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE, tokenizer: WordTokenizer, size: int,
+                  index: np.ndarray, buckets: LatentBuckets, spelling: constriction.stream.model.Categorical
+                  ) -> tuple[list[list[str]], torch.Tensor]:
     """Pop a batch's lines (as words) and their token ids (size, T)."""
-    tokenizer = model.tokenizer
-    assert isinstance(tokenizer, WordTokenizer)
     state = model.decoder.initial_state(buckets.centres(index), size)
     token = torch.full((size,), BOS_ID)
     done = torch.zeros(size, dtype=torch.bool)
-    columns, words = [], [[] for _ in range(size)]  # type: list[torch.Tensor], list[list[str]]
+    columns: list[torch.Tensor] = []
+    words: list[list[str]] = [[] for _ in range(size)]
     while not done.all():
         if len(columns) >= _MAX_STEPS:
             raise CodecError("a line does not end: the file does not match this model")
@@ -120,10 +121,10 @@ def _lines(text: str) -> tuple[list[list[str]], bool]:
 
 
 @torch.no_grad()
-def compress_text(model: SentenceVAE, text: str, precision: int = 12, max_batch: int = 256,
+def compress_text(model: LatentVariableModel, text: str, precision: int = 12, max_batch: int = 256,
                   progress: bool = False, source: dict | None = None) -> bytes:
-    """Code ``text`` (its lines, exactly) into the bytes of a vaekit file."""
-    tokenizer = _word_tokenizer(model)
+    """Code ``text`` (its lines, exactly) into the bytes of a vaekit file with a sentence VAE."""
+    model, tokenizer = _text_model(model)
     if not isinstance(text, str) or not text:
         raise CodecError("expected non-empty text")
     if not 2 <= precision <= 16 or not 1 <= max_batch <= MAX_BATCH:
@@ -141,9 +142,10 @@ def compress_text(model: SentenceVAE, text: str, precision: int = 12, max_batch:
             size = max(1, min(size, max_batch, len(lines) - start))
             batch = lines[start:start + size]
             before = coder.num_bits()
-            index = latent_code(model.encode(_ids(batch, tokenizer)), buckets, size, "posterior q(z|x)").pop(coder, size)
+            posterior = latent_code(model.encode(_ids(batch, tokenizer)), buckets, size, "posterior q(z|x)")
+            index = posterior.pop(coder, size)
             bits_per_line = max(1.0, (before - coder.num_bits()) / size)
-            _encode_batch(coder, model, batch, index, buckets, spelling)
+            _encode_batch(coder, model, tokenizer, batch, index, buckets, spelling)
             prior.push(coder, index)
             batches.append(size)
             bar.update(size)
@@ -155,9 +157,9 @@ def compress_text(model: SentenceVAE, text: str, precision: int = 12, max_batch:
 
 
 @torch.no_grad()
-def decompress_text(model: SentenceVAE, data: bytes, progress: bool = False) -> str:
+def decompress_text(model: LatentVariableModel, data: bytes, progress: bool = False) -> str:
     """The text that :func:`compress_text` coded, exactly."""
-    tokenizer = _word_tokenizer(model)
+    model, tokenizer = _text_model(model)
     header, payload = unpack(data)
     if header.kind != "text":
         raise CodecError("this file holds arrays, not text: use vaekit.codec.decompress")
@@ -175,7 +177,7 @@ def decompress_text(model: SentenceVAE, data: bytes, progress: bool = False) -> 
         with tqdm(total=header.count, desc="decompressing", unit="line", disable=not progress) as bar:
             for start, size in reversed_starts(list(header.batches)):
                 index = prior.pop(coder, size)
-                words, x = _decode_batch(coder, model, size, index, buckets, spelling)
+                words, x = _decode_batch(coder, model, tokenizer, size, index, buckets, spelling)
                 latent_code(model.encode(x), buckets, size, "posterior q(z|x)").push(coder, index)
                 lines[start:start + size] = [" ".join(w) for w in words]
                 bar.update(size)

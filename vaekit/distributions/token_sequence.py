@@ -60,7 +60,7 @@ class TokenSequence(Distribution):
                 break
         return out.reshape(*sample_shape, *self.batch_shape, self.max_length)
 
-    def sample(self, sample_shape: torch.Size | tuple[int, ...] = torch.Size()) -> torch.Tensor:
+    def sample(self, sample_shape: torch.Size | list[int] | tuple[int, ...] = torch.Size()) -> torch.Tensor:
         """Ancestral sampling, token by token."""
         return self._decode("sample", torch.Size(sample_shape))
 

@@ -23,5 +23,6 @@ from vaekit.models.vq_vae import VQVAE
 
 __all__ = ["AAE", "BayesianClassifier", "BayesianVAE", "BetaTCVAE", "Classifier", "ClusteringAAE", "ConditionalVAE",
            "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "M1", "M1M2", "M2",
-           "MODELS", "MixturePriorVAE", "RNNLanguageModel", "SemiSupervisedAAE", "SentenceVAE", "SupervisedAAE", "TextModel", "VAE", "VQVAE", "VampPriorVAE",
+           "MODELS", "MixturePriorVAE", "RNNLanguageModel", "SemiSupervisedAAE", "SentenceVAE", "SupervisedAAE",
+           "TextModel", "VAE", "VQVAE", "VampPriorVAE",
            "build_model", "register"]

@@ -23,6 +23,7 @@ class RNNLanguageModel(TextModel):
     """``RNNLanguageModel(data_shape=(50,), vocab_size=10000, hidden=[256], likelihood="categorical")``."""
 
     latent: ClassVar[bool] = False
+    decoder: SentenceDecoder
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()

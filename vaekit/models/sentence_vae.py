@@ -63,6 +63,8 @@ class SentenceVAE(TextModel, VAE):
     """Build it from a :class:`ModelConfig` or its fields: ``SentenceVAE(data_shape=(50,), vocab_size=10000,
     latent_dim=16, hidden=[256], likelihood="categorical")``."""
 
+    decoder: SentenceDecoder
+
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         LatentVariableModel.__init__(self)
         config = self._configure(config, options)

@@ -169,7 +169,8 @@ class Trainer:
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
-                    weight = torch.tensor(kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule) * shares[counters["batch"]])
+                    annealed = kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule)
+                    weight = torch.tensor(annealed * shares[counters["batch"]])
                     phases = model.phase_losses(x, weight, y) if not single else [
                         ("model", loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight))]
                     logged: dict[str, torch.Tensor] = {}
