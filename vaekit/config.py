@@ -41,6 +41,27 @@ class DataConfig(_Strict):
     seed: int = 0  # seeds the split and the fixed binarization of validation/test data
 
 
+class AudioConfig(_Strict):
+    """How waveforms become log-mel spectrograms (vaekit.data.spectrogram) and back; saved with an audio model."""
+
+    sample_rate: int = Field(16000, ge=1000, le=192000)
+    n_fft: int = Field(1024, ge=16)
+    hop: int = Field(250, ge=1)
+    n_mels: int = Field(64, ge=4)
+    frames: int = Field(64, ge=2)
+    mean: float = 0.0  # the training set's log-mel mean and standard deviation (standardization)
+    std: float = Field(1.0, gt=0.0)
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples per clip: hop * (frames - 1) gives exactly ``frames`` centred STFT frames."""
+        return self.hop * (self.frames - 1)
+
+    @property
+    def seconds(self) -> float:
+        return self.clip_samples / self.sample_rate
+
+
 class LayerConfig(_Strict):
     """One stochastic layer of a hierarchical model: its latent size and the MLP widths below it."""
 
@@ -100,6 +121,7 @@ class ModelConfig(_Strict):
     embedding_dim: int = Field(256, ge=1)  # text: width of the token embeddings
     rnn: Literal["gru", "lstm"] = "gru"  # text: the recurrent cell of encoder and decoder (hidden: its one width)
     word_dropout: float = Field(0.0, ge=0.0, le=1.0)  # sentence-vae: decoder inputs replaced by <unk> (Bowman sec. 3.3)
+    audio: AudioConfig | None = None  # spectrogram models: how to turn their outputs into sound; from the data
     top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")

@@ -122,6 +122,7 @@ class EvalReport:
     nll_per_token: float | None = None  # text: -log p(x) summed over sentences / tokens
     perplexity: float | None = None  # text: exp(nll_per_token)
     elbo_perplexity: float | None = None  # text: exp(-ELBO summed over sentences / tokens), a bound on perplexity
+    log_spectral_distance: float | None = None  # audio: mean dB distance of reconstructions (vaekit.sounds)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -124,3 +124,17 @@ def regression_band(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, draws:
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return _save(fig, out)
+
+
+def spectrograms(images: torch.Tensor, out: str | Path, titles: list[str], ncols: int = 8) -> Path:
+    """Log-mel spectrograms (N, 1, n_mels, frames) side by side, low frequencies at the bottom, one colour scale."""
+    rows = (len(images) + ncols - 1) // ncols
+    fig, axes = plt.subplots(rows, ncols, figsize=(1.6 * ncols, 1.8 * rows), squeeze=False)
+    low, high = float(images.min()), float(images.max())
+    for ax, image, title in zip(axes.flat, images, titles):
+        ax.imshow(image[0].detach().numpy(), origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high)
+        ax.set_title(title, fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, out)

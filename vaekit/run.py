@@ -36,6 +36,7 @@ from vaekit.plots import (
     reliability_diagram,
 )
 from vaekit.sentences import text_figures
+from vaekit.sounds import audio_figures, reconstruction_distance
 from vaekit.train import Trainer
 from vaekit.uncertainty import classifier_report
 
@@ -97,6 +98,8 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
         update["dataset_size"] = len(data.train)
     if data.tokenizer is not None:
         update["vocab_size"] = len(data.tokenizer)
+    if data.audio is not None and model.name not in CLASSIFIERS:
+        update["audio"] = data.audio
     return ModelConfig.model_validate({**model.model_dump(), **update})
 
 
@@ -113,6 +116,11 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
             panels = ELBO_PANELS if model.latent else {"log_likelihood": "log p(x) (nats)"}
             written.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", panels))
         return written
+    if model.config.audio is not None:  # sounds (WAV) and spectrogram pictures
+        figures = audio_figures(model, data.test.x, data.test.y, run_dir, config.evaluate.seed)
+        if (run_dir / "metrics.jsonl").exists():
+            figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS))
+        return figures
     if len(model.data_shape) != 3:
         return []
     seed, x, y = config.evaluate.seed, data.test.x[:32], data.test.y
@@ -179,6 +187,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
                       seed=config.evaluate.seed, progress=config.train.progress)
     if not model.tractable:
         report.parzen = parzen_figures(model, data, test, config.evaluate.seed)
+    if model.config.audio is not None:
+        report.log_spectral_distance = reconstruction_distance(model, test)
     if config.model.name == "clustering-aae":  # clusters get their labels from the validation data
         report.cluster_error = cluster_error(model, data.valid, test)
     return write_metrics(run_dir, data, report.as_dict(), result)

@@ -8,6 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from vaekit.config import DataConfig
+from vaekit.config import AudioConfig
+from vaekit.data.audio import AUDIO_SUFFIXES, load_audio_folder
 from vaekit.data.dataset import UNLABELLED, Data, Kind, Split, binarize, keep_labels, split_off
 from vaekit.data.files import DataNotFoundError
 from vaekit.data.registry import DATASETS, NamedDataset
@@ -34,13 +36,15 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
         if len(lines) < 3:
             raise ValueError(f"{path}: {len(lines)} non-empty lines; text data needs several, a sentence a line")
         return sentence_data(path.name, user_text_splits(lines, config), config, tokenizer)
+    if path.is_dir() and any(p.suffix.lower() in AUDIO_SUFFIXES for p in path.rglob("*")):
+        return load_audio_folder(path, AudioConfig(), config.seed, config.test_fraction)
     if path.is_dir():
         split = load_image_folder(path, config.image_size, config.resize, config.channels)
     elif path.suffix in (".npy", ".npz"):
         split = load_array(path)
     else:
-        raise ValueError(f"data.name '{path}' is neither a named set ({', '.join(DATASETS)}), "
-                         "a folder of images or .txt files, a .txt file, nor a .npy/.npz file")
+        raise ValueError(f"data.name '{path}' is neither a named set ({', '.join(DATASETS)}), a folder of images, "
+                         "WAV/FLAC or .txt files, a .txt file, nor a .npy/.npz file")
     n_test = max(1, round(len(split) * config.test_fraction)) if config.test_fraction > 0 else 0
     rest, test = split_off(split, n_test, config.seed) if n_test else (split, split.subset(slice(0, 0)))
     n_valid = min(config.validation, max(0, len(rest) - 1))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 
 if TYPE_CHECKING:
+    from vaekit.config import AudioConfig
     from vaekit.data.tokenizer import Tokenizer
 
 Kind = Literal["binary", "8bit", "continuous", "tokens"]
@@ -97,13 +98,15 @@ class Split:
 
 @dataclass(frozen=True)
 class Data:
-    """Train, validation and test splits of one data set (and the tokenizer of text)."""
+    """Train, validation and test splits of one data set (and the tokenizer of text, the spectrogram settings of
+    audio)."""
 
     name: str
     train: Split
     valid: Split
     test: Split
     tokenizer: "Tokenizer | None" = None
+    audio: "AudioConfig | None" = None
 
     @property
     def data_shape(self) -> tuple[int, ...]:

