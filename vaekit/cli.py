@@ -38,6 +38,8 @@ def _data_config(model, name: str | None) -> DataConfig:  # type: ignore[no-unty
 
     if isinstance(model, TextModel):
         return DataConfig(name=name or "brown", validation=0, max_length=model.max_length)
+    if model.config.audio is not None:
+        return DataConfig(name=name or "spoken-digits")
     return DataConfig(name=name or "binarized-mnist", validation=0)
 
 
@@ -145,6 +147,23 @@ def _sentences(model, args: argparse.Namespace, count: int) -> list[str]:  # typ
     return [model.tokenizer.decode(row) for row in x.tolist()]
 
 
+def _audio_inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
+    """An audio command's clips as spectrograms, with their labels for a conditional model: WAV/FLAC files given
+    (with --labels), or the first ``count`` test clips of --data."""
+    import torch
+
+    from vaekit.sounds import read_clips
+
+    if not args.inputs:
+        return _inputs(model, args, count)
+    x = read_clips(model, [Path(p) for p in args.inputs])
+    if not model.conditional:
+        return x, None
+    if args.labels is None or len(args.labels) != len(x):
+        raise ValueError(f"{model.registered_name} needs each clip's class: give --labels with {len(x)} class indices")
+    return x, torch.tensor(args.labels)
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.generate import samples_per_class, save_grid
     from vaekit.models import TextModel
@@ -154,6 +173,12 @@ def cmd_sample(args: argparse.Namespace) -> None:
     model = load(args.model)
     if isinstance(model, TextModel):  # sentences, greedy or drawn token by token
         _print_text(sample_text(model, args.n, args.seed, greedy=not args.draw), args.output)
+        return
+    if model.config.audio is not None:  # WAV files and their spectrograms in a folder
+        from vaekit.sounds import sample_sounds
+
+        written = sample_sounds(model, Path(args.output or "samples"), args.n, args.seed, args.class_)
+        print(f"{len(written) - 1} WAV files in {args.output or 'samples'}/, spectrograms in {written[-1]}")
         return
     args.output = args.output or "samples.png"
     if model.conditional and args.class_ is None:  # a row of --nrow samples for each class
@@ -175,6 +200,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         lines = _sentences(model, args, args.n)
         _print_text([f"  in: {a}\n out: {b}" for a, b in zip(lines, reconstruct_text(model, lines))], args.output)
         return
+    if model.config.audio is not None:
+        from vaekit.sounds import reconstruct_sounds
+
+        x, y = _audio_inputs(model, args, args.n)
+        written = reconstruct_sounds(model, x, Path(args.output or "reconstructions"), y)
+        print(f"{len(written) - 1} WAV files in {args.output or 'reconstructions'}/, spectrograms in {written[-1]}")
+        return
     args.output = args.output or "reconstructions.png"
     x, y = _inputs(model, args, args.n)
     print(save_grid(reconstruction_pairs(model, x, args.nrow, y), args.output, nrow=args.nrow))
@@ -192,6 +224,15 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
         if len(lines) != 2:
             raise ValueError(f"interpolate needs exactly two sentences, got {len(lines)}")
         _print_text(homotopy(model, lines[0], lines[1], args.steps), args.output)
+        return
+    if model.config.audio is not None:
+        from vaekit.sounds import interpolate_sounds
+
+        x, y = _audio_inputs(model, args, 2)
+        if len(x) != 2:
+            raise ValueError(f"interpolate needs exactly two clips, got {len(x)}")
+        written = interpolate_sounds(model, x, Path(args.output or "interpolation"), args.steps, y)
+        print(f"{len(written) - 1} WAV files in {args.output or 'interpolation'}/, spectrograms in {written[-1]}")
         return
     args.output = args.output or "interpolation.png"
     x, y = _inputs(model, args, 2)
@@ -352,15 +393,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="class_", type=int, metavar="C",
                    help="a conditional model's class to draw (default: a row of --nrow for each class)")
     p.add_argument("--draw", action="store_true", help="text: draw each token (default: greedy decoding)")
-    p.add_argument("-o", "--output", help="the PNG grid (default samples.png); text: also write the sentences here")
+    p.add_argument("-o", "--output", help="the PNG grid (default samples.png); audio: a folder of WAV files "
+                   "(default samples); text: also write the sentences here")
 
     for name, func, default in (("reconstruct", cmd_reconstruct, "reconstructions.png"),
                                 ("interpolate", cmd_interpolate, "interpolation.png")):
         p = model_command(name, f"{name} inputs (image files or sentences, or test examples of --data)", func)
-        p.add_argument("inputs", nargs="*", help="image files, or sentences for a text model (default: test "
-                       "examples of --data)")
-        p.add_argument("--data", help="default binarized-mnist; text models: brown")
-        p.add_argument("-o", "--output", help=f"default {default}; text: also write the sentences here")
+        p.add_argument("inputs", nargs="*", help="image files, WAV/FLAC files for an audio model, or sentences for "
+                       "a text model (default: test examples of --data)")
+        p.add_argument("--data", help="default binarized-mnist; text models: brown; audio models: spoken-digits")
+        p.add_argument("-o", "--output", help=f"default {default}; audio: a folder (default {default[:-4]}); "
+                       "text: also write the sentences here")
         p.add_argument("--nrow", type=_positive, default=8)
         p.add_argument("--labels", type=int, nargs="+", metavar="C",
                        help="a conditional model's class of each input image, in order")

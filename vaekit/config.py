@@ -77,6 +77,7 @@ ADVERSARIAL = ("aae", "supervised-aae", "semi-supervised-aae", "clustering-aae")
 BAYESIAN = ("bnn", "bayesian-vae")  # weights with a posterior (Blundell et al. 2015)
 CLASSIFIERS = ("classifier", "bnn")  # p(y|x) alone: no latent variables, no likelihood of x
 TEXT = ("sentence-vae", "rnn-lm")  # models of sentences (token ids), with a categorical likelihood
+RECURRENT = (*TEXT, "sequence-vae")  # recurrent networks: hidden is the one width of their cells, rnn the cell
 
 
 class ModelConfig(_Strict):
@@ -85,7 +86,7 @@ class ModelConfig(_Strict):
     name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
                   "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
                   "supervised-aae", "semi-supervised-aae", "clustering-aae", "classifier", "bnn",
-                  "bayesian-vae", "sentence-vae", "rnn-lm"] = "vae"
+                  "bayesian-vae", "sentence-vae", "rnn-lm", "sequence-vae"] = "vae"
     data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
     latent_dim: int = Field(20, ge=1)
     architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
@@ -184,17 +185,20 @@ class ModelConfig(_Strict):
             raise ValueError(f"the categorical likelihood over tokens is the text models' ({', '.join(TEXT)}): "
                              f"{self.name} with likelihood {self.likelihood} " + (
                                  "needs likelihood categorical" if text else "cannot use it"))
-        if text and len(self.hidden) != 1:
+        if self.name in RECURRENT and len(self.hidden) != 1:
             raise ValueError(f"{self.name}'s hidden is the one width of its recurrent cells, e.g. [256]; "
                              f"got {self.hidden}")
-        text_only = self.vocab_size is not None or self.embedding_dim != 256 or self.rnn != "gru"
+        text_only = self.vocab_size is not None or self.embedding_dim != 256
         if not text and (text_only or self.word_dropout):
-            raise ValueError(f"vocab_size, embedding_dim, rnn and word_dropout are the text models' "
+            raise ValueError(f"vocab_size, embedding_dim and word_dropout are the text models' "
                              f"({', '.join(TEXT)}); {self.name} models arrays")
+        if self.name not in RECURRENT and self.rnn != "gru":
+            raise ValueError(f"rnn is the recurrent cell of {', '.join(RECURRENT)}; {self.name} has none")
         if self.name == "rnn-lm" and self.word_dropout:
             raise ValueError("word_dropout weakens sentence-vae's decoder so that z carries information; "
                              "rnn-lm has no z")
-        if self.name not in ("vae", "conditional-vae", "bayesian-vae", "sentence-vae") and self.free_bits > 0:
+        if self.name not in ("vae", "conditional-vae", "bayesian-vae", "sentence-vae", "sequence-vae") \
+                and self.free_bits > 0:
             raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
 

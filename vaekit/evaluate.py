@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vaekit import objectives
-from vaekit.data import Split
+from vaekit.data import SequenceSplit, Split
 from vaekit.models import LatentVariableModel
 
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -110,7 +110,7 @@ class EvalReport:
     kl: float | None
     log_likelihood: float | None  # importance-weighted estimate with k samples
     nll: float | None          # -log_likelihood
-    bits_per_dim: float | None  # nll / (D ln 2)
+    bits_per_dim: float | None  # nll / (D ln 2); D: the real elements of a sequence (tokens, frames x features)
     elbo_bits_per_dim: float | None
     kl_per_dim: list[float]
     active_units: int
@@ -142,8 +142,8 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
         return _language_model_report(model, split, time.perf_counter())
     start = time.perf_counter()
     model.eval()
-    tokens = int((split.x != 0).sum()) if split.kind == "tokens" else None
-    dims = tokens / len(split) if tokens is not None else math.prod(split.data_shape)
+    tokens = split.elements if split.kind == "tokens" and isinstance(split, SequenceSplit) else None
+    dims = split.elements / len(split) if isinstance(split, SequenceSplit) else math.prod(split.data_shape)
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0, "log_likelihood": 0.0}
     kl_dims: torch.Tensor | None = None
     means = []
@@ -201,3 +201,44 @@ def _language_model_report(model: LatentVariableModel, split: Split, start: floa
                       kl_per_dim=[], active_units=0, seconds=time.perf_counter() - start, tokens=tokens,
                       nll_per_token=nll_per_token, perplexity=math.exp(nll_per_token),
                       elbo_perplexity=math.exp(nll_per_token))
+
+
+def probe_error(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                test_labels: torch.Tensor, weight_decay: float = 1e-3) -> float:
+    """A linear probe: multinomial logistic regression (L-BFGS, L2 penalty) on standardized features, fitted to
+    the labelled training rows; its error on the test rows."""
+    mean, std = train_features.mean(0), train_features.std(0).clamp(min=1e-6)
+    a, b = (train_features - mean) / std, (test_features - mean) / std
+    classes = int(max(train_labels.max(), test_labels.max())) + 1
+    weights = torch.zeros(a.shape[1], classes, requires_grad=True)
+    bias = torch.zeros(classes, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weights, bias], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(a @ weights + bias, train_labels) + weight_decay * weights.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    with torch.no_grad():
+        return (torch.argmax(b @ weights + bias, 1) != test_labels).float().mean().item()
+
+
+@torch.no_grad()
+def latent_probe_error(model: LatentVariableModel, train: Split, test: Split, per_class: int, seed: int = 0) -> float:
+    """Few-label classification from the latent codes: a linear probe (:func:`probe_error`) on the posterior means
+    of ``per_class`` labelled training examples of each class (chosen by seed), tested on every test example."""
+    from vaekit.data import keep_labels
+
+    labelled = keep_labels(train, per_class, seed)
+    assert labelled.y is not None and test.y is not None
+    chosen = labelled.subset(torch.nonzero(labelled.y >= 0).squeeze(1))
+    model.eval()
+
+    def codes(split: Split) -> torch.Tensor:
+        return torch.cat([model.encode(x).mean for x in split.batches(500, shuffle=False)])
+
+    assert chosen.y is not None
+    return probe_error(codes(chosen), chosen.y, codes(test), test.y)

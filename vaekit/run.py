@@ -121,8 +121,10 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         if (run_dir / "metrics.jsonl").exists():
             figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS))
         return figures
-    if len(model.data_shape) != 3:
-        return []
+    if len(model.data_shape) != 3:  # sequences of frames, arrays: the loss curves only
+        if not (run_dir / "metrics.jsonl").exists():
+            return []
+        return [loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS)]
     seed, x, y = config.evaluate.seed, data.test.x[:32], data.test.y
     extra = []
     if model.conditional:

@@ -7,18 +7,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from vaekit.config import DataConfig
-from vaekit.config import AudioConfig
+from vaekit.config import AudioConfig, DataConfig
 from vaekit.data.audio import AUDIO_SUFFIXES, load_audio_folder
-from vaekit.data.dataset import UNLABELLED, Data, Kind, Split, binarize, keep_labels, split_off
+from vaekit.data.dataset import UNLABELLED, Data, Kind, SequenceSplit, Split, binarize, keep_labels, split_off
 from vaekit.data.files import DataNotFoundError
 from vaekit.data.registry import DATASETS, NamedDataset
 from vaekit.data.text import TokenSplit, read_lines, sentence_data, text_files, user_text_splits
 from vaekit.data.tokenizer import Tokenizer
 from vaekit.data.user_files import IMAGE_SUFFIXES, load_array, load_image_folder
 
-__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "Split", "TokenSplit", "Tokenizer", "UNLABELLED",
-           "binarize", "keep_labels", "load_data", "verify_named"]
+__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "SequenceSplit", "Split", "TokenSplit", "Tokenizer",
+           "UNLABELLED", "binarize", "keep_labels", "load_data", "verify_named"]
 
 _TEXT_OPTIONS = ("tokenizer", "vocab_size", "lowercase", "max_length")
 

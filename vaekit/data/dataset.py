@@ -6,6 +6,7 @@ discretized logistic), ``continuous`` (Gaussian) or ``tokens`` (sentences as tok
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
@@ -94,6 +95,40 @@ class Split:
 
     def steps_per_epoch(self, batch_size: int) -> int:
         return (len(self.x) + batch_size - 1) // batch_size
+
+
+POOL = 50  # batches whose sequences are sorted by length together
+
+
+@dataclass(frozen=True)
+class SequenceSplit(Split):
+    """Sequences padded to one length along axis 1; subclasses say each one's ``lengths``. Training batches group
+    sequences of similar length (a seeded shuffle, then sorting within pools of 50 batches) and every batch is cut
+    to its longest sequence, so recurrent networks, which pack their inputs, spend little on padding."""
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def elements(self) -> int:
+        """Real data elements in the split (tokens, or frames times features), padding left out."""
+        return int(self.lengths.sum()) * math.prod(self.x.shape[2:])
+
+    def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
+                         shuffle: bool = True, labelled_extra: int = 0
+                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Batches of one epoch cut to their longest sequence; shuffled ones grouped by length (seeded)."""
+        n, lengths = len(self.x), self.lengths
+        if shuffle:
+            order = torch.randperm(n, generator=_generator(seed, epoch))
+            pooled = [chunk[torch.argsort(lengths[chunk], stable=True)] for chunk in order.split(POOL * batch_size)]
+            batches = list(torch.cat(pooled).split(batch_size))
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=_generator(seed, epoch, 1))]
+        else:
+            batches = list(torch.arange(n).split(batch_size))
+        for index in batches[start:]:
+            yield self.x[index, :int(lengths[index].max())], None if self.y is None else self.y[index]
 
 
 @dataclass(frozen=True)

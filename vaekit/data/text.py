@@ -1,8 +1,7 @@
 """Text data: sentences as padded token ids, batched by length; the Brown corpus and the user's text files.
 
-A split of sentences is a :class:`TokenSplit`: ``x`` (N, max_length) int64 ids ending in ``</s>``, padded with 0.
-Training batches group sentences of similar length (a seeded shuffle, then sorting within pools of 50 batches)
-and are cut to their longest sentence, so the recurrent networks, which pack their inputs, spend little on padding.
+A split of sentences is a :class:`TokenSplit`: ``x`` (N, max_length) int64 ids ending in ``</s>``, padded with 0,
+batched by length (:class:`vaekit.data.dataset.SequenceSplit`).
 """
 from __future__ import annotations
 
@@ -10,50 +9,27 @@ import io
 import logging
 import re
 import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data.dataset import Data, Split, _generator
+from vaekit.data.dataset import Data, SequenceSplit, _generator
 from vaekit.data.tokenizer import PAD_ID, SentencePieceTokenizer, Tokenizer, WordTokenizer
 
 log = logging.getLogger(__name__)
 
-POOL = 50  # batches whose sentences are sorted by length together
-
-
 @dataclass(frozen=True)
-class TokenSplit(Split):
-    """Sentences as token ids (N, max_length), 0-padded; ``lengths`` counts each one's tokens with ``</s>``."""
+class TokenSplit(SequenceSplit):
+    """Sentences as token ids (N, max_length), 0-padded; a sentence's length counts its tokens with ``</s>``."""
 
     kind: str = "tokens"  # type: ignore[assignment]
 
     @property
     def lengths(self) -> torch.Tensor:
         return (self.x != PAD_ID).sum(1)
-
-    def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
-                         shuffle: bool = True, labelled_extra: int = 0
-                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Batches of one epoch cut to their longest sentence; shuffled ones grouped by length (seeded)."""
-        n = len(self.x)
-        if shuffle:
-            order = torch.randperm(n, generator=_generator(seed, epoch))
-            lengths = self.lengths[order]
-            pooled = []
-            for p in range(0, n, POOL * batch_size):
-                chunk = order[p:p + POOL * batch_size]
-                pooled.append(chunk[torch.argsort(lengths[p:p + POOL * batch_size], stable=True)])
-            batches = list(torch.cat(pooled).split(batch_size))
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=_generator(seed, epoch, 1))]
-        else:
-            batches = list(torch.arange(n).split(batch_size))
-        for index in batches[start:]:
-            x = self.x[index]
-            yield x[:, :int((x != PAD_ID).sum(1).max())], None if self.y is None else self.y[index]
 
 
 def encode_sentences(lines: Sequence[str], tokenizer: Tokenizer, max_length: int,

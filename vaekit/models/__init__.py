@@ -17,12 +17,12 @@ from vaekit.models.m2 import M2
 from vaekit.models.mixture_prior_vae import MixturePriorVAE
 from vaekit.models.registry import MODELS, build_model, register
 from vaekit.models.sentence_vae import SentenceVAE, TextModel
+from vaekit.models.sequence_vae import SequenceVAE
 from vaekit.models.vae import VAE
 from vaekit.models.vampprior_vae import VampPriorVAE
 from vaekit.models.vq_vae import VQVAE
 
 __all__ = ["AAE", "BayesianClassifier", "BayesianVAE", "BetaTCVAE", "Classifier", "ClusteringAAE", "ConditionalVAE",
            "HierarchicalVAE", "IAFVAE", "IWAE", "LadderVAE", "LatentVariableModel", "Loss", "M1", "M1M2", "M2",
-           "MODELS", "MixturePriorVAE", "RNNLanguageModel", "SemiSupervisedAAE", "SentenceVAE", "SupervisedAAE",
-           "TextModel", "VAE", "VQVAE", "VampPriorVAE",
-           "build_model", "register"]
+           "MODELS", "MixturePriorVAE", "RNNLanguageModel", "SemiSupervisedAAE", "SentenceVAE", "SequenceVAE",
+           "SupervisedAAE", "TextModel", "VAE", "VQVAE", "VampPriorVAE", "build_model", "register"]

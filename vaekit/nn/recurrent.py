@@ -1,6 +1,7 @@
-"""Recurrent networks over token ids for sentence models (Bowman et al. 2016, "Generating Sentences from a
-Continuous Space", arXiv:1511.06349, sec. 3): an encoder that reads a sentence into a vector, and a decoder
-that predicts each token from the ones before it (and, for the VAE, from z through its initial state).
+"""Recurrent networks for sequence models: over token ids for sentence models (Bowman et al. 2016, "Generating
+Sentences from a Continuous Space", arXiv:1511.06349, sec. 3), an encoder that reads a sentence into a vector and a
+decoder that predicts each token from the ones before it (and, for the VAE, from z through its initial state);
+over feature frames (MFCCs), the same pair with a Gaussian per frame.
 
 Padded batches are packed (``pack_padded_sequence``), so no step is spent on padding.
 """
@@ -24,6 +25,12 @@ def lengths_of(x: torch.Tensor) -> torch.Tensor:
     return (x != PAD_ID).sum(-1)
 
 
+def _last_hidden(rnn: nn.RNNBase, inputs: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The hidden state (N, hidden) after each sequence's last real step of padded inputs (N, L, features)."""
+    _, state = rnn(pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False))
+    return (state[0] if isinstance(state, tuple) else state)[-1]
+
+
 class SentenceEncoder(nn.Module):
     """Embedding, a GRU or LSTM over the sentence, and a linear map of its last hidden state to ``outputs``."""
 
@@ -34,10 +41,53 @@ class SentenceEncoder(nn.Module):
         self.out = nn.Linear(hidden, outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(self.embed(x), lengths_of(x).cpu(), batch_first=True, enforce_sorted=False)
-        _, state = self.rnn(packed)
-        h = state[0] if isinstance(state, tuple) else state
-        return self.out(h[-1])  # (N, outputs)
+        return self.out(_last_hidden(self.rnn, self.embed(x), lengths_of(x)))  # (N, outputs)
+
+
+class FrameEncoder(nn.Module):
+    """A GRU or LSTM over feature frames (N, L, 1 + D), the presence flag first, and a linear map of its last
+    hidden state to ``outputs``."""
+
+    def __init__(self, features: int, cell: str, hidden: int, outputs: int) -> None:
+        super().__init__()
+        self.rnn = _rnn(cell, features, hidden)
+        self.out = nn.Linear(hidden, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(_last_hidden(self.rnn, x[..., 1:], x[..., 0].sum(1).long()))
+
+
+class FrameDecoder(nn.Module):
+    """The mean of each frame from the frames before it and z: a GRU or LSTM fed [previous frame, z] (zeros before
+    the first), its state started from a linear map of z; one learned scale per feature."""
+
+    def __init__(self, features: int, cell: str, hidden: int, latent: int) -> None:
+        super().__init__()
+        self.cell, self.hidden = cell, hidden
+        self.rnn = _rnn(cell, features + latent, hidden)
+        self.from_latent = nn.Linear(latent, hidden * (2 if cell == "lstm" else 1))
+        self.out = nn.Linear(hidden, features)
+        self.log_scale = nn.Parameter(torch.zeros(features))
+
+    def initial_state(self, z: torch.Tensor) -> State:
+        start = torch.tanh(self.from_latent(z))[None]
+        return tuple(start.chunk(2, -1)) if self.cell == "lstm" else start  # type: ignore[return-value]
+
+    def means(self, frames: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Teacher forcing: the mean (N, L, D) of every frame of frames (N, L, D) given the ones before it."""
+        previous = torch.cat([torch.zeros_like(frames[:, :1]), frames[:, :-1]], 1)
+        inputs = torch.cat([previous, z[:, None].expand(-1, frames.shape[1], -1)], -1)
+        out, _ = self.rnn(inputs, self.initial_state(z))
+        return self.out(out)
+
+    def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
+        """Frames (N, steps, D), each the mean given the means before it."""
+        state, frame, frames = self.initial_state(z), torch.zeros(len(z), self.out.out_features), []
+        for _ in range(steps):
+            out, state = self.rnn(torch.cat([frame, z], -1)[:, None], state)
+            frame = self.out(out[:, 0])
+            frames.append(frame)
+        return torch.stack(frames, 1)
 
 
 class SentenceDecoder(nn.Module):
