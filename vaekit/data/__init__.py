@@ -23,9 +23,10 @@ _TEXT_OPTIONS = ("tokenizer", "vocab_size", "lowercase", "max_length")
 
 
 def _is_text(path: Path) -> bool:
-    """A .txt file, or a folder with .txt files and no images."""
+    """A .txt file, or a folder with .txt files and no images or sounds."""
     if path.is_dir():
-        return bool(text_files(path)) and not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.rglob("*"))
+        return bool(text_files(path)) and not any(p.suffix.lower() in IMAGE_SUFFIXES | AUDIO_SUFFIXES
+                                                  for p in path.rglob("*"))
     return path.suffix.lower() == ".txt"
 
 

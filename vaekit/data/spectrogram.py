@@ -5,7 +5,7 @@ standardized by the training set's mean and standard deviation. A clip of ``hop 
 exactly ``frames`` frames (centred STFT), so a spectrogram is an image (1, n_mels, frames).
 Back: un-standardize, exp, a non-negative least-squares estimate of the linear magnitude (the filterbank's
 pseudo-inverse, clamped at 0), then Griffin & Lim 1984 phase reconstruction with the momentum of Perraudin, Balazs
-& Sondergaard 2013 ("fast Griffin-Lim", alpha 0.99).
+& Sondergaard 2013 ("fast Griffin-Lim", alpha 0.99), normalized to a peak of 0.9.
 """
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ def log_mel(wave: torch.Tensor, config: AudioConfig, standardize: bool = True) -
 
 
 def to_waveform(spectrogram: torch.Tensor, config: AudioConfig, iterations: int = 32) -> torch.Tensor:
-    """Standardized log-mel spectrograms (N, 1, n_mels, frames) -> waveforms (N, clip_samples) in [-1, 1]."""
+    """Standardized log-mel spectrograms (N, 1, n_mels, frames) -> waveforms (N, clip_samples), each scaled to a peak
+    of 0.9: the mel spectrogram keeps too little of the spectrum's detail to pin down the absolute level."""
     mel = torch.exp(spectrogram[:, 0].float() * config.std + config.mean) - _FLOOR
     magnitude = torch.clamp(torch.linalg.pinv(mel_filterbank(config)) @ mel.clamp(min=0.0), min=0.0).sqrt()
     window = torch.hann_window(config.n_fft)
@@ -64,7 +65,7 @@ def to_waveform(spectrogram: torch.Tensor, config: AudioConfig, iterations: int 
         previous = rebuilt
         angles = accelerated / accelerated.abs().clamp(min=1e-8)
     wave = torch.istft(magnitude * angles, config.n_fft, config.hop, window=window, length=config.clip_samples)
-    return wave / wave.abs().amax(-1, keepdim=True).clamp(min=1.0)
+    return 0.9 * wave / wave.abs().amax(-1, keepdim=True).clamp(min=1e-8)
 
 
 def log_spectral_distance(a: torch.Tensor, b: torch.Tensor, config: AudioConfig) -> torch.Tensor:
