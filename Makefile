@@ -13,6 +13,8 @@ endif
 .PHONY: demo test benchmarks clean
 
 $(BIN)/.installed: pyproject.toml
+	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq espeak-ng; } \
+		|| echo "espeak-ng is missing: the spoken-digits set needs it (apt-get install espeak-ng)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -31,7 +33,7 @@ benchmarks: $(BIN)/.installed
 		&& ../$(BIN)/python quality.py --model iwae-2-layers --minutes 45 --snapshot-every 15 \
 		&& ../$(BIN)/python semi_supervised.py --models m1-m2 m2 --epochs 10 \
 		&& ../$(BIN)/python semi_supervised.py --data binarized-fashion-mnist --models m1-m2 --epochs 10 \
-		&& ../$(BIN)/python aae.py && ../$(BIN)/python bnn.py && ../$(BIN)/python text.py
+		&& ../$(BIN)/python aae.py && ../$(BIN)/python bnn.py && ../$(BIN)/python text.py && ../$(BIN)/python audio.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info
