@@ -78,11 +78,28 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
     return x, y if model.conditional else None
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if not skip and a != "--nproc" and not a.startswith("--nproc="):
+            out.append(a)
+        skip = a == "--nproc"
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from vaekit.run import run
+    from vaekit.train import distributed
 
     config = load_config(args.config, args.overrides)
+    if args.nproc > 1:  # this machine, N processes under torchrun; each runs this command without --nproc
+        code = distributed.launch(args.nproc, _without_nproc(args.argv))
+        if code:
+            raise SystemExit(code)
+        return
     metrics = run(config, resume=args.resume, overwrite=args.overwrite)
+    if not distributed.is_main():
+        return
     test = metrics["test"]
     if "expected_calibration_error" in test:  # a classifier
         ood = "" if test["ood"] is None else (f", {test['ood']} told apart with AUROC "
@@ -367,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key.sub=value", help="override config values")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
+    p.add_argument("--nproc", type=_positive, default=1, help="data-parallel processes on this machine (torchrun, "
+                   "gloo on CPU); for several machines run `torchrun ... -m vaekit.cli train ...` on each")
     p.set_defaults(func=cmd_train)
 
     def model_command(name: str, help_text: str, func) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
@@ -450,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     from vaekit.train import NonFiniteLossError, TrainingFailed, TrainingInterrupted
 

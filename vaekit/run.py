@@ -37,7 +37,7 @@ from vaekit.plots import (
 )
 from vaekit.sentences import text_figures
 from vaekit.sounds import audio_figures, reconstruction_distance
-from vaekit.train import Trainer
+from vaekit.train import Trainer, distributed
 from vaekit.uncertainty import classifier_report
 
 LATENT_POINTS = 2000  # test images in the latent-space figure
@@ -169,17 +169,22 @@ def parzen_figures(model: LatentVariableModel, data: Data, test: Split, seed: in
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Train and evaluate the recipe ``config``; return what was written to metrics.json."""
     run_dir = config.run_dir
+    distributed.init_from_environment()  # under torchrun: join the other ranks
     data = load_data(config.data)
     if config.model.name not in CLASSIFIERS:  # classifiers have no likelihood of x
         check_likelihood(config.model.likelihood, data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
-    prepare_run_dir(run_dir, resume, overwrite, config)
-    save_config(config, run_dir / "config.yaml")
+    if distributed.is_main():
+        prepare_run_dir(run_dir, resume, overwrite, config)
+        save_config(config, run_dir / "config.yaml")
+    distributed.barrier()
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
     if isinstance(model, TextModel):
         model.tokenizer = data.tokenizer
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
+    if not distributed.is_main():  # rank 0 saves, draws and evaluates
+        return {"train": asdict(result)}
     model.save(run_dir / "model")
     test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))
     if isinstance(model, Classifier):

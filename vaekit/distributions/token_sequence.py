@@ -36,12 +36,11 @@ class TokenSequence(Distribution):
 
     @torch.no_grad()
     def _decode(self, choose: str, sample_shape: torch.Size) -> torch.Tensor:
-        n_z = 1 if self.z is None else int(torch.Size(self.batch_shape).numel())
-        copies = int(torch.Size(sample_shape).numel()) * (n_z if self.z is not None else
-                                                          int(torch.Size(self.batch_shape).numel()))
+        draws = int(sample_shape.numel())
+        copies = draws * int(self.batch_shape.numel())  # sample-major, as the result is laid out
         z = self._flat_z()
         if z is not None:
-            z = z.repeat(copies // n_z, 1)
+            z = z.repeat(draws, 1)
         state = self.decoder.initial_state(z, copies)
         token = torch.full((copies,), BOS_ID)
         out = torch.zeros(copies, self.max_length, dtype=torch.long)

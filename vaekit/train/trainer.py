@@ -27,6 +27,7 @@ from vaekit.data import Data
 from vaekit.evaluate import validation_scores
 from vaekit.models import LatentVariableModel, Loss
 from vaekit.nn.bayes import minibatch_weights
+from vaekit.train import distributed
 from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
 from vaekit.train.metrics_log import MetricsLog
 from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
@@ -103,22 +104,30 @@ class Trainer:
         return {"model": self.model.state_dict(),
                 "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
                 "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
-                "rng": torch.get_rng_state(), "counters": counters, "best_model": best}
+                "rng": distributed.gather_rng(), "counters": counters, "best_model": best}
 
     def _save(self, counters: dict[str, Any], schedulers: dict[str, Any], best: dict | None) -> None:
-        if self.checkpoint_path is not None:
+        """Every rank reaches each save at the same step (the RNG states are gathered); rank 0 writes."""
+        state = self._state(counters, schedulers, best)
+        if self.checkpoint_path is not None and distributed.is_main():
             self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(self.checkpoint_path, self._state(counters, schedulers, best))
+            save_checkpoint(self.checkpoint_path, state)
 
     def _restore(self, schedulers: dict[str, Any]) -> tuple[dict[str, Any], dict | None]:
         assert self.checkpoint_path is not None
+        for stale in self.checkpoint_path.parent.glob(f".{self.checkpoint_path.name}.*.tmp"):
+            stale.unlink()  # a write cut short by a kill (the checkpoint itself is replaced atomically)
         state = load_checkpoint(self.checkpoint_path)
         self.model.load_state_dict(state["model"])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
         for name, schedule in schedulers.items():
             schedule.load_state_dict(state["schedulers"][name])
-        torch.set_rng_state(state["rng"])
+        rng = state["rng"]
+        rank, size = distributed.world()
+        if isinstance(rng, list) and len(rng) != size:
+            raise ValueError(f"the checkpoint was written by {len(rng)} processes; resume it with as many, not {size}")
+        torch.set_rng_state(rng[rank] if isinstance(rng, list) else rng)
         return state["counters"], state["best_model"]
 
     def _last_good(self) -> str:
@@ -150,14 +159,17 @@ class Trainer:
             counters, best = self._restore(schedulers)
             log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
         else:
-            torch.manual_seed(cfg.seed)
-        metrics = None if self.run_dir is None else MetricsLog(self.run_dir, counters["step"] if resume else None)
+            torch.manual_seed(cfg.seed + distributed.world()[0])  # each rank its own noise
+        distributed.broadcast_parameters(model)
+        main = distributed.is_main()
+        metrics = None if self.run_dir is None or not main else MetricsLog(self.run_dir,
+                                                                            counters["step"] if resume else None)
         single = len(self.optimizers) == 1  # compile is for the one-loss step; phased steps run eagerly
         loss_fn: Callable[..., Loss] = _maybe_compiled(model.loss) if cfg.compile and single else model.loss
         first = next(iter(self.optimizers.values()))
         stopped = "completed"
         bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=counters["step"], unit="step",
-                   desc="training", disable=None if cfg.progress else True)
+                   desc="training", disable=None if cfg.progress and main else True)
         previous_handlers = self._catch_signals()
         started = time.perf_counter() - counters["elapsed"]
         try:
@@ -169,6 +181,7 @@ class Trainer:
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
+                    x, y = distributed.shard(x, y)
                     annealed = kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule)
                     weight = torch.tensor(annealed * shares[counters["batch"]])
                     phases = model.phase_losses(x, weight, y) if not single else [
@@ -197,12 +210,13 @@ class Trainer:
                     counters["elapsed"] = time.perf_counter() - started
                     if counters["step"] % cfg.checkpoint_every == 0:
                         self._save(counters, schedulers, best)
-                    if self._stop_signal is not None:
+                    stop = self._must_stop(counters["elapsed"])
+                    if stop == "signal":
                         self._save(counters, schedulers, best)
                         raise TrainingInterrupted(
-                            f"stopped by signal {self._stop_signal} at step {counters['step']}; "
+                            f"stopped by signal {self._stop_signal or 'on another rank'} at step {counters['step']}; "
                             f"checkpoint written to {self.checkpoint_path}")
-                    if cfg.max_minutes is not None and counters["elapsed"] > 60 * cfg.max_minutes:
+                    if stop == "time-budget":
                         stopped = "time-budget"
                         break
                 if stopped != "completed":  # the time budget ran out mid-epoch: save where we are
@@ -210,7 +224,8 @@ class Trainer:
                     break
                 counters["epoch"] += 1
                 counters["batch"] = 0
-                problem = model.diagnose({k: v / max(1, epoch_seen) for k, v in epoch_sums.items()})
+                problem = model.diagnose(distributed.mean_over_ranks(
+                    {k: v / max(1, epoch_seen) for k, v in epoch_sums.items()}))
                 if problem is not None:
                     self._save(counters, schedulers, best)
                     raise TrainingFailed(f"training stopped after epoch {counters['epoch']}: {problem}; the "
@@ -230,7 +245,7 @@ class Trainer:
 
     def _step(self, phase: str, out: Loss, step: int) -> None:
         """Backward ``out`` and step the optimizer named ``phase`` (after clipping its gradients)."""
-        if not torch.isfinite(out.value):
+        if distributed.max_over_ranks(int(not torch.isfinite(out.value))):  # every rank stops together
             where = "" if len(self.optimizers) == 1 else f" ({phase} phase)"
             raise NonFiniteLossError(
                 f"the loss became {out.value.item()} at step {step + 1}{where}; the last good checkpoint is "
@@ -238,6 +253,7 @@ class Trainer:
         optimizer = self.optimizers[phase]
         optimizer.zero_grad(set_to_none=True)
         out.value.backward()
+        distributed.average_gradients([p for g in optimizer.param_groups for p in g["params"]])
         if self.config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
                                            self.config.grad_clip)
@@ -264,6 +280,14 @@ class Trainer:
                 log.info("early stopping: no better validation score for %d epochs", patience)
                 stopped = "early-stopping"
         return best, stopped
+
+    def _must_stop(self, elapsed: float) -> str | None:
+        """"signal" after SIGINT/SIGTERM, "time-budget" past train.max_minutes, else None; agreed by all ranks,
+        so that they stop (and save) at the same step."""
+        budget = self.config.max_minutes is not None and elapsed > 60 * self.config.max_minutes
+        code = 2 if self._stop_signal is not None else 1 if budget else 0
+        code = distributed.max_over_ranks(code)
+        return {0: None, 1: "time-budget", 2: "signal"}[code]
 
     # --- signals ---------------------------------------------------------------------------
     def _catch_signals(self) -> dict[int, Any]:
