@@ -134,7 +134,8 @@ def spectrograms(images: torch.Tensor, out: str | Path, titles: list[str], ncols
     for ax, image, title in zip(axes.flat, images, titles):
         ax.imshow(image[0].detach().numpy(), origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high)
         ax.set_title(title, fontsize=8)
-    for ax in axes.flat:
+    for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
+        ax.set_visible(i < len(images))
     return _save(fig, out)
