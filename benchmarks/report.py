@@ -238,8 +238,9 @@ def text(r: dict) -> str:
     return ("## Text: the sentence VAE on the Brown corpus\n\n"
             f"Machine: {r['machine']}. Each row was run by the command beside it (from benchmarks/).\n\n"
             "Brown corpus split by file (seeded; 45,182 training, 4,929 validation and 5,436 test sentences of at "
-            "most 50 tokens with </s>), 10,000 case-sensitive words, the rest <unk>. Each model trained for at most the "
-            "same wall-clock minutes on 2 cores (a row with early stopping keeps its best validation weights). The VAE's NLL is the importance-weighted estimate with k samples "
+            "most 50 tokens with </s>), 10,000 case-sensitive words, the rest <unk>. Each model trained for at most "
+            "the same wall-clock minutes on 2 cores (a row with early stopping keeps its best validation weights). "
+            "The VAE's NLL is the importance-weighted estimate with k samples "
             "per test sentence; the language model's is exact. Perplexity = exp(NLL summed over sentences / tokens, "
             "</s> counted). Bowman et al. 2016 Table 2 is on the Penn Treebank, a different corpus and vocabulary: "
             "compare the gap between VAE and language model, not the NLL itself.\n\n" + table
