@@ -15,7 +15,7 @@ from test_cli import ROOT, VAEKIT
 from vaekit.train import load_checkpoint
 
 RECIPE = [str(ROOT / "configs" / "vae-mnist.yaml"), "data.limit=3000", "data.validation=500", "model.hidden=[64]",
-          "train.epochs=4", "train.batch_size=32", "train.checkpoint_every=7", "train.compile=false",
+          "train.epochs=12", "train.batch_size=32", "train.checkpoint_every=7", "train.compile=false",
           "train.schedule=cosine", "train.early_stopping=null", "evaluate.k=5", "evaluate.limit=20"]
 
 
@@ -35,16 +35,20 @@ def test_sigkill_ten_times_then_resume_gives_the_uninterrupted_weights(tmp_path:
     rng = random.Random(0)
     checkpoint = tmp_path / "killed" / "checkpoints" / "last.safetensors"
     steps_seen = []
-    for _ in range(10):
+    for _ in range(10):  # start (or resume), wait for a fresh checkpoint, kill a moment later
+        before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
         process = _train(tmp_path, "killed", resume=checkpoint.exists())
-        time.sleep(rng.uniform(2.0, 5.0))
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline and \
+                not (checkpoint.exists() and checkpoint.stat().st_mtime_ns != before):
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.2))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
-        if checkpoint.exists():
-            steps_seen.append(load_checkpoint(checkpoint)["counters"]["step"])
-    total = 4 * 94  # 4 epochs of 3,000 images in batches of 32
-    assert len({s for s in steps_seen if 0 < s < total}) >= 3, steps_seen  # killed in mid-training, repeatedly
+        steps_seen.append(load_checkpoint(checkpoint)["counters"]["step"])
+    total = 12 * 94  # 12 epochs of 3,000 images in batches of 32
+    assert len({s for s in steps_seen if 0 < s < total}) >= 5, steps_seen  # killed in mid-training, repeatedly
     last = _train(tmp_path, "killed", resume=checkpoint.exists())
     assert last.wait(timeout=600) == 0, last.stderr.read() if last.stderr else ""
     assert _weights_sha(tmp_path / "killed") == _weights_sha(tmp_path / "whole")

@@ -115,8 +115,9 @@ class Trainer:
 
     def _restore(self, schedulers: dict[str, Any]) -> tuple[dict[str, Any], dict | None]:
         assert self.checkpoint_path is not None
-        for stale in self.checkpoint_path.parent.glob(f".{self.checkpoint_path.name}.*.tmp"):
-            stale.unlink()  # a write cut short by a kill (the checkpoint itself is replaced atomically)
+        folder = self.checkpoint_path.parent  # writes cut short by a kill: ours, and safetensors' own temp file
+        for stale in [*folder.glob(f".{self.checkpoint_path.name}.*.tmp"), *folder.glob(".tmp*")]:
+            stale.unlink()  # (the checkpoint itself is replaced atomically)
         state = load_checkpoint(self.checkpoint_path)
         self.model.load_state_dict(state["model"])
         for name, optimizer in self.optimizers.items():
