@@ -90,3 +90,29 @@ def test_compiled_training_matches_the_loss_of_eager(mnist_binary) -> None:
         results[compile] = mean_elbo(model, mnist_binary.valid)["elbo"]
     assert results[True] == pytest.approx(results[False], abs=5.0)  # same training, other kernels and RNG streams
     assert results[True] > initial + 100
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_the_previous_checkpoint_intact(mnist_binary, tmp_path,
+                                                                                  monkeypatch) -> None:
+    import errno
+
+    from vaekit.train import CheckpointWriteError
+    from vaekit.train import checkpoint as checkpoint_module
+
+    real_save, calls = checkpoint_module.save_file, []
+
+    def save_until_full(tensors, path, metadata=None):  # type: ignore[no-untyped-def]
+        calls.append(path)
+        if len(calls) > 1:  # the disk fills after the first checkpoint
+            with open(path, "wb") as partial:
+                partial.write(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(checkpoint_module, "save_file", save_until_full)
+    config = TrainConfig(**{**CONFIG, "checkpoint_every": 5})
+    with pytest.raises(CheckpointWriteError, match="No space left on device.*previous one, if any, is intact"):
+        Trainer(_model(), config, tmp_path / "full").fit(mnist_binary)
+    path = tmp_path / "full" / "checkpoints" / "last.safetensors"
+    assert load_checkpoint(path)["counters"]["step"] == 5  # the first checkpoint, whole and verified
+    assert [p.name for p in path.parent.iterdir()] == ["last.safetensors"]  # the half-written file is gone

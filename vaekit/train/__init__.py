@@ -8,10 +8,17 @@ from vaekit.config import DataConfig, TrainConfig
 from vaekit.data import Data, load_data
 from vaekit.models import LatentVariableModel
 from vaekit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vaekit.train.trainer import NonFiniteLossError, Trainer, TrainingFailed, TrainingInterrupted, TrainResult
+from vaekit.train.trainer import (
+    CheckpointWriteError,
+    NonFiniteLossError,
+    Trainer,
+    TrainingFailed,
+    TrainingInterrupted,
+    TrainResult,
+)
 
-__all__ = ["CheckpointError", "NonFiniteLossError", "TrainResult", "Trainer", "TrainingFailed", "TrainingInterrupted",
-           "fit", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CheckpointError", "CheckpointWriteError", "NonFiniteLossError", "TrainResult", "Trainer",
+           "TrainingFailed", "TrainingInterrupted", "fit", "load_checkpoint", "save_checkpoint"]
 
 
 def fit(model: LatentVariableModel, data: Data | str, run_dir: str | Path | None = None,

@@ -57,6 +57,10 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (disk full, folder not writable); the previous checkpoint is intact."""
+
+
 class TrainingFailed(RuntimeError):
     """The model's own diagnosis after an epoch (e.g. an adversary that won outright), with advice."""
 
@@ -110,8 +114,14 @@ class Trainer:
         """Every rank reaches each save at the same step (the RNG states are gathered); rank 0 writes."""
         state = self._state(counters, schedulers, best)
         if self.checkpoint_path is not None and distributed.is_main():
-            self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-            save_checkpoint(self.checkpoint_path, state)
+            try:
+                self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+                save_checkpoint(self.checkpoint_path, state)
+            except OSError as error:  # a full disk, a folder that cannot be written: the old checkpoint stands
+                raise CheckpointWriteError(
+                    f"could not write the checkpoint {self.checkpoint_path} at step {counters['step']} "
+                    f"({error.strerror or error}); the previous one, if any, is intact: free space or choose "
+                    "another out_dir, then --resume") from None
 
     def _restore(self, schedulers: dict[str, Any]) -> tuple[dict[str, Any], dict | None]:
         assert self.checkpoint_path is not None
