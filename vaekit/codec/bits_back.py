@@ -18,7 +18,7 @@ in the header; decoding ends with exactly the initial words left on the stack, a
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import constriction
 import numpy as np
@@ -81,24 +81,37 @@ def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision
     label_code = _labels_code(model)
     pixels = TwoDigits(bits)
     coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
+
+    def code_batch(start: int, size: int) -> float:
+        x = symbols[start:start + size]
+        dists = given_rows(model, labels, slice(start, start + size))
+        before = coder.num_bits()
+        index = _posterior(dists, buckets, x, bits).pop(coder, size)
+        taken = before - coder.num_bits()
+        pixels.encode(coder, x.reshape(-1), likelihood_masses(dists.decode(buckets.centres(index)))[1])
+        prior.push(coder, index)
+        if label_code is not None and labels is not None:
+            coder.encode_reverse(labels[start:start + size].astype(np.int32), label_code)
+        return taken
+
+    batches = encode_in_batches(coder, len(symbols), max_batch, code_batch, progress, "item")
+    return coder.get_compressed(), batches
+
+
+def encode_in_batches(coder: constriction.stream.stack.AnsCoder, count: int, max_batch: int,
+                      code_batch: Callable[[int, int], float], progress: bool = False, unit: str = "item") -> list[int]:
+    """Code items 0..count-1 in batches, each as large as the stack's bits can pay for: ``code_batch(start, size)``
+    codes one batch and returns the bits its posterior draw took back. The batch sizes, in order."""
     batches: list[int] = []
     bits_per_item = None
-    with tqdm(total=len(symbols), desc="compressing", unit="item", disable=not progress) as bar:
-        while (start := sum(batches)) < len(symbols):
+    with tqdm(total=count, desc="compressing", unit=unit, disable=not progress) as bar:
+        while (start := sum(batches)) < count:
             size = 1 if bits_per_item is None else int(coder.num_bits() / (_HEADROOM * bits_per_item))
-            size = max(1, min(size, max_batch, len(symbols) - start))
-            x = symbols[start:start + size]
-            dists = given_rows(model, labels, slice(start, start + size))
-            before = coder.num_bits()
-            index = _posterior(dists, buckets, x, bits).pop(coder, size)
-            bits_per_item = max(1.0, (before - coder.num_bits()) / size)
-            pixels.encode(coder, x.reshape(-1), likelihood_masses(dists.decode(buckets.centres(index)))[1])
-            prior.push(coder, index)
-            if label_code is not None and labels is not None:
-                coder.encode_reverse(labels[start:start + size].astype(np.int32), label_code)
+            size = max(1, min(size, max_batch, count - start))
+            bits_per_item = max(1.0, code_batch(start, size) / size)
             batches.append(size)
             bar.update(size)
-    return coder.get_compressed(), batches
+    return batches
 
 
 def reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:

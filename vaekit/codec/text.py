@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vaekit.codec.bits_back import initial_words, latent_coding, reversed_starts
+from vaekit.codec.bits_back import encode_in_batches, initial_words, latent_coding, reversed_starts
 from vaekit.codec.coding_dists import snap
 from vaekit.codec.container import MAX_BATCH, CodecError, Header, pack, unpack
 from vaekit.codec.latent_buckets import LatentBuckets
@@ -27,7 +27,6 @@ from vaekit.models import LatentVariableModel, SentenceVAE
 from vaekit.saving import weights_sha256
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
-_HEADROOM = 1.25
 _MAX_STEPS = 1 << 16  # tokens per line at most
 
 
@@ -134,21 +133,18 @@ def compress_text(model: LatentVariableModel, text: str, precision: int = 12, ma
     buckets, prior = latent_coding(model, precision)
     spelling = _spelling_model(tokenizer)
     coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
-    batches: list[int] = []
-    bits_per_line = None
-    with tqdm(total=len(lines), desc="compressing", unit="line", disable=not progress) as bar:
-        while (start := sum(batches)) < len(lines):
-            size = 1 if bits_per_line is None else int(coder.num_bits() / (_HEADROOM * bits_per_line))
-            size = max(1, min(size, max_batch, len(lines) - start))
-            batch = lines[start:start + size]
-            before = coder.num_bits()
-            posterior = latent_code(model.encode(_ids(batch, tokenizer)), buckets, size, "posterior q(z|x)")
-            index = posterior.pop(coder, size)
-            bits_per_line = max(1.0, (before - coder.num_bits()) / size)
-            _encode_batch(coder, model, tokenizer, batch, index, buckets, spelling)
-            prior.push(coder, index)
-            batches.append(size)
-            bar.update(size)
+
+    def code_batch(start: int, size: int) -> float:
+        batch = lines[start:start + size]
+        before = coder.num_bits()
+        posterior = latent_code(model.encode(_ids(batch, tokenizer)), buckets, size, "posterior q(z|x)")
+        index = posterior.pop(coder, size)
+        taken = before - coder.num_bits()
+        _encode_batch(coder, model, tokenizer, batch, index, buckets, spelling)
+        prior.push(coder, index)
+        return taken
+
+    batches = encode_in_batches(coder, len(lines), max_batch, code_batch, progress, "line")
     header = Header(mode="lossless", kind="text", model_sha256=weights_sha256(model), item_shape=model.data_shape,
                     count=len(lines), batches=tuple(batches), precision=precision, final_newline=final_newline,
                     tokenizer_sha256=tokenizer.sha256(), content_sha256=hashlib.sha256(text.encode()).hexdigest(),
