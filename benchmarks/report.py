@@ -290,12 +290,33 @@ def audio(r: dict) -> str:
     return "\n".join(parts)
 
 
+def scale(r: dict) -> str:
+    data = {"mnist": "binarized MNIST in memory (55,000 training images), MLP",
+            "conv": "binarized MNIST in memory, convolutional",
+            "x10-stream": "10x MNIST (535,000 training images, 470 MB uint8) streamed from disk, MLP",
+            "x10-memory": "10x MNIST loaded into memory (float32), MLP"}
+    first = {row["data"]: row["samples_per_second"] for row in r["rows"] if row["processes"] == 1}
+    rows = [[data[row["data"]], row["processes"], f"{row['samples_per_second']:,.0f}",
+             f"{row['samples_per_second'] / first[row['data']]:.2f}x" if row["data"] in first else "",
+             f"{row['peak_rss_mb_largest']:,}", f"{row['peak_rss_mb_total']:,}", f"{row['test_elbo']:.2f}",
+             f"`{row['command']}`", row["date"]] for row in r["rows"]]
+    return ("## Scale: processes and data larger than memory\n\n"
+            f"Machine: {r['machine']}. One epoch of the VAE of configs/vae-mnist.yaml (eager, global batch "
+            f"{r['batch']}) by `vaekit train`, with `--nproc 2` for 2 processes (torchrun, gloo, one thread each). "
+            "Samples/s: training steps between log lines of the epoch, start-up and evaluation left out; the ratio is "
+            "against 1 process on the same data in the same run. Peak RSS: VmRSS polled every 0.1 s, of the largest "
+            "process and of all processes of the run together (with `--nproc 2`: the command, torchrun's agent "
+            "and 2 workers). Test ELBO: k=10 on 100 test images, after the one epoch.\n\n"
+            + _table(["data and model", "processes", "samples/s", "vs 1 process", "peak RSS MB (largest)",
+                      "peak RSS MB (all)", "test ELBO", "command", "date"], rows))
+
+
 SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits, "compression": compression, "family": family,
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
             "bnn": bayes_by_backprop, "text": text,
-            "audio": audio}
+            "audio": audio, "scale": scale}
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ class DataConfig(_Strict):
     image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
     resize: Literal["resize", "center-crop"] = "resize"
     channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
+    stream: bool = False  # a .npy larger than memory: read its rows from disk batch by batch
+    labels: Path | None = None  # a .npy of integer labels, one per row of a .npy data file
     tokenizer: Literal["word", "sentencepiece"] = "word"  # text: words (rest <unk>) or SentencePiece subwords
     vocab_size: int = Field(10000, ge=8)  # text: tokens in the vocabulary, the four specials included
     lowercase: bool = False  # text, word tokenizer: fold case (the codec then cannot restore the text)

@@ -10,14 +10,15 @@ from pathlib import Path
 from vaekit.config import AudioConfig, DataConfig
 from vaekit.data.audio import AUDIO_SUFFIXES, load_audio_folder
 from vaekit.data.dataset import UNLABELLED, Data, Kind, SequenceSplit, Split, binarize, keep_labels, split_off
+from vaekit.data.disk_array import DiskSplit, load_disk_array
 from vaekit.data.files import DataNotFoundError
 from vaekit.data.registry import DATASETS, NamedDataset
 from vaekit.data.text import TokenSplit, read_lines, sentence_data, text_files, user_text_splits
 from vaekit.data.tokenizer import Tokenizer
 from vaekit.data.user_files import IMAGE_SUFFIXES, load_array, load_image_folder
 
-__all__ = ["Data", "DataNotFoundError", "DATASETS", "Kind", "SequenceSplit", "Split", "TokenSplit", "Tokenizer",
-           "UNLABELLED", "binarize", "keep_labels", "load_data", "verify_named"]
+__all__ = ["Data", "DataNotFoundError", "DiskSplit", "DATASETS", "Kind", "SequenceSplit", "Split", "TokenSplit",
+           "Tokenizer", "UNLABELLED", "binarize", "keep_labels", "load_data", "verify_named"]
 
 _TEXT_OPTIONS = ("tokenizer", "vocab_size", "lowercase", "max_length")
 
@@ -40,8 +41,10 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
         return load_audio_folder(path, AudioConfig(), config.seed, config.test_fraction)
     if path.is_dir():
         split = load_image_folder(path, config.image_size, config.resize, config.channels)
+    elif path.suffix == ".npy" and config.stream:
+        split = load_disk_array(path, config.labels)
     elif path.suffix in (".npy", ".npz"):
-        split = load_array(path)
+        split = load_array(path, config.labels)
     else:
         raise ValueError(f"data.name '{path}' is neither a named set ({', '.join(DATASETS)}), a folder of images, "
                          "WAV/FLAC or .txt files, a .txt file, nor a .npy/.npz file")
@@ -56,6 +59,9 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
     """Load the data set ``config.name`` with its seeded splits; keyword arguments override config fields. Text is
     tokenized by ``tokenizer`` (a saved model's) if given, else by one trained on the training sentences."""
     config = DataConfig.model_validate({**(config or DataConfig()).model_dump(), **overrides})
+    if (config.stream or config.labels) and not config.name.endswith(".npy"):
+        option = "stream" if config.stream else "labels"
+        raise ValueError(f"data.{option} is for a .npy data file; '{config.name}' is not one")
     if config.name in DATASETS:
         named = DATASETS[config.name]
         data = named.build(named, config, tokenizer)

@@ -20,7 +20,7 @@ def _kind_of(x: np.ndarray) -> Kind:
     return "continuous"
 
 
-def _as_split(x: np.ndarray, y: np.ndarray | None, source: Path) -> Split:
+def _as_split(x: np.ndarray, y: object | None, source: Path) -> Split:
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{source}: expected an array of shape (N, ...) with N >= 1, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
@@ -31,22 +31,31 @@ def _as_split(x: np.ndarray, y: np.ndarray | None, source: Path) -> Split:
         values = values / 255.0
     if not torch.isfinite(values).all():
         raise ValueError(f"{source}: the array holds NaN or infinite values")
-    labels = None
-    if y is not None:
-        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"{source}: labels 'y' must be integers of shape ({len(x)},), got {y.dtype} {y.shape}")
-        labels = torch.from_numpy(y.astype(np.int64))
-    return Split(values, labels, kind)
+    return Split(values, None if y is None else as_labels(y, len(x), source), kind)
 
 
-def load_array(path: Path) -> Split:
-    """A .npy array (N, ...) or a .npz with 'x' (or 'X') and optional 'y'. Never unpickles."""
+def as_labels(y: object, count: int, source: Path) -> torch.Tensor:
+    """Labels as int64, checked: ``count`` integers."""
+    if not isinstance(y, np.ndarray) or y.shape != (count,) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"{source}: labels must be {count} integers, shape ({count},); got "
+                         f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}")
+    return torch.from_numpy(y.astype(np.int64))
+
+
+def read_npy(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
+    """A .npy or .npz file, never unpickling; a clear error for anything else."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
         raise ValueError(f"{path}: not a readable .npy/.npz array without pickled objects ({error})") from None
+
+
+def load_array(path: Path, labels: Path | None = None) -> Split:
+    """A .npy array (N, ...) with optional labels (a .npy of N integers), or a .npz with 'x' (or 'X') and optional
+    'y'. Never unpickles."""
+    loaded = read_npy(path)
     if isinstance(loaded, np.ndarray):
-        return _as_split(loaded, None, path)
+        return _as_split(loaded, None if labels is None else read_npy(labels), path)
     with loaded:
         keys = set(loaded.files)
         key = "x" if "x" in keys else "X" if "X" in keys else None

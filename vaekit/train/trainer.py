@@ -211,14 +211,15 @@ class Trainer:
                         sums[name] = sums.get(name, 0.0) + float(value)
                         epoch_sums[name] = epoch_sums.get(name, 0.0) + float(value)
                     bar.update(1)
+                    counters["elapsed"] = time.perf_counter() - started
                     if counters["step"] % cfg.log_every == 0:
                         means = {k: v / seen for k, v in sums.items()}
                         bar.set_postfix(loss=f"{means['loss']:.2f}")
                         if metrics is not None:
                             metrics.write("train", counters["step"], {"epoch": counters["epoch"], **means,
-                                          "lr": first.param_groups[0]["lr"]})
+                                          "lr": first.param_groups[0]["lr"],
+                                          "seconds": round(counters["elapsed"], 3)})
                         sums, seen = {}, 0
-                    counters["elapsed"] = time.perf_counter() - started
                     if counters["step"] % cfg.checkpoint_every == 0:
                         self._save(counters, schedulers, best)
                     stop = self._must_stop(counters["elapsed"])

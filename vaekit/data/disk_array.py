@@ -1,0 +1,147 @@
+"""Data larger than memory: the rows of an uncompressed .npy file, read from disk on demand.
+
+``DiskRows`` stands in for a split's tensor: ``rows[index]`` reads just those rows with ``os.pread`` (runs of
+consecutive rows in one call) and returns float32, 8-bit values scaled to [0, 1] as in memory. Subsets (the
+validation and test hold-outs, ``data.limit``) are index arrays, never copies, so the process holds one batch at a
+time; the kernel's page cache, which it can always reclaim, keeps the hot parts of the file. The header is parsed
+by NumPy's own ``numpy.lib.format``; object arrays are refused, so nothing is ever unpickled.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import torch
+from numpy.lib import format as npy_format
+
+from vaekit.data.dataset import Kind, Split
+from vaekit.data.user_files import as_labels, read_npy
+
+_SCAN_ROWS = 8192  # rows per chunk when the whole file is checked once (finite values, kind)
+
+
+@dataclass(frozen=True)
+class NpyLayout:
+    """Where a .npy file's array lies: its shape, its dtype and the offset of its first byte."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    offset: int
+
+    @property
+    def row_bytes(self) -> int:
+        return int(np.prod(self.shape[1:])) * self.dtype.itemsize
+
+
+def read_layout(path: Path) -> NpyLayout:
+    """The layout of a C-ordered numeric .npy file of at least one row, checked against the file's size."""
+    try:
+        with open(path, "rb") as f:
+            version = npy_format.read_magic(f)
+            read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, fortran_order, dtype = read(f)
+            layout = NpyLayout(tuple(shape), dtype, f.tell())
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path}: not a readable .npy file ({error})") from None
+    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise ValueError(f"{path}: expected a numeric array, got dtype {dtype}")
+    if fortran_order:
+        raise ValueError(f"{path}: the array is stored in Fortran order; save it with np.save(path, "
+                         "np.ascontiguousarray(x)) to read it by rows")
+    if len(shape) < 2 or shape[0] == 0:
+        raise ValueError(f"{path}: expected an array of shape (N, ...) with N >= 1, got shape {shape}")
+    size, expected = os.path.getsize(path), layout.offset + shape[0] * layout.row_bytes
+    if size < expected:
+        raise ValueError(f"{path}: truncated: {size} bytes where the header promises {expected}")
+    return layout
+
+
+def _positions(index: int | slice | torch.Tensor | np.ndarray) -> int | slice | np.ndarray:
+    return index.numpy() if isinstance(index, torch.Tensor) else index
+
+
+@dataclass(frozen=True)
+class DiskRows:
+    """Rows ``positions`` of the array in a .npy file, indexed like a float tensor (len(positions), *row)."""
+
+    path: Path
+    layout: NpyLayout
+    positions: np.ndarray
+    divisor: float = 1.0  # 255 for 8-bit data (0 and 1 stay as they are in binary data)
+
+    @classmethod
+    def open(cls, path: Path) -> "DiskRows":
+        layout = read_layout(path)
+        return cls(Path(path), layout, np.arange(layout.shape[0]))
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.positions), *self.layout.shape[1:]))
+
+    def subset(self, index: slice | torch.Tensor | np.ndarray) -> "DiskRows":
+        """The rows at ``index`` as another view of the file (nothing is read)."""
+        return replace(self, positions=self.positions[_positions(index)])
+
+    def read(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at file positions ``positions`` (in any order) with their stored dtype."""
+        if len(positions) == 0:
+            return np.empty((0, *self.layout.shape[1:]), dtype=self.layout.dtype)
+        size, order = self.layout.row_bytes, np.argsort(positions, kind="stable")
+        wanted = positions[order]
+        out = np.empty((len(wanted), size), dtype=np.uint8)
+        runs = np.split(np.arange(len(wanted)), np.flatnonzero(np.diff(wanted) != 1) + 1)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for run in runs:  # consecutive rows: one read
+                first, count = int(run[0]), len(run)
+                data = os.pread(fd, count * size, self.layout.offset + int(wanted[first]) * size)
+                if len(data) != count * size:
+                    raise ValueError(f"{self.path}: the file was cut short while it was being read")
+                out[first:first + count] = np.frombuffer(data, dtype=np.uint8).reshape(count, size)
+        finally:
+            os.close(fd)
+        rows = np.empty_like(out)
+        rows[order] = out
+        return rows.view(self.layout.dtype).reshape(len(positions), *self.layout.shape[1:])
+
+    def __getitem__(self, index: int | slice | torch.Tensor | np.ndarray) -> torch.Tensor:
+        if isinstance(index, int):
+            return self[np.array([index])][0]
+        positions = np.atleast_1d(self.positions[_positions(index)])
+        values = torch.from_numpy(self.read(positions).astype(np.float32))
+        return values / self.divisor if self.divisor != 1.0 else values
+
+    def scan(self) -> Kind:
+        """Read every row once, in chunks: refuse NaN or infinity; say which likelihood fits the values."""
+        binary = True
+        for start in range(0, len(self.positions), _SCAN_ROWS):
+            chunk = self.read(self.positions[start:start + _SCAN_ROWS])
+            if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
+                raise ValueError(f"{self.path}: the array holds NaN or infinite values")
+            binary = binary and bool(np.isin(chunk, (0, 1)).all())
+        return "binary" if binary else "8bit" if self.layout.dtype == np.uint8 else "continuous"
+
+
+@dataclass(frozen=True)
+class DiskSplit(Split):
+    """A split whose inputs stay on disk (:class:`DiskRows`); only the labels, if any, are in memory."""
+
+    def subset(self, index: torch.Tensor | slice) -> "DiskSplit":
+        rows = cast(DiskRows, self.x).subset(index)
+        return replace(self, x=rows, y=None if self.y is None else self.y[index])  # type: ignore[arg-type]
+
+
+def load_disk_array(path: Path, labels: Path | None) -> DiskSplit:
+    """A .npy file (N, ...) read by rows on demand, with optional labels: a .npy of N integers."""
+    rows = DiskRows.open(path)
+    kind = rows.scan()
+    if kind == "8bit":
+        rows = replace(rows, divisor=255.0)
+    y = None if labels is None else as_labels(read_npy(labels), len(rows), labels)
+    return DiskSplit(rows, y, kind)  # type: ignore[arg-type]
