@@ -153,7 +153,7 @@ def test_compress_errors_are_one_line(trained: Path, tmp_path: Path) -> None:
         (["compress", model, str(tmp_path / "grey.npy"), "-o", str(tmp_path / "f")], "binarize"),
         (["compress", model, str(tmp_path / "missing.png"), "-o", str(tmp_path / "f")], "does not exist"),
         (["decompress", str(tmp_path / "junk.vkz"), "-o", str(tmp_path / "o")], "not a vaekit compressed file"),
-        (["decompress", str(tmp_path / "nothing.vkz"), "-o", str(tmp_path / "o")], "No such file"),
+        (["decompress", str(tmp_path / "nothing.vkz"), "-o", str(tmp_path / "o")], "is not there"),
     ):
         result = vaekit(*args)
         assert result.returncode == 2, result.stderr

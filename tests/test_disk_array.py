@@ -53,7 +53,8 @@ def test_streamed_files_are_checked(tmp_path: Path, mnist_npy: tuple[Path, Path]
     for name, array in bad.items():
         np.save(tmp_path / name, array)
     expected = {cut: "truncated", tmp_path / "nan.npy": "NaN or infinite", tmp_path / "fortran.npy": "Fortran order",
-                tmp_path / "strings.npy": "numeric array", labels: "(N, ...) with N >= 1"}  # labels: 1-D, not rows
+                tmp_path / "strings.npy": "array of real numbers",
+                labels: "(N, ...) with N >= 1"}  # labels: 1-D, not rows of data
     for path, message in expected.items():
         with pytest.raises(ValueError, match=re.escape(message)):
             load_data(name=str(path), stream=True, validation=0)

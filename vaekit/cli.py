@@ -338,7 +338,11 @@ def cmd_decompress(args: argparse.Namespace) -> None:
     from vaekit.codec.files import write_outputs
     from vaekit.saving import load
 
-    data = Path(args.file).read_bytes()
+    source = Path(args.file)
+    if not source.is_file():
+        raise ValueError(f"'{source}' is {'a folder' if source.is_dir() else 'not there'}; give a file written by "
+                         "vaekit compress")
+    data = source.read_bytes()
     header = read_header(data)
     model_dir = args.model or header.source.get("model")
     if not model_dir or not Path(model_dir).is_dir():

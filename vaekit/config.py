@@ -315,11 +315,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file '{path}' not found")
+            raise ConfigError(f"config file '{path}' {'is a folder' if path.is_dir() else 'not found'}; give a YAML "
+                              "recipe such as configs/vae-mnist.yaml")
         try:
             tree = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as error:
-            raise ConfigError(f"config file '{path}' is not valid YAML: {error}") from None
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
         if not isinstance(tree, dict):
             raise ConfigError(f"config file '{path}' must hold a mapping of sections, got {type(tree).__name__}")
     return make_config(_merge(tree, parse_overrides(overrides or [])))

@@ -78,6 +78,9 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
             raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it, "
                              "--overwrite to start again, or choose another name=")
         shutil.rmtree(run_dir)
+    for parent in (run_dir, *run_dir.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ValueError(f"cannot write the run to {run_dir}: {parent} is a file; give out_dir= a folder")
     run_dir.mkdir(parents=True, exist_ok=True)
 
 

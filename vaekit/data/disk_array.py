@@ -46,8 +46,8 @@ def read_layout(path: Path) -> NpyLayout:
             layout = NpyLayout(tuple(shape), dtype, f.tell())
     except (ValueError, OSError) as error:
         raise ValueError(f"{path}: not a readable .npy file ({error})") from None
-    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
-        raise ValueError(f"{path}: expected a numeric array, got dtype {dtype}")
+    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_) or dtype.kind == "c":
+        raise ValueError(f"{path}: expected an array of real numbers, got dtype {dtype}")
     if fortran_order:
         raise ValueError(f"{path}: the array is stored in Fortran order; save it with np.save(path, "
                          "np.ascontiguousarray(x)) to read it by rows")

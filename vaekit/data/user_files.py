@@ -1,6 +1,7 @@
 """The user's own data: a folder of images (class sub-folders become labels) or a .npy/.npz array."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +9,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from vaekit.data.dataset import Kind, Split
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
@@ -23,8 +26,8 @@ def _kind_of(x: np.ndarray) -> Kind:
 def _as_split(x: np.ndarray, y: object | None, source: Path) -> Split:
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{source}: expected an array of shape (N, ...) with N >= 1, got shape {x.shape}")
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
-        raise ValueError(f"{source}: expected a numeric array, got dtype {x.dtype}")
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise ValueError(f"{source}: expected an array of real numbers, got dtype {x.dtype}")
     kind = _kind_of(x)
     values = torch.from_numpy(np.ascontiguousarray(x)).float()
     if kind == "8bit":
@@ -86,8 +89,17 @@ def read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str)
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path}: not a readable image ({error})") from None
+        raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (C, H, W)
+
+
+def _probe(path: Path) -> tuple[str, tuple[int, int]]:
+    """An image's PIL mode and (height, width), from its header."""
+    try:
+        with Image.open(path) as image:
+            return image.mode, (image.height, image.width)
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
 
 
 def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
@@ -98,12 +110,15 @@ def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
         raise ValueError(f"{folder}: no PNG or JPEG images found")
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
     labelled = classes != ["."]
+    first_mode, first_size = _probe(files[0])
     if channels is None:
-        with Image.open(files[0]) as first:
-            channels = 1 if first.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+        channels = 1 if first_mode in ("1", "L", "LA", "I", "I;16", "F") else 3
     if image_size is None:
-        with Image.open(files[0]) as first:
-            image_size = (first.height, first.width)
+        image_size = first_size
+        sizes = {_probe(p)[1] for p in files}
+        if len(sizes) > 1:
+            log.warning("%s: images of %d sizes; all are resized to %dx%d, the first one's (set data.image_size "
+                        "to choose)", folder, len(sizes), *first_size)
     mode = "L" if channels == 1 else "RGB"
     x = np.stack([read_image(p, image_size, resize, mode) for p in files])
     y = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) if labelled else None

@@ -1,0 +1,319 @@
+"""Bad input, everywhere: every command and the public loaders are given broken, missing or foreign input.
+
+Each case must end with one line on stderr naming the problem (exit status 2), or a one-line exception for a
+function, and write nothing. The table of what was tried and what happened is docs/reliability.md; this test
+renders it and checks the page is current (``VAEKIT_UPDATE_DOCS=1 pytest tests/test_bad_input.py`` rewrites it).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from PIL import Image
+from test_cli import ROOT
+
+from vaekit.cli import main
+
+PAGE = ROOT / "docs" / "reliability.md"
+TINY = ["data.limit=300", "data.validation=100", "model.hidden=[16]", "model.latent_dim=2", "train.epochs=1",
+        "train.progress=false", "evaluate.k=2", "evaluate.limit=20", "evaluate.samples=4"]
+
+
+@dataclass
+class Case:
+    """One bad input: ``argv`` for the CLI, or ``call`` for a library function."""
+
+    kind: str  # the family of bad input (the table's sections)
+    what: str
+    argv: list[str] | None = None
+    call: Callable[[], object] | None = None
+    accepted: str = ""  # for a sensible input the tool takes: what it does with it
+
+
+def _write_inputs(tmp: Path) -> None:
+    """Broken and foreign files, folders and arrays under ``tmp``."""
+    (tmp / "empty").mkdir()
+    (tmp / "text-as-image").mkdir()
+    (tmp / "text-as-image" / "a.png").write_text("not an image")
+    Image.new("L", (28, 28), 200).save(tmp / "text-as-image" / "b.png")
+    mixed = tmp / "mixed"
+    mixed.mkdir()
+    Image.new("L", (28, 28), 10).save(mixed / "grey.png")
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(mixed / "rgb.png")
+    Image.new("RGBA", (17, 50), (0, 255, 0, 128)).save(mixed / "rgba.png")
+    Image.new("P", (28, 28), 3).save(mixed / "palette.png")
+    Image.new("1", (64, 64), 1).save(mixed / "bilevel.png")
+    Image.new("L", (28, 28), 90).save(mixed / "photo.jpg")
+    (mixed / "notes.txt").write_text("a stray file")
+    Image.new("1", (28, 28), 1).save(tmp / "binary.png")
+    soundfile.write(tmp / "tone.wav", np.sin(np.arange(8000) / 5).astype(np.float32), 16000)
+    (tmp / "sentences.txt").write_text("the cat sat on the mat .\nit was late .\n")
+    np.save(tmp / "nan.npy", np.full((10, 1, 28, 28), np.nan, dtype=np.float32))
+    np.save(tmp / "inf.npy", np.full((10, 1, 28, 28), np.inf, dtype=np.float32))
+    np.save(tmp / "strings.npy", np.array([["a", "b"]] * 10))
+    np.save(tmp / "complex.npy", np.ones((10, 4), dtype=np.complex64))
+    np.save(tmp / "scalar.npy", np.float32(3.0))
+    np.save(tmp / "wrong-shape.npy", np.zeros((10, 3, 8, 8), dtype=np.float32))
+    np.save(tmp / "labels-float.npy", np.zeros(10, dtype=np.float32))
+    (tmp / "pickle.npy").write_bytes(b"\x80\x04K\x01.")
+    (tmp / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (tmp / "compressed.vkz").write_bytes(b"not a vaekit file at all")
+    (tmp / "bad.yaml").write_text("model:\n  name: vae\n  latnt_dim: 4\n")
+    (tmp / "wrong-type.yaml").write_text("train:\n  epochs: many\n")
+    (tmp / "list.yaml").write_text("- a\n- b\n")
+    (tmp / "broken.yaml").write_text("model: {name: vae\n")
+    (tmp / "a-file").write_text("plain text")
+
+
+def _damaged_models(tmp: Path, vae: Path) -> None:
+    """Copies of a saved model with truncated, foreign or missing parts."""
+    for name in ("truncated", "foreign", "no-weights", "bad-config", "no-config"):
+        (tmp / name).mkdir()
+        for f in vae.iterdir():
+            (tmp / name / f.name).write_bytes(f.read_bytes())
+    weights = (tmp / "truncated" / "model.safetensors")
+    weights.write_bytes(weights.read_bytes()[:100])
+    from safetensors.numpy import save_file
+
+    foreign = tmp / "foreign" / "model.safetensors"
+    save_file({"w": np.zeros(3, dtype=np.float32)}, str(foreign))
+    config = json.loads((tmp / "foreign" / "config.json").read_text())
+    config["weights_sha256"] = hashlib.sha256(foreign.read_bytes()).hexdigest()  # passes the checksum
+    (tmp / "foreign" / "config.json").write_text(json.dumps(config))
+    run = tmp / "cut-run" / "vae"
+    shutil.copytree(vae.parent, run)
+    checkpoint = run / "checkpoints" / "last.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    assert main(["compress", str(vae), str(tmp / "binary.png"), "-o", str(tmp / "whole.vkz")]) == 0
+    whole = (tmp / "whole.vkz").read_bytes()
+    (tmp / "cut.vkz").write_bytes(whole[:len(whole) // 2])
+    (tmp / "no-weights" / "model.safetensors").unlink()
+    (tmp / "bad-config" / "config.json").write_text("{not json")
+    (tmp / "no-config" / "config.json").unlink()
+
+
+def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
+    import torch
+
+    import vaekit
+    from vaekit.codec import compress, decompress
+    from vaekit.config import load_config
+
+    out = t / "out"
+    o = str(out / "result")
+    x = torch.zeros(2, 1, 28, 28)
+    return [
+        Case("missing files", "a recipe that does not exist", ["train", "--config", f"{t}/missing.yaml"]),
+        Case("missing files", "a data set that does not exist", ["train", *TINY, f"data.name={t}/missing",
+                                                                  f"out_dir={out}"]),
+        Case("missing files", "a model folder that does not exist", ["evaluate", f"{t}/missing"]),
+        Case("missing files", "an input image that does not exist", ["reconstruct", str(vae), f"{t}/missing.png",
+                                                                     "-o", f"{o}.png"]),
+        Case("missing files", "a file to compress that does not exist", ["compress", str(vae), f"{t}/missing.png",
+                                                                         "-o", f"{o}.vkz"]),
+        Case("missing files", "a compressed file that does not exist", ["decompress", f"{t}/missing.vkz", "-o", o]),
+        Case("missing files", "an image to classify that does not exist", ["classify", str(cls), f"{t}/none.png"]),
+        Case("missing files", "a data set that is not known", ["data", "verify", "imagenet"]),
+        Case("missing files", "vaekit.load_data of a path that does not exist",
+             call=lambda: vaekit.load_data(name=f"{t}/missing")),
+        Case("missing files", "model.fit on a data folder that does not exist",
+             call=lambda: vaekit.load(vae).fit(f"{t}/missing", epochs=1, progress=False)),
+        Case("missing files", "vaekit.load of a folder that does not exist", call=lambda: vaekit.load(f"{t}/missing")),
+        Case("directories for files", "a folder as the recipe", ["train", "--config", str(t / "empty")]),
+        Case("directories for files", "a folder as the compressed file", ["decompress", str(t / "empty"), "-o", o]),
+        Case("directories for files", "a folder as an image to reconstruct", ["reconstruct", str(vae), str(t / "mixed"),
+                                                                              "-o", f"{o}.png"]),
+        Case("directories for files", "a folder as the labels of compress",
+             ["compress", str(vae), str(t / "mixed" / "grey.png"), "--labels", str(t / "empty"), "-o", f"{o}.vkz"]),
+        Case("directories for files", "a file as the model folder", ["sample", str(t / "a-file"), "-o", f"{o}.png"]),
+        Case("directories for files", "a file as the run folder", ["train", *TINY, f"out_dir={t}/a-file"]),
+        Case("empty folders", "an empty folder as the data", ["train", *TINY, f"data.name={t}/empty",
+                                                             f"out_dir={out}"]),
+        Case("empty folders", "an empty folder to compress", ["compress", str(vae), str(t / "empty"),
+                                                              "-o", f"{o}.vkz"]),
+        Case("empty folders", "an empty folder as the model", ["evaluate", str(t / "empty")]),
+        Case("non-image files", "a text file named .png in the data folder",
+             ["train", *TINY, f"data.name={t}/text-as-image", f"out_dir={out}"]),
+        Case("non-image files", "a truncated PNG to reconstruct", ["reconstruct", str(vae), str(t / "image.png"),
+                                                                   "-o", f"{o}.png"]),
+        Case("non-image files", "a truncated PNG to compress", ["compress", str(vae), str(t / "image.png"),
+                                                                "-o", f"{o}.vkz"]),
+        Case("non-image files", "vaekit.load_data of a folder with a text file named .png",
+             call=lambda: vaekit.load_data(name=str(t / "text-as-image"))),
+        Case("mixed sizes and modes", "grey, RGB, RGBA, palette and 1-bit images of 4 sizes, PNG and JPEG",
+             ["reconstruct", str(vae), *[str(p) for p in sorted((t / "mixed").glob("*.*g"))], "-o",
+              str(t / "mixed-reconstructions.png")],
+             accepted="each image converted to grey and resized to the model's 28x28"),
+        Case("mixed sizes and modes", "the same folder as training data (data.channels=1, data.image_size=[28,28])",
+             ["train", *TINY, f"data.name={t}/mixed", "data.channels=1", "data.image_size=[28,28]",
+              "model.likelihood=logistic-mixture",
+              "data.validation=1", f"out_dir={t}/mixed-run"],
+             accepted="trained on the 6 images, each converted to grey and resized to 28x28; the .txt skipped"),
+        Case("NaN and infinity", "an array of NaN as training data", ["train", *TINY, f"data.name={t}/nan.npy",
+                                                                     f"out_dir={out}"]),
+        Case("NaN and infinity", "an array of infinity, streamed from disk",
+             ["train", *TINY, f"data.name={t}/inf.npy", "data.stream=true", f"out_dir={out}"]),
+        Case("NaN and infinity", "an array of NaN to compress", ["compress", str(vae), str(t / "nan.npy"),
+                                                                 "-o", f"{o}.vkz"]),
+        Case("NaN and infinity", "vaekit.codec.compress of a batch with infinity",
+             call=lambda: compress(vaekit.load(vae), torch.full((2, 1, 28, 28), float("inf")))),
+        Case("NaN and infinity", "a model's ELBO of a NaN batch",
+             call=lambda: vaekit.load(vae).elbo(torch.full((2, 1, 28, 28), float("nan")))),
+        Case("wrong dimensions or dtype", "an array of strings as data", ["train", *TINY,
+                                                                          f"data.name={t}/strings.npy",
+                                                                          f"out_dir={out}"]),
+        Case("wrong dimensions or dtype", "an array of complex numbers as data",
+             ["train", *TINY, f"data.name={t}/complex.npy", f"out_dir={out}"]),
+        Case("wrong dimensions or dtype", "a 0-dimensional array as data", ["train", *TINY,
+                                                                            f"data.name={t}/scalar.npy",
+                                                                            f"out_dir={out}"]),
+        Case("wrong dimensions or dtype", "a pickle named .npy", ["train", *TINY, f"data.name={t}/pickle.npy",
+                                                                  f"out_dir={out}"]),
+        Case("wrong dimensions or dtype", "float labels for a .npy", ["train", *TINY,
+                                                                      f"data.name={t}/wrong-shape.npy",
+                                                                      f"data.labels={t}/labels-float.npy",
+                                                                      f"out_dir={out}"]),
+        Case("wrong dimensions or dtype", "an array of another shape to compress",
+             ["compress", str(vae), str(t / "wrong-shape.npy"), "-o", f"{o}.vkz"]),
+        Case("wrong dimensions or dtype", "a model's ELBO of a batch of another shape",
+             call=lambda: vaekit.load(vae).elbo(torch.zeros(2, 3, 8, 8))),
+        Case("wrong dimensions or dtype", "vaekit.codec.compress of a batch of another shape",
+             call=lambda: compress(vaekit.load(vae), torch.zeros(3, 28, 28, 1))),
+        Case("wrong dimensions or dtype", "a model's sample of -2 images", call=lambda: vaekit.load(vae).sample(-2)),
+        Case("wrong dimensions or dtype", "a model's ELBO of a NumPy array", call=lambda: vaekit.load(vae).elbo(
+            np.zeros((2, 1, 28, 28)))),  # type: ignore[arg-type]
+        Case("wrong dimensions or dtype", "a negative sample count", ["sample", str(vae), "-n", "-3",
+                                                                      "-o", f"{o}.png"]),
+        Case("wrong dimensions or dtype", "a sample count that is not a number", ["sample", str(vae), "-n", "many",
+                                                                                  "-o", f"{o}.png"]),
+        Case("wrong dimensions or dtype", "one image to interpolate",
+             ["interpolate", str(vae), str(t / "mixed" / "grey.png"), "-o", f"{o}.png"]),
+        Case("truncated or foreign safetensors", "truncated weights", ["sample", str(t / "truncated"),
+                                                                       "-o", f"{o}.png"]),
+        Case("truncated or foreign safetensors", "weights of another model (checksum matched to them)",
+             ["evaluate", str(t / "foreign")]),
+        Case("truncated or foreign safetensors", "weights missing", ["reconstruct", str(t / "no-weights"),
+                                                                     "-o", f"{o}.png"]),
+        Case("truncated or foreign safetensors", "config.json that is not JSON", ["sample", str(t / "bad-config"),
+                                                                                 "-o", f"{o}.png"]),
+        Case("truncated or foreign safetensors", "config.json missing", ["sample", str(t / "no-config"),
+                                                                        "-o", f"{o}.png"]),
+        Case("truncated or foreign safetensors", "a file that is not a vaekit compressed file",
+             ["decompress", str(t / "compressed.vkz"), "-o", o, "--model", str(vae)]),
+        Case("truncated or foreign safetensors", "a compressed file cut in half",
+             ["decompress", str(t / "cut.vkz"), "-o", o, "--model", str(vae)]),
+        Case("truncated or foreign safetensors", "--resume from a truncated checkpoint",
+             ["train", *TINY, f"out_dir={t}/cut-run", "name=vae", "--resume"]),
+        Case("truncated or foreign safetensors", "vaekit.codec.decompress of foreign bytes",
+             call=lambda: decompress(vaekit.load(vae), b"\x00" * 64)),
+        Case("configs", "an unknown key in a recipe", ["train", "--config", str(t / "bad.yaml"), f"out_dir={out}"]),
+        Case("configs", "a wrong type in a recipe", ["train", "--config", str(t / "wrong-type.yaml"),
+                                                     f"out_dir={out}"]),
+        Case("configs", "a recipe that is a YAML list", ["train", "--config", str(t / "list.yaml"), f"out_dir={out}"]),
+        Case("configs", "a recipe that is not valid YAML", ["train", "--config", str(t / "broken.yaml"),
+                                                            f"out_dir={out}"]),
+        Case("configs", "an unknown override key", ["train", *TINY, "model.latnt_dim=3", f"out_dir={out}"]),
+        Case("configs", "an override of the wrong type", ["train", *TINY, "train.lr=fast", f"out_dir={out}"]),
+        Case("configs", "an override that is not key=value", ["train", *TINY, "epochs", f"out_dir={out}"]),
+        Case("configs", "load_config with an unknown key", call=lambda: load_config(t / "bad.yaml")),
+        Case("another kind of model", "classify with a VAE", ["classify", str(vae), "-n", "3"]),
+        Case("another kind of model", "--class with an unconditional VAE", ["sample", str(vae), "--class", "3",
+                                                                            "-o", f"{o}.png"]),
+        Case("another kind of model", "a WAV file to an image model", ["reconstruct", str(vae), str(t / "tone.wav"),
+                                                                       "-o", f"{o}.png"]),
+        Case("another kind of model", "a text file to compress with an image model",
+             ["compress", str(vae), str(t / "sentences.txt"), "-o", f"{o}.vkz"]),
+        Case("another kind of model", "sample from a classifier", ["sample", str(cls), "-o", f"{o}.png"]),
+        Case("another kind of model", "reconstruct with a classifier", ["reconstruct", str(cls), "-o", f"{o}.png"]),
+        Case("another kind of model", "interpolate with a classifier", ["interpolate", str(cls), "-o", f"{o}.png"]),
+        Case("another kind of model", "compress with a classifier", ["compress", str(cls),
+                                                                     str(t / "mixed" / "grey.png"), "-o", f"{o}.vkz"]),
+        Case("another kind of model", "a VAE's ELBO of text data", ["evaluate", str(vae), "--data", "brown",
+                                                                   "--limit", "3"]),
+        Case("another kind of model", "--resume a run made by another recipe",
+             ["train", *TINY, "model.latent_dim=3", f"out_dir={vae.parent.parent}", "name=vae", "--resume"]),
+        Case("another kind of model", "a classifier's ELBO", call=lambda: vaekit.load(cls).elbo(x)),
+    ]
+
+
+def _run(case: Case, out: Path) -> tuple[str, str]:
+    """(outcome, message) of one case."""
+    stderr = io.StringIO()
+    if case.argv is not None:
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(case.argv)
+            except SystemExit as exit_:  # argparse's own refusals
+                code = int(exit_.code or 0)
+        return f"exit {code}", stderr.getvalue().strip()
+    assert case.call is not None
+    try:
+        case.call()
+    except Exception as error:  # noqa: BLE001 - what any exception looks like is what is being recorded
+        return type(error).__name__, str(error)
+    return "returned", ""
+
+
+def test_bad_input_everywhere(tmp_path: Path) -> None:
+    t = tmp_path
+    _write_inputs(t)
+    runs = t / "runs"
+    assert main(["train", *TINY, f"out_dir={runs}", "name=vae"]) == 0
+    assert main(["train", "--config", str(ROOT / "configs" / "bnn-mnist.yaml"), *TINY, "model.name=classifier",
+                 "evaluate.ood=null", f"out_dir={runs}", "name=cls"]) == 0
+    vae, cls = runs / "vae" / "model", runs / "cls" / "model"
+    _damaged_models(t, vae)
+    rows, problems = {}, []
+    for case in _cases(t, vae, cls):
+        out = t / "out"
+        out.mkdir(exist_ok=True)
+        outcome, message = _run(case, out)
+        lines = message.splitlines()
+        command = f"`vaekit {case.argv[0]}`" if case.argv else "Python API"
+        expected = "exit 0" if case.accepted else "exit 2"
+        if case.argv is None:
+            good = outcome not in ("returned", "RuntimeError", "KeyError", "AttributeError", "IndexError")
+        else:
+            good = outcome == expected and (case.accepted or (len(lines) == 1 and "error:" in lines[0]))
+        if not good or (len(lines) > 1 and not case.accepted):
+            problems.append(f"{case.what}: {outcome}: {message[-500:]}")
+        if any(out.iterdir()):
+            problems.append(f"{case.what}: wrote {sorted(p.name for p in out.iterdir())}")
+        if case.accepted:
+            outcome, message = f"{outcome}: {case.accepted}", message.splitlines()[-1] if message else ""
+        rows.setdefault(case.kind, []).append((case.what, command, outcome, message.replace(str(t), "<tmp>")))
+        for p in sorted(out.rglob("*"), reverse=True):
+            p.rmdir() if p.is_dir() else p.unlink()
+    assert not problems, "\n".join(problems)
+    page = _render(rows)
+    if os.environ.get("VAEKIT_UPDATE_DOCS"):
+        PAGE.write_text(page)
+    assert PAGE.read_text() == page, "docs/reliability.md is out of date: VAEKIT_UPDATE_DOCS=1 pytest " + __file__
+
+
+def _render(rows: dict[str, list[tuple[str, str, str, str]]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ") or "-"
+
+    parts = ["# Reliability: bad input\n",
+             "Every command and the public loaders were given the inputs below by `tests/test_bad_input.py`, which "
+             "writes this page and fails when it is out of date. Each refusal is one line on stderr with exit status "
+             "2 (a function raises one exception with a one-line message), and nothing is left in the output "
+             "folder. `<tmp>` stands for the test's temporary folder. Kills, full disks and non-finite losses are "
+             "in [training](training.md).\n"]
+    for kind, entries in rows.items():
+        parts.append(f"## {kind[0].upper() + kind[1:]}\n\n| input | where | outcome | message |\n|---|---|---|---|")
+        parts += [f"| {cell(what)} | {command} | {outcome} | {cell(message)} |" for what, command, outcome, message
+                  in entries]
+        parts.append("")
+    return "\n".join(parts)
+
