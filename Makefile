@@ -12,9 +12,15 @@ endif
 
 .PHONY: demo test benchmarks clean
 
+# Debian packages: espeak-ng (the spoken-digits set), chromium and chromium-driver (the explorer's browser test).
+APT := espeak-ng chromium chromium-driver
+
 $(BIN)/.installed: pyproject.toml
-	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq espeak-ng; } \
-		|| echo "espeak-ng is missing: the spoken-digits set needs it (apt-get install espeak-ng)"
+	@missing="$$(for p in $(APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "missing Debian packages: $$missing (apt-get install $$missing as root)"; fi; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,13 +18,19 @@ DATA_DIR = Path(os.environ.get("VAEKIT_DATA") or SHARED)
 
 @pytest.fixture(autouse=True, scope="session")
 def _offline(tmp_path_factory: pytest.TempPathFactory):
-    """Keep the download cache out of the home directory, and make any download attempt fail loudly."""
-    def no_network(*args: object, **kwargs: object) -> None:
+    """Keep the download cache out of the home directory, and make any download attempt fail loudly (this
+    machine's own servers, such as the browser test's driver, stay reachable)."""
+    real = urllib.request.urlopen
+
+    def local_only(url: object, *args: object, **kwargs: object) -> object:
+        target = url.full_url if isinstance(url, urllib.request.Request) else str(url)
+        if urllib.parse.urlparse(target).hostname in ("localhost", "127.0.0.1", "::1"):
+            return real(url, *args, **kwargs)  # type: ignore[arg-type]
         raise OSError("tests never use the network")
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        patch.setattr("urllib.request.urlopen", no_network)
+        patch.setattr("urllib.request.urlopen", local_only)
         yield
 
 

@@ -359,6 +359,26 @@ def cmd_decompress(args: argparse.Namespace) -> None:
     print(f"{args.output}: {header.count} items ({header.mode}) in {len(written)} file(s)")
 
 
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port between 1 and 65535, got {value}")
+    return value
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from vaekit.explorer import serve
+    from vaekit.explorer.media import kind_of
+    from vaekit.saving import load
+
+    model = load(args.model)
+    kind_of(model)  # refuses data the page cannot show before anything is loaded
+    data = _load_test_data(model, args.data)
+    if data.data_shape != model.data_shape and data.kind != "tokens":
+        raise ValueError(f"data '{data.name}' has shape {data.data_shape}, the model expects {model.data_shape}")
+    serve(model, data.test, data.name, args.host, args.port)
+
+
 def cmd_data(args: argparse.Namespace) -> None:
     from vaekit.data import DATASETS, verify_named
 
@@ -462,6 +482,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "file's path")
     p.add_argument("--model", help="the model directory (default: the one recorded at compression)")
     p.set_defaults(func=cmd_decompress)
+
+    p = sub.add_parser("serve", help="explore a saved model in the browser: samples, sliders, interpolation, uploads")
+    p.add_argument("model", help="a saved model directory (runs/NAME/model)")
+    p.add_argument("--port", type=_port, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine "
+                   "only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--data", help="the data set whose test examples the page offers (default: as for evaluate)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("data", help="list or verify the named data sets")
     p.add_argument("action", choices=["list", "verify"])

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from math import gcd
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -56,16 +57,19 @@ def fit_length(wave: np.ndarray, samples: int, threshold: float = 0.01) -> np.nd
     return out
 
 
-def read_audio(path: Path, config: AudioConfig) -> np.ndarray:
-    """A WAV/FLAC file as one clip: mono, resampled, trimmed and fitted to the clip length."""
+def read_audio(path: Path | BinaryIO, config: AudioConfig) -> np.ndarray:
+    """A WAV/FLAC file (or its bytes in memory) as one clip: mono, resampled, trimmed and fitted to the clip
+    length."""
     import soundfile
 
+    name = path if isinstance(path, (str, Path)) else "the uploaded file"
     try:
-        wave, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        wave, rate = soundfile.read(str(path) if isinstance(path, (str, Path)) else path, dtype="float32",
+                                    always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise ValueError(f"{path} is not a readable WAV/FLAC file ({error})") from None
+        raise ValueError(f"{name} is not a readable WAV/FLAC file ({error})") from None
     if len(wave) == 0:
-        raise ValueError(f"{path} holds no samples")
+        raise ValueError(f"{name} holds no samples")
     return fit_length(resample(wave.mean(1), rate, config.sample_rate), config.clip_samples)
 
 

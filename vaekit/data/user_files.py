@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -72,8 +73,9 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
-    """One image as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to ``size`` unless it is None."""
+def read_image(path: Path | BinaryIO, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
+    """One image (a file, or bytes in memory) as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to
+    ``size`` unless it is None."""
     try:
         with Image.open(path) as opened:
             image = opened.convert(mode)
@@ -89,6 +91,8 @@ def read_image(path: Path, size: tuple[int, int] | None, resize: str, mode: str)
                     image = image.resize((width, height), Image.Resampling.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as error:
+        if not isinstance(path, (str, Path)):
+            raise ValueError("the uploaded file is not a readable PNG or JPEG image") from None
         raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (C, H, W)
 

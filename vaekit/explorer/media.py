@@ -1,0 +1,125 @@
+"""What the explorer shows and reads: a model's data as PNG, WAV or text for the browser, and uploads as data.
+
+Everything happens in memory: uploads arrive as bytes and never touch the file system.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib import colormaps
+from PIL import Image
+
+from vaekit.data.user_files import read_image
+from vaekit.models import LatentVariableModel, TextModel
+
+MAX_TEXT = 1000  # characters of one sentence
+
+
+def kind_of(model: LatentVariableModel) -> str:
+    """``text``, ``audio`` (spectrograms) or ``image``; other data is refused."""
+    if isinstance(model, TextModel):
+        return "text"
+    if model.config.audio is not None:
+        return "audio"
+    if len(model.data_shape) == 3 and model.data_shape[0] in (1, 3):
+        return "image"
+    raise ValueError(f"the explorer shows images, spectrograms and sentences; this {model.registered_name}'s data "
+                     f"has shape {model.data_shape}")
+
+
+def _data_url(mime: str, payload: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(payload).decode()}"
+
+
+def png(image: torch.Tensor) -> str:
+    """An image (C, H, W) in [0, 1] as a PNG data URL."""
+    array = (image.detach().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format="PNG")
+    return _data_url("image/png", buffer.getvalue())
+
+
+def spectrogram_png(spec: torch.Tensor) -> str:
+    """A log-mel spectrogram (1, mels, frames) as a PNG, low frequencies at the bottom, in magma colours."""
+    values = spec[0].detach().flip(0)
+    scaled = ((values - values.min()) / (values.max() - values.min() + 1e-8)).numpy()
+    rgb = (colormaps["magma"](scaled)[..., :3] * 255).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return _data_url("image/png", buffer.getvalue())
+
+
+def wav(model: LatentVariableModel, spec: torch.Tensor) -> str:
+    """A spectrogram's sound (Griffin-Lim) as a 16-bit WAV data URL."""
+    import soundfile
+
+    from vaekit.data.spectrogram import to_waveform
+
+    audio = model.config.audio
+    assert audio is not None
+    wave = to_waveform(spec.unsqueeze(0), audio)[0].clamp(-1, 1).numpy().astype(np.float32)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, wave, audio.sample_rate, format="WAV", subtype="PCM_16")
+    return _data_url("audio/wav", buffer.getvalue())
+
+
+def items(model: LatentVariableModel, x: torch.Tensor) -> list[dict[str, Any]]:
+    """A batch of the model's data as what the page shows: {"image"}, {"image", "audio"} or {"text"}."""
+    kind = kind_of(model)
+    if kind == "text":
+        from vaekit.sentences import to_text
+
+        return [{"text": line} for line in to_text(model, x)]  # type: ignore[arg-type]
+    if kind == "audio":
+        return [{"image": spectrogram_png(s), "audio": wav(model, s)} for s in x]
+    return [{"image": png(image)} for image in x]
+
+
+def decode_base64(data: str, limit: int) -> bytes:
+    """Bytes sent as base64 (a data URL's prefix is allowed); a clear error for anything else or too much."""
+    payload = data.split(",", 1)[1] if data.startswith("data:") else data
+    if len(payload) > limit * 4 // 3 + 4:
+        raise ValueError(f"the file is larger than {limit // 1024} KiB")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the file is not valid base64") from None
+
+
+def read_upload(model: LatentVariableModel, raw: bytes) -> torch.Tensor:
+    """An uploaded file as one datum (1, *data_shape): an image (PNG/JPEG) or a sound (WAV/FLAC), converted as the
+    command line would (grey or RGB, resized; mono, resampled, fitted)."""
+    kind = kind_of(model)
+    if kind == "audio":
+        from vaekit.data.audio import read_audio
+        from vaekit.data.spectrogram import log_mel
+
+        audio = model.config.audio
+        assert audio is not None
+        clip = read_audio(io.BytesIO(raw), audio)
+        return log_mel(torch.from_numpy(clip[None]), audio)
+    if kind != "image":
+        raise ValueError("a text model reads sentences, not files")
+    mode = "L" if model.data_shape[0] == 1 else "RGB"
+    array = read_image(io.BytesIO(raw), tuple(model.data_shape[1:]), "resize", mode)  # type: ignore[arg-type]
+    x = torch.from_numpy(array.copy()).float().unsqueeze(0) / 255.0
+    if model.config.likelihood == "bernoulli":  # a binary model: black or white pixels
+        x = (x > 0.5).float()
+    return x
+
+
+def read_sentence(model: LatentVariableModel, text: str) -> torch.Tensor:
+    """One sentence as token ids (1, L) under the model's tokenizer."""
+    from vaekit.sentences import to_ids
+
+    if not isinstance(model, TextModel):
+        raise ValueError(f"{model.registered_name} reads {kind_of(model)} files, not sentences")
+    line = text.strip()
+    if not line or "\n" in line or len(line) > MAX_TEXT:
+        raise ValueError(f"give one sentence of 1 to {MAX_TEXT} characters on one line")
+    return to_ids(model, [line])
