@@ -66,7 +66,8 @@ def test_info_page_and_generation(vae_app, mnist) -> None:  # type: ignore[no-un
     expected = model.encode(mnist.test.x[3:4]).mean[0].tolist()
     assert np.allclose(z, expected, atol=1e-3)
     steps = client.post("/api/interpolate", json={"a": {"test": 0}, "b": {"test": 1}, "steps": 5}).json()["items"]
-    assert len(steps) == 5
+    uploaded = {"file": _png(mnist.test.x[1])}  # the same second image, uploaded: the same path
+    assert steps == client.post("/api/interpolate", json={"a": {"test": 0}, "b": uploaded, "steps": 5}).json()["items"]
     points = client.get("/api/latent-map").json()
     assert len(points["points"]) == 500 and len(points["labels"]) == 500
 
@@ -84,7 +85,7 @@ def test_upload_is_reconstructed_scored_and_compressed(vae_app, mnist) -> None: 
     assert torch.equal(decompress(model, coded), image[None])  # the file to download decodes to the upload
 
 
-def test_malformed_and_oversized_requests(vae_app) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_and_oversized_requests(vae_app, mnist) -> None:  # type: ignore[no-untyped-def]
     _, client = vae_app
     big = b'{"input": {"file": "' + b"A" * MAX_BODY + b'"}}'
     assert client.post("/api/analyze", content=big, headers={"content-type": "application/json"}).status_code == 413
@@ -113,6 +114,9 @@ def test_malformed_and_oversized_requests(vae_app) -> None:  # type: ignore[no-u
         ("/api/interpolate", {"a": {"test": 0}, "b": {"test": 1}, "steps": 1}, 422, "greater than or equal to 2"),
         ("/api/classify", {"input": {"test": 0}}, 400, "no classifier"),
     ]
+    flat = TestClient(create_app(VAE(data_shape=(1, 28, 28), latent_dim=3, hidden=[8]), mnist.test))
+    response = flat.get("/api/latent-map")
+    assert response.status_code == 400 and "2-D latent" in response.text
     for path, body, status, words in cases:
         if isinstance(body, bytes):
             response = client.post(path, content=body, headers={"content-type": "application/json"})
@@ -184,7 +188,7 @@ def test_audio_model_takes_a_wav_and_answers_with_sound() -> None:
         sound, rate = soundfile.read(io.BytesIO(base64.b64decode(item["audio"].split(",", 1)[1])))
         assert rate == 16000 and len(sound) == audio.clip_samples and np.abs(sound).max() > 0.1
         assert _decoded_image(item["image"]).shape == (64, 64, 3)
-    assert "compressed_bytes" in out or "compressed_error" in out
+    assert "spectrogram" in out["compressed_error"]
     bad = base64.b64encode(b"RIFF....WAVEfmt nonsense").decode()
     response = client.post("/api/analyze", json={"input": {"file": bad}})
     assert response.status_code == 400 and "WAV/FLAC" in response.text

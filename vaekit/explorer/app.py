@@ -191,6 +191,9 @@ class Explorer:
         """The input coded losslessly (a sentence exactly as typed, unknown words spelled out)."""
         from vaekit.codec import CodecError, compress
 
+        if self.kind == "audio":
+            return {"compressed_error": "the lossless codec takes images (values in [0, 1]) and text; a standardized "
+                                        "spectrogram is neither"}
         try:
             if isinstance(self.model, TextModel):
                 from vaekit.codec.text import compress_text
