@@ -40,7 +40,7 @@ benchmarks: $(BIN)/.installed
 		&& ../$(BIN)/python semi_supervised.py --models m1-m2 m2 --epochs 10 \
 		&& ../$(BIN)/python semi_supervised.py --data binarized-fashion-mnist --models m1-m2 --epochs 10 \
 		&& ../$(BIN)/python aae.py && ../$(BIN)/python bnn.py && ../$(BIN)/python text.py && ../$(BIN)/python audio.py \
-		&& ../$(BIN)/python scale.py
+		&& ../$(BIN)/python scale.py && ../$(BIN)/python explorer.py
 
 clean:
 	rm -rf $(VENV) runs *.egg-info

@@ -311,12 +311,22 @@ def scale(r: dict) -> str:
                       "peak RSS MB (all)", "test ELBO", "command", "date"], rows))
 
 
+def explorer(r: dict) -> str:
+    rows = [[row["endpoint"], row["median_ms"], row["slowest_ms"]] for row in r["rows"]]
+    return ("## Explorer response times\n\n"
+            f"Machine: {r['machine']}. `{r['command']}` (from benchmarks/), {r['date']}. The demo's VAE (784-400-20, "
+            "binarized MNIST); 30 calls each after a warm-up, in process (no HTTP server). Analyze includes the "
+            "importance-weighted log-likelihood (k=200) and the lossless compressed file.\n\n"
+            + _table(["endpoint", "median ms", "slowest ms"], rows))
+
+
 SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits, "compression": compression, "family": family,
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
             "bnn": bayes_by_backprop, "text": text,
-            "audio": audio, "scale": scale}
+            "audio": audio, "scale": scale,
+            "explorer": explorer}
 
 
 def main() -> None:
