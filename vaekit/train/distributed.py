@@ -45,10 +45,21 @@ def shard(x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.
 
 
 def average_gradients(parameters: list[torch.nn.Parameter]) -> None:
-    """Replace each gradient by its mean over the ranks (one all_reduce of a flat buffer)."""
+    """Replace each gradient by its mean over the ranks (one all_reduce of a flat buffer).
+
+    A parameter that this rank's share of the batch left without a gradient counts as a zero gradient when another
+    rank has one (so every rank reduces a buffer of the same size, and takes the same step); a parameter no rank
+    touched keeps no gradient, as in one process."""
     _, size = world()
+    if size == 1:
+        return
+    present = torch.tensor([p.grad is not None for p in parameters], dtype=torch.int32)
+    dist.all_reduce(present)  # how many ranks have each gradient
+    for p, count in zip(parameters, present.tolist()):
+        if count and p.grad is None:
+            p.grad = torch.zeros_like(p)
     grads = [p.grad for p in parameters if p.grad is not None]
-    if size == 1 or not grads:
+    if not grads:
         return
     flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
