@@ -106,7 +106,12 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
 
     import vaekit
     from vaekit.codec import compress, decompress
+    from vaekit.codec.text import compress_text
     from vaekit.config import load_config
+    from vaekit.data import Split
+    from vaekit.data.tokenizer import load_tokenizer
+    from vaekit.evaluate import evaluate
+    from vaekit.generate import interpolate, save_grid
 
     out = t / "out"
     o = str(out / "result")
@@ -190,6 +195,14 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
         Case("wrong dimensions or dtype", "vaekit.codec.compress of a batch of another shape",
              call=lambda: compress(vaekit.load(vae), torch.zeros(3, 28, 28, 1))),
         Case("wrong dimensions or dtype", "a model's sample of -2 images", call=lambda: vaekit.load(vae).sample(-2)),
+        Case("wrong dimensions or dtype", "a model's log-likelihood with k=0 samples",
+             call=lambda: vaekit.load(vae).log_likelihood(x, k=0)),
+        Case("wrong dimensions or dtype", "vaekit.evaluate.evaluate of a split of another shape",
+             call=lambda: evaluate(vaekit.load(vae), Split(torch.zeros(4, 3, 8, 8)), k=2, progress=False)),
+        Case("wrong dimensions or dtype", "vaekit.generate.interpolate with 1 step",
+             call=lambda: interpolate(vaekit.load(vae), x[:1], x[1:], steps=1)),
+        Case("wrong dimensions or dtype", "vaekit.generate.save_grid of a 2-D tensor",
+             call=lambda: save_grid(torch.zeros(28, 28), out / "grid.png")),
         Case("wrong dimensions or dtype", "a model's ELBO of a NumPy array", call=lambda: vaekit.load(vae).elbo(
             np.zeros((2, 1, 28, 28)))),  # type: ignore[arg-type]
         Case("wrong dimensions or dtype", "a negative sample count", ["sample", str(vae), "-n", "-3",
@@ -215,6 +228,8 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
              ["decompress", str(t / "cut.vkz"), "-o", o, "--model", str(vae)]),
         Case("truncated or foreign safetensors", "--resume from a truncated checkpoint",
              ["train", *TINY, f"out_dir={t}/cut-run", "name=vae", "--resume"]),
+        Case("truncated or foreign safetensors", "load_tokenizer of a file that is not a tokenizer",
+             call=lambda: load_tokenizer(t / "bad.yaml")),
         Case("truncated or foreign safetensors", "vaekit.codec.decompress of foreign bytes",
              call=lambda: decompress(vaekit.load(vae), b"\x00" * 64)),
         Case("configs", "an unknown key in a recipe", ["train", "--config", str(t / "bad.yaml"), f"out_dir={out}"]),
@@ -244,6 +259,8 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
         Case("another kind of model", "--resume a run made by another recipe",
              ["train", *TINY, "model.latent_dim=3", f"out_dir={vae.parent.parent}", "name=vae", "--resume"]),
         Case("another kind of model", "a classifier's ELBO", call=lambda: vaekit.load(cls).elbo(x)),
+        Case("another kind of model", "vaekit.codec.text.compress_text with an image model",
+             call=lambda: compress_text(vaekit.load(vae), "a line of text\n")),
     ]
 
 
