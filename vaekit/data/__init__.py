@@ -50,6 +50,7 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
                          "WAV/FLAC or .txt files, a .txt file, nor a .npy/.npz file")
     n_test = max(1, round(len(split) * config.test_fraction)) if config.test_fraction > 0 else 0
     rest, test = split_off(split, n_test, config.seed) if n_test else (split, split.subset(slice(0, 0)))
+    del split  # the hold-outs are copies: let the whole go before the next split
     n_valid = min(config.validation, max(0, len(rest) - 1))
     train, valid = split_off(rest, n_valid, config.seed + 1) if n_valid else (rest, rest.subset(slice(0, 0)))
     return Data(path.name, train, valid, test)

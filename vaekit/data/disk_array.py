@@ -18,7 +18,7 @@ import torch
 from numpy.lib import format as npy_format
 
 from vaekit.data.dataset import Kind, Split
-from vaekit.data.user_files import as_labels, read_npy
+from vaekit.data.user_files import as_labels, only_zeros_and_ones, read_npy
 
 _SCAN_ROWS = 8192  # rows per chunk when the whole file is checked once (finite values, kind)
 
@@ -124,7 +124,7 @@ class DiskRows:
             chunk = self.read(self.positions[start:start + _SCAN_ROWS])
             if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
                 raise ValueError(f"{self.path}: the array holds NaN or infinite values")
-            binary = binary and bool(np.isin(chunk, (0, 1)).all())
+            binary = binary and only_zeros_and_ones(chunk)
         return "binary" if binary else "8bit" if self.layout.dtype == np.uint8 else "continuous"
 
 

@@ -16,8 +16,17 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
+def only_zeros_and_ones(x: np.ndarray) -> bool:
+    """Whether every value is 0 or 1 (integers by their range, without a temporary the size of the array)."""
+    if x.dtype == np.bool_:
+        return True
+    if x.size == 0 or x.min() < 0 or x.max() > 1:
+        return False
+    return x.dtype.kind in "iu" or all(np.isin(part, (0, 1)).all() for part in np.array_split(x, 1 + x.size // 2**24))
+
+
 def _kind_of(x: np.ndarray) -> Kind:
-    if x.dtype == np.bool_ or np.isin(x, (0, 1)).all():
+    if only_zeros_and_ones(x):
         return "binary"
     if x.dtype == np.uint8:
         return "8bit"
@@ -29,12 +38,12 @@ def _as_split(x: np.ndarray, y: object | None, source: Path) -> Split:
         raise ValueError(f"{source}: expected an array of shape (N, ...) with N >= 1, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
         raise ValueError(f"{source}: expected an array of real numbers, got dtype {x.dtype}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise ValueError(f"{source}: the array holds NaN or infinite values")
     kind = _kind_of(x)
     values = torch.from_numpy(np.ascontiguousarray(x)).float()
     if kind == "8bit":
-        values = values / 255.0
-    if not torch.isfinite(values).all():
-        raise ValueError(f"{source}: the array holds NaN or infinite values")
+        values.div_(255.0)  # in place: one float copy of the data, not two
     return Split(values, None if y is None else as_labels(y, len(x), source), kind)
 
 
