@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import subprocess
 
 import numpy as np
@@ -166,6 +167,11 @@ def test_text_model_reads_and_compresses_sentences() -> None:
     out = client.post("/api/analyze", json={"input": {"text": sentence}}).json()
     assert out["input"]["text"].startswith("The ")  # as the model reads it: rare words are <unk>
     assert out["log_likelihood"] < 0
+    tokens = len(sentence.split()) + 1  # </s> counted
+    assert out["bits_per_dim"] == pytest.approx(-out["log_likelihood"] / tokens / math.log(2), abs=1e-3)
+    padded = client.post("/api/analyze", json={"input": {"test": 0}}).json()  # a test sentence, padded in the split
+    length = int((data.test.x[0] != 0).sum())
+    assert padded["bits_per_dim"] == pytest.approx(-padded["log_likelihood"] / length / math.log(2), abs=1e-3)
     assert decompress_text(model, base64.b64decode(out["compressed"])) == sentence + "\n"
     lines = client.post("/api/interpolate", json={"a": {"text": sentence}, "b": {"test": 0}, "steps": 4}).json()
     assert len(lines["items"]) == 4

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vaekit.data.dataset import Split
+from vaekit.data.tokenizer import PAD_ID
 from vaekit.explorer import media
 from vaekit.models import Classifier, LatentVariableModel, TextModel
 
@@ -182,7 +183,7 @@ class Explorer:
         if m.tractable:
             torch.manual_seed(0)
             nats = float(m.log_likelihood(x, k=K, y=y)[0])
-            dims = x.shape[1] if isinstance(m, TextModel) else math.prod(m.data_shape)
+            dims = int((x != PAD_ID).sum()) if isinstance(m, TextModel) else math.prod(m.data_shape)  # tokens
             out |= {"log_likelihood": round(nats, 3), "k": K, "bits_per_dim": round(-nats / dims / math.log(2), 4),
                     **self._compressed(x, y, r.input.text)}
         return out
