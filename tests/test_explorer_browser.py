@@ -65,13 +65,14 @@ def browser():
 
 
 def _src(driver: webdriver.Chrome, css: str) -> str | None:
-    found = driver.find_elements(By.CSS_SELECTOR, css)
-    return found[0].get_attribute("src") if found else None
+    """The src of the first image matching ``css``, read in one step (the page replaces its images as it updates,
+    so an element found first and read later can be gone)."""
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.src : null;", css)
 
 
 def test_the_page_in_a_real_browser(server, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url, data = server
-    wait = WebDriverWait(browser, 30)
+    wait = WebDriverWait(browser, 60)
     browser.get(url)
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#samples img")) == 16)
     wait.until(lambda d: _src(d, "#decoded img") is not None)
