@@ -260,9 +260,8 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> None:
     from vaekit.data.user_files import load_images
-    from vaekit.models import Classifier
     from vaekit.saving import load
-    from vaekit.uncertainty import mutual_information, predictive_entropy
+    from vaekit.uncertainty import predict
 
     model = load(args.model)
     if not model.has_classifier:
@@ -273,13 +272,12 @@ def cmd_classify(args: argparse.Namespace) -> None:
     else:
         x, y = _test_examples(model, args, args.n)
         names = [f"{args.data} test #{i}" for i in range(len(x))]
-    if isinstance(model, Classifier):  # with its uncertainty: over weight draws for a Bayesian network
-        draws = model.predictive(x, args.weight_draws)
-        confidence, predicted = draws.mean(0).max(1)
-        spread = zip(predictive_entropy(draws).tolist(), mutual_information(draws).tolist())
+    prediction = predict(model, x, args.weight_draws)
+    confidence, predicted = prediction.probabilities.max(1)
+    if prediction.mutual_information is not None:  # a classifier's uncertainty, over weight draws if Bayesian
+        spread = zip(prediction.entropy.tolist(), prediction.mutual_information.tolist())
         notes = [f", predictive entropy {h:.3f} nats, mutual information {i:.3f} nats" for h, i in spread]
     else:
-        confidence, predicted = model.classify(x).max(1)
         notes = [""] * len(x)
     for name, c, p, note in zip(names, predicted.tolist(), confidence.tolist(), notes):
         print(f"{name}: class {c} (probability {p:.3f}{note})")

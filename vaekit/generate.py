@@ -22,6 +22,12 @@ def _require_images(model: LatentVariableModel) -> None:
         raise ValueError(f"image figures need image data (C, H, W); this model's data has shape {model.data_shape}")
 
 
+def to_picture(image: torch.Tensor) -> Image.Image:
+    """An image (C, H, W) in [0, 1] as an 8-bit grey or RGB picture."""
+    array = (image.detach().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    return Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+
+
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int = 2, pad: int = 2) -> Path:
     """Tile images (N, C, H, W) in [0, 1] into a grid with ``nrow`` per row, upscaled ``scale`` times."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
@@ -32,8 +38,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
     for i, img in enumerate(images.clamp(0, 1)):
         r, col = divmod(i, nrow)
         grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = img
-    array = (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    picture = Image.fromarray(array[..., 0] if c == 1 else array)
+    picture = to_picture(grid)
     picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,10 @@ A model trained on log-mel spectrograms (``model.config.audio`` is set) decodes 
 """
 from __future__ import annotations
 
+import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -25,12 +28,20 @@ def audio_of(model: LatentVariableModel) -> AudioConfig:
     return model.config.audio
 
 
-def write_wav(path: Path, wave: torch.Tensor, sample_rate: int) -> Path:
-    """A mono 16-bit PCM WAV file."""
+def wav_bytes(wave: torch.Tensor, sample_rate: int) -> bytes:
+    """A waveform as the bytes of a mono 16-bit PCM WAV file."""
     import soundfile
 
+    buffer = io.BytesIO()
+    soundfile.write(buffer, wave.detach().clamp(-1, 1).numpy().astype(np.float32), sample_rate, format="WAV",
+                    subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def write_wav(path: Path, wave: torch.Tensor, sample_rate: int) -> Path:
+    """A mono 16-bit PCM WAV file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), wave.detach().clamp(-1, 1).numpy().astype(np.float32), sample_rate, subtype="PCM_16")
+    path.write_bytes(wav_bytes(wave, sample_rate))
     return path
 
 
@@ -43,8 +54,8 @@ def write_sounds(model: LatentVariableModel, specs: torch.Tensor, folder: Path, 
     return [*written, spectrograms(specs, folder.with_suffix(".png"), [f"{title} {n}" for n in names])]
 
 
-def read_clips(model: LatentVariableModel, paths: list[Path]) -> torch.Tensor:
-    """WAV/FLAC files as the model's standardized spectrograms (N, 1, n_mels, frames)."""
+def read_clips(model: LatentVariableModel, paths: Sequence[Path | BinaryIO]) -> torch.Tensor:
+    """WAV/FLAC files (or their bytes in memory) as the model's standardized spectrograms (N, 1, n_mels, frames)."""
     audio = audio_of(model)
     return log_mel(torch.from_numpy(np.stack([read_audio(p, audio) for p in paths])), audio)
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from vaekit.data import Split
-from vaekit.models import Classifier
+from vaekit.models import Classifier, LatentVariableModel
 
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:
@@ -35,6 +35,28 @@ def predictive_entropy(draws: torch.Tensor) -> torch.Tensor:
 def mutual_information(draws: torch.Tensor) -> torch.Tensor:
     """(S, B, C) -> (B,): the information the label would give about the weights, H[mean p] - mean H[p]."""
     return (predictive_entropy(draws) - entropy(draws).mean(0)).clamp(min=0.0)
+
+
+@dataclass
+class Prediction:
+    """p(y|x) of a batch with its uncertainty: ``probabilities`` (B, C), the predictive entropy (B,), the mutual
+    information (B,) of a classifier over its weight draws (None for a semi-supervised model's q(y|x))."""
+
+    probabilities: torch.Tensor
+    entropy: torch.Tensor
+    mutual_information: torch.Tensor | None
+    draws: int
+
+
+@torch.no_grad()
+def predict(model: LatentVariableModel, x: torch.Tensor, weight_draws: int) -> Prediction:
+    """The classes of ``x``: a classifier's averaged over ``weight_draws`` draws of a Bayesian network's weights (one
+    for a plain network), or a semi-supervised model's q(y|x)."""
+    if isinstance(model, Classifier):
+        draws = model.predictive(x, weight_draws)
+        return Prediction(draws.mean(0), predictive_entropy(draws), mutual_information(draws), len(draws))
+    probs = model.classify(x)
+    return Prediction(probs, entropy(probs), None, 1)
 
 
 def calibration_bins(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> list[dict[str, float]]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -82,37 +84,41 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def read_image(path: Path | BinaryIO, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
-    """One image (a file, or bytes in memory) as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to
-    ``size`` unless it is None."""
+@contextmanager
+def _opened_image(path: Path | BinaryIO) -> Iterator[Image.Image]:
+    """``Image.open``, with anything unreadable, here or in the caller's work on the image, as one clear error."""
     try:
-        with Image.open(path) as opened:
-            image = opened.convert(mode)
-            if size is not None and image.size != (size[1], size[0]):
-                height, width = size
-                if resize == "center-crop":
-                    scale = max(width / image.width, height / image.height)
-                    image = image.resize((max(width, round(image.width * scale)),
-                                          max(height, round(image.height * scale))), Image.Resampling.BILINEAR)
-                    left, top = (image.width - width) // 2, (image.height - height) // 2
-                    image = image.crop((left, top, left + width, top + height))
-                else:
-                    image = image.resize((width, height), Image.Resampling.BILINEAR)
-            array = np.asarray(image, dtype=np.uint8)
+        with Image.open(path) as image:
+            yield image
     except (UnidentifiedImageError, OSError) as error:
         if not isinstance(path, (str, Path)):
             raise ValueError("the uploaded file is not a readable PNG or JPEG image") from None
         raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
+
+
+def read_image(path: Path | BinaryIO, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
+    """One image (a file, or bytes in memory) as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to
+    ``size`` unless it is None."""
+    with _opened_image(path) as opened:
+        image = opened.convert(mode)
+        if size is not None and image.size != (size[1], size[0]):
+            height, width = size
+            if resize == "center-crop":
+                scale = max(width / image.width, height / image.height)
+                image = image.resize((max(width, round(image.width * scale)),
+                                      max(height, round(image.height * scale))), Image.Resampling.BILINEAR)
+                left, top = (image.width - width) // 2, (image.height - height) // 2
+                image = image.crop((left, top, left + width, top + height))
+            else:
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+        array = np.asarray(image, dtype=np.uint8)
     return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)  # (C, H, W)
 
 
 def _probe(path: Path) -> tuple[str, tuple[int, int]]:
-    """An image's PIL mode and (height, width), from its header."""
-    try:
-        with Image.open(path) as image:
-            return image.mode, (image.height, image.width)
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
+    """An image's PIL mode and (height, width), from its header alone."""
+    with _opened_image(path) as image:
+        return image.mode, (image.height, image.width)
 
 
 def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,

@@ -29,6 +29,7 @@ MAX_FILE = 2 * 1024 * 1024  # bytes of one uploaded file
 MAX_SLIDERS = 32  # latent dimensions the page offers sliders for
 MAP_POINTS = 500  # test examples on the 2-D latent map
 K = 200  # importance samples of an upload's log-likelihood estimate
+WEIGHT_DRAWS = 20  # a Bayesian network's predictions average over this many weight draws
 
 
 class _Request(BaseModel):
@@ -88,6 +89,7 @@ class Explorer:
         self.kind = media.kind_of(model)
         self.lock = threading.Lock()
         self.generative = not isinstance(model, Classifier)
+        self.has_latent_map = self.generative and model.latent_size == 2
 
     # --- validation -------------------------------------------------------------------------
     def _label(self, label: int | None) -> torch.Tensor | None:
@@ -115,7 +117,7 @@ class Explorer:
         if source.text is not None:
             return media.read_sentence(self.model, source.text), None
         assert source.file is not None
-        return media.read_upload(self.model, media.decode_base64(source.file, MAX_FILE)), None
+        return media.read_upload(self.model, media.decode_base64(source.file)), None
 
     def _given(self, label: int | None, test_label: torch.Tensor | None) -> torch.Tensor | None:
         """A conditional model's label: the request's, else the test example's."""
@@ -130,7 +132,7 @@ class Explorer:
         return {"model": m.registered_name, "kind": self.kind, "data": self.data_name, "generative": self.generative,
                 "latent_size": latent, "sliders": min(latent, MAX_SLIDERS), "conditional": m.conditional,
                 "classes": m.config.num_classes, "classifies": m.has_classifier, "bayesian": m.bayesian,
-                "latent_map": self.generative and latent == 2, "test_count": len(self.test),
+                "latent_map": self.has_latent_map, "test_count": len(self.test),
                 "codec": self.generative and m.tractable, "max_file_bytes": MAX_FILE}
 
     @torch.no_grad()
@@ -209,9 +211,8 @@ class Explorer:
         return {"compressed_bytes": len(coded), "compressed": base64.b64encode(coded).decode(),
                 "compressed_name": "input.vkz"}
 
-    @torch.no_grad()
     def classify(self, r: InputRequest) -> dict[str, Any]:
-        from vaekit.uncertainty import entropy, mutual_information, predictive_entropy
+        from vaekit.uncertainty import predict
 
         m = self.model
         if not m.has_classifier:
@@ -219,20 +220,16 @@ class Explorer:
                              "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
         x, _ = self.read(r.input)
         torch.manual_seed(0)
-        if isinstance(m, Classifier):
-            draws = m.predictive(x, 20 if m.bayesian else 1)
-            probs = draws.mean(0)[0]
-            spread = {"entropy": float(predictive_entropy(draws)[0]), "mutual_information":
-                      float(mutual_information(draws)[0]) if m.bayesian else None, "draws": len(draws)}
-        else:
-            probs = m.classify(x)[0]
-            spread = {"entropy": float(entropy(probs[None])[0]), "mutual_information": None, "draws": 1}
-        return {"probabilities": [round(p, 5) for p in probs.tolist()], "predicted": int(probs.argmax()),
-                "item": media.items(m, x)[0], **spread}
+        p = predict(m, x, WEIGHT_DRAWS)
+        probs = p.probabilities[0]
+        information = float(p.mutual_information[0]) if m.bayesian and p.mutual_information is not None else None
+        return {"probabilities": [round(v, 5) for v in probs.tolist()], "predicted": int(probs.argmax()),
+                "item": media.items(m, x)[0], "entropy": float(p.entropy[0]), "mutual_information": information,
+                "draws": p.draws}
 
     @torch.no_grad()
     def latent_map(self) -> dict[str, Any]:
-        if not self.info()["latent_map"]:
+        if not self.has_latent_map:
             raise ValueError("the latent map needs a model with a 2-D latent space")
         x = self.test.x[:MAP_POINTS]
         y = self.test.y[:MAP_POINTS] if self.test.y is not None else None

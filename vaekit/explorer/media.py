@@ -15,6 +15,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from vaekit.data.user_files import read_image
+from vaekit.generate import to_picture
 from vaekit.models import LatentVariableModel, TextModel
 
 MAX_TEXT = 1000  # characters of one sentence
@@ -38,9 +39,8 @@ def _data_url(mime: str, payload: bytes) -> str:
 
 def png(image: torch.Tensor) -> str:
     """An image (C, H, W) in [0, 1] as a PNG data URL."""
-    array = (image.detach().clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format="PNG")
+    to_picture(image).save(buffer, format="PNG")
     return _data_url("image/png", buffer.getvalue())
 
 
@@ -56,16 +56,11 @@ def spectrogram_png(spec: torch.Tensor) -> str:
 
 def wav(model: LatentVariableModel, spec: torch.Tensor) -> str:
     """A spectrogram's sound (Griffin-Lim) as a 16-bit WAV data URL."""
-    import soundfile
-
     from vaekit.data.spectrogram import to_waveform
+    from vaekit.sounds import audio_of, wav_bytes
 
-    audio = model.config.audio
-    assert audio is not None
-    wave = to_waveform(spec.unsqueeze(0), audio)[0].clamp(-1, 1).numpy().astype(np.float32)
-    buffer = io.BytesIO()
-    soundfile.write(buffer, wave, audio.sample_rate, format="WAV", subtype="PCM_16")
-    return _data_url("audio/wav", buffer.getvalue())
+    audio = audio_of(model)
+    return _data_url("audio/wav", wav_bytes(to_waveform(spec.unsqueeze(0), audio)[0], audio.sample_rate))
 
 
 def items(model: LatentVariableModel, x: torch.Tensor) -> list[dict[str, Any]]:
@@ -80,11 +75,10 @@ def items(model: LatentVariableModel, x: torch.Tensor) -> list[dict[str, Any]]:
     return [{"image": png(image)} for image in x]
 
 
-def decode_base64(data: str, limit: int) -> bytes:
-    """Bytes sent as base64 (a data URL's prefix is allowed); a clear error for anything else or too much."""
+def decode_base64(data: str) -> bytes:
+    """Bytes sent as base64 (a data URL's prefix is allowed); a clear error for anything else. (Its length is bounded
+    where the request is validated.)"""
     payload = data.split(",", 1)[1] if data.startswith("data:") else data
-    if len(payload) > limit * 4 // 3 + 4:
-        raise ValueError(f"the file is larger than {limit // 1024} KiB")
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
@@ -96,13 +90,9 @@ def read_upload(model: LatentVariableModel, raw: bytes) -> torch.Tensor:
     command line would (grey or RGB, resized; mono, resampled, fitted)."""
     kind = kind_of(model)
     if kind == "audio":
-        from vaekit.data.audio import read_audio
-        from vaekit.data.spectrogram import log_mel
+        from vaekit.sounds import read_clips
 
-        audio = model.config.audio
-        assert audio is not None
-        clip = read_audio(io.BytesIO(raw), audio)
-        return log_mel(torch.from_numpy(clip[None]), audio)
+        return read_clips(model, [io.BytesIO(raw)])
     if kind != "image":
         raise ValueError("a text model reads sentences, not files")
     mode = "L" if model.data_shape[0] == 1 else "RGB"
