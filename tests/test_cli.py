@@ -129,7 +129,7 @@ def test_conditional_model_from_recipe_to_file_and_back(tmp_path: Path) -> None:
     assert vaekit("sample", model, "-n", "8", "--class", "7", "-o", str(tmp_path / "seven.png")).returncode == 0
     assert vaekit("reconstruct", model, "-n", "8", "-o", str(tmp_path / "r.png")).returncode == 0
     bad = vaekit("sample", model, "--class", "10", "-o", str(tmp_path / "x.png"))
-    assert bad.returncode == 2 and "0..9" in bad.stderr
+    assert bad.returncode == 2 and "class '10' is not one of this model's 10 classes (0, 1, 2" in bad.stderr
     np.save(tmp_path / "x.npy", _binarized_test_images(10).astype(np.uint8))
     np.save(tmp_path / "y.npy", np.arange(10))
     unlabelled = vaekit("compress", model, str(tmp_path / "x.npy"), "-o", str(tmp_path / "f.vkz"))
@@ -173,7 +173,7 @@ def test_data_commands() -> None:
     (["train", "model.likelihood=poisson"], "model.likelihood"),
     (["train", "train.epochs"], "key.sub=value"),
     (["train", "--config", "missing.yaml"], "not found"),
-    (["train", "data.name=mnist", "data.limit=100"], "does not fit 8bit data"),
+    (["train", "data.name=mnist", "data.limit=100", "model.likelihood=bernoulli"], "does not fit 8bit data"),
     (["sample", "/no/such/model"], "not a saved vaekit model"),
     (["evaluate", "/no/such/model"], "not a saved vaekit model"),
     (["sample", ".", "-n", "-3"], "positive integer"),

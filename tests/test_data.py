@@ -72,7 +72,7 @@ def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
             shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
             Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(tmp_path / cls / f"{i}.png")
     data = load_data(DataConfig(name=str(tmp_path), image_size=(16, 12), channels=3, validation=2,
-                                test_fraction=0.25))
+                                test=0.25))
     assert data.data_shape == (3, 16, 12) and data.kind == "8bit"
     assert len(data.train) + len(data.valid) + len(data.test) == 12
     labels = torch.cat([data.train.y, data.valid.y, data.test.y])

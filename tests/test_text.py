@@ -101,12 +101,12 @@ def test_user_text_files_and_refusals(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("\n".join(f"sentence number {i} here ." for i in range(40)) + "\n")
     (tmp_path / "b.txt").write_text("another file , another line .\n" * 10)
     data = load_data(DataConfig(name=str(tmp_path), validation=5, vocab_size=30))
-    assert len(data.train) + len(data.valid) + len(data.test) == 50 and len(data.valid) == 4
+    assert len(data.train) + len(data.valid) + len(data.test) == 50 and len(data.valid) == 5
     assert data.tokenizer is not None and len(data.tokenizer) == 30
     with pytest.raises(ValueError, match="is for text"):
         load_data(DataConfig(name="binarized-mnist", max_length=20, limit=10))
     with pytest.raises(ConfigError, match="categorical"):
-        load_config(None, ["model.name=sentence-vae"])
+        load_config(None, ["model.name=sentence-vae", "model.likelihood=bernoulli"])
     with pytest.raises(ConfigError, match="text models"):
         load_config(None, ["model.word_dropout=0.2"])
 

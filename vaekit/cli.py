@@ -5,11 +5,12 @@ import argparse
 import json
 import logging
 import math
+import re
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-from vaekit.config import ConfigError, DataConfig, load_config
+from vaekit.config import ConfigError, DataConfig, RunConfig, load_config
 
 EXIT_USAGE = 2
 
@@ -32,15 +33,27 @@ def _positive(text: str) -> int:
 
 
 def _data_config(model, name: str | None) -> DataConfig:  # type: ignore[no-untyped-def]
-    """The test data a command reads: --data, by default MNIST for image models and Brown for text models, whose
-    sentences are read at the model's length."""
+    """The data a command reads: by default the data the model was trained on (its saved record: the same test
+    split); --data names another, read at the model's sentence length or image size."""
+    from vaekit.data import DATASETS
     from vaekit.models import TextModel
 
+    if name is None:
+        record = model.trained_on
+        if record is None or record.data is None:
+            raise ValueError("this model does not record the data it was trained on (saved by an older vaekit, or "
+                             "never trained with vaekit): give --data")
+        recorded = record.data
+        if recorded.name not in DATASETS and not Path(recorded.name).exists():
+            raise ValueError(f"the data this model was trained on, {recorded.name}, is not there any more: give "
+                             "--data")
+        return recorded
     if isinstance(model, TextModel):
-        return DataConfig(name=name or "brown", validation=0, max_length=model.max_length)
-    if model.config.audio is not None:
-        return DataConfig(name=name or "spoken-digits")
-    return DataConfig(name=name or "binarized-mnist", validation=0)
+        return DataConfig(name=name, max_length=model.max_length)
+    shape = model.data_shape
+    if name not in DATASETS and Path(name).is_dir() and len(shape) == 3 and shape[0] in (1, 3):
+        return DataConfig(name=name, image_size=(shape[1], shape[2]), channels=shape[0])  # a folder, read to fit
+    return DataConfig(name=name)
 
 
 def _load_test_data(model, name: str | None):  # type: ignore[no-untyped-def]
@@ -53,14 +66,25 @@ def _test_examples(model, args: argparse.Namespace, count: int):  # type: ignore
     """The first ``count`` test examples of --data and their labels (None if it has none)."""
     data = _load_test_data(model, args.data)
     if data.data_shape != model.data_shape:
-        raise ValueError(f"data '{args.data}' has shape {data.data_shape}, the model expects {model.data_shape}")
+        raise ValueError(f"data '{data.name}' has shape {data.data_shape}, the model expects {model.data_shape}")
     return data.test.x[:count], None if data.test.y is None else data.test.y[:count]
+
+
+def _given_labels(model, labels: list[str] | None, count: int):  # type: ignore[no-untyped-def]
+    """--labels as class indices, by name or index, one per input."""
+    import torch
+
+    from vaekit.generate import class_index
+
+    if labels is None or len(labels) != count:
+        raise ValueError(f"{model.registered_name} needs each input's class: give --labels with {count} class names "
+                         "or indices")
+    return torch.tensor([class_index(model, label) for label in labels])
 
 
 def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
     """The inputs a command works on and their labels (None unless the model is conditional): image files
     with --labels, or the first ``count`` test examples of --data with theirs."""
-    import torch
 
     from vaekit.data.user_files import load_images
 
@@ -68,13 +92,10 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
         x = load_images([Path(p) for p in args.inputs], model.data_shape)
         if not model.conditional:
             return x, None
-        if args.labels is None or len(args.labels) != len(x):
-            raise ValueError(f"{model.registered_name} needs each input's class: give --labels with "
-                             f"{len(x)} class indices")
-        return x, torch.tensor(args.labels)
+        return x, _given_labels(model, args.labels, len(x))
     x, y = _test_examples(model, args, count)
     if model.conditional and y is None:
-        raise ValueError(f"{model.registered_name} needs labelled inputs; data '{args.data}' has no labels")
+        raise ValueError(f"{model.registered_name} needs labelled inputs; the data has no labels")
     return x, y if model.conditional else None
 
 
@@ -87,11 +108,22 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
+def _named_after_data(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """A run on data given on the command line (or a recipe without a name) is named after the model and the data,
+    ``vae-shapes``, not after the recipe's own data; ``name=`` still decides."""
+    keys = {item.partition("=")[0].strip() for item in overrides}
+    if "name" in keys or ("data.name" not in keys and config.name != RunConfig.model_fields["name"].default):
+        return config
+    path = Path(config.data.name)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem if path.is_file() else path.name).strip("-.") or "data"
+    return config.model_copy(update={"name": f"{config.model.name}-{stem}"})
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from vaekit.run import run
     from vaekit.train import distributed
 
-    config = load_config(args.config, args.overrides)
+    config = _named_after_data(load_config(args.config, args.overrides), args.overrides)
     if args.nproc > 1:  # this machine, N processes under torchrun; each runs this command without --nproc
         code = distributed.launch(args.nproc, _without_nproc(args.argv))
         if code:
@@ -126,9 +158,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     import torch
 
     from vaekit.data import load_data
+    from vaekit.distributions.likelihoods import check_likelihood
     from vaekit.evaluate import EvalReport, evaluate
     from vaekit.models import Classifier
-    from vaekit.run import check_likelihood
     from vaekit.saving import load
     from vaekit.uncertainty import ClassifierReport, classifier_report
 
@@ -141,7 +173,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         report: EvalReport | ClassifierReport = classifier_report(
             model, test, ood, samples=args.weight_draws if model.bayesian else 1)
     else:
-        check_likelihood(model.config.likelihood, data)
+        check_likelihood(model.config.likelihood, data.kind, data.name)
         report = evaluate(model, test, k=args.k, seed=args.seed)
     text = json.dumps(report.as_dict(), indent=2)
     if args.output:
@@ -167,7 +199,6 @@ def _sentences(model, args: argparse.Namespace, count: int) -> list[str]:  # typ
 def _audio_inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
     """An audio command's clips as spectrograms, with their labels for a conditional model: WAV/FLAC files given
     (with --labels), or the first ``count`` test clips of --data."""
-    import torch
 
     from vaekit.sounds import read_clips
 
@@ -176,18 +207,20 @@ def _audio_inputs(model, args: argparse.Namespace, count: int):  # type: ignore[
     x = read_clips(model, [Path(p) for p in args.inputs])
     if not model.conditional:
         return x, None
-    if args.labels is None or len(args.labels) != len(x):
-        raise ValueError(f"{model.registered_name} needs each clip's class: give --labels with {len(x)} class indices")
-    return x, torch.tensor(args.labels)
+    return x, _given_labels(model, args.labels, len(x))
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from vaekit.generate import samples_per_class, save_grid
+    from vaekit.generate import class_index, samples_per_class, save_grid
     from vaekit.models import TextModel
     from vaekit.saving import load
     from vaekit.sentences import sample_text
 
     model = load(args.model)
+    if args.class_ is not None:
+        if not model.conditional:
+            raise ValueError(f"--class is for models conditioned on a label; {model.registered_name} is not")
+        args.class_ = class_index(model, args.class_)
     if isinstance(model, TextModel):  # sentences, greedy or drawn token by token
         _print_text(sample_text(model, args.n, args.seed, greedy=not args.draw), args.output)
         return
@@ -201,8 +234,6 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if model.conditional and args.class_ is None:  # a row of --nrow samples for each class
         print(save_grid(samples_per_class(model, args.nrow, args.seed), args.output, nrow=args.nrow))
         return
-    if args.class_ is not None and not model.conditional:
-        raise ValueError(f"--class is for models conditioned on a label; {model.registered_name} is not")
     print(save_grid(model.sample(args.n, seed=args.seed, y=args.class_), args.output, nrow=args.nrow))
 
 
@@ -271,7 +302,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
         names, x, y = args.inputs, load_images([Path(p) for p in args.inputs], model.data_shape), None
     else:
         x, y = _test_examples(model, args, args.n)
-        names = [f"{args.data} test #{i}" for i in range(len(x))]
+        names = [f"test #{i}" for i in range(len(x))]
     prediction = predict(model, x, args.weight_draws)
     confidence, predicted = prediction.probabilities.max(1)
     if prediction.mutual_information is not None:  # a classifier's uncertainty, over weight draws if Bayesian
@@ -287,6 +318,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
 
 def _compress_text(model, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
     from vaekit.atomic import atomic_write
+    from vaekit.codec.files import model_reference
     from vaekit.codec.text import compress_text
 
     if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
@@ -297,7 +329,7 @@ def _compress_text(model, args: argparse.Namespace) -> None:  # type: ignore[no-
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text ({error})") from None
     data = compress_text(model, text, precision=args.precision or 12, max_batch=args.batch_size, progress=True,
-                         source={"files": [path.name], "model": str(Path(args.model).resolve())})
+                         source={"files": [path.name], "model": model_reference(args.model, args.output)})
     atomic_write(Path(args.output), lambda tmp: tmp.write_bytes(data))
     print(f"{args.output}: {text.count(chr(10)) + (not text.endswith(chr(10)))} lines, {len(text)} characters in "
           f"{len(data)} bytes, {8 * len(data) / len(text):.4f} bits/character")
@@ -306,29 +338,49 @@ def _compress_text(model, args: argparse.Namespace) -> None:  # type: ignore[no-
 def cmd_compress(args: argparse.Namespace) -> None:
     from vaekit.atomic import atomic_write
     from vaekit.codec import compress, decompress
-    from vaekit.codec.files import read_inputs, read_labels
-    from vaekit.image_quality import psnr, ssim
+    from vaekit.codec.container import unpack
+    from vaekit.codec.files import folder_labels, model_reference, read_inputs, read_labels
+    from vaekit.generate import class_names
+    from vaekit.image_quality import SSIM_WINDOW, psnr, ssim
     from vaekit.models import TextModel
     from vaekit.saving import load
 
     model = load(args.model)
     if isinstance(model, TextModel):
         return _compress_text(model, args)
-    x, source = read_inputs(args.inputs, model.data_shape)
-    source["model"] = str(Path(args.model).resolve())
+    x, source, names = read_inputs(args.inputs, model.data_shape, keep_names=not args.no_names)
+    source["model"] = model_reference(args.model, args.output)
     labels = None if args.labels is None else read_labels(Path(args.labels))
+    if labels is None and model.conditional:  # a labelled folder: each image's class is the folder it sits in
+        labels = folder_labels(names, class_names(model))
+        if labels is None:
+            raise ValueError(f"{model.registered_name} codes each item's class: put the images in folders named "
+                             f"after the classes ({', '.join(class_names(model)[:10])}) or give --labels y.npy")
     data = compress(model, x, args.mode, precision=args.precision, step=args.step, entropy_model=args.entropy_model,
                     batch_size=args.batch_size, source=source, progress=True, labels=labels)
     atomic_write(Path(args.output), lambda tmp: tmp.write_bytes(data))
+    payload = len(unpack(data)[1])
     pixels = len(x) * math.prod(model.data_shape[-2:]) if len(model.data_shape) == 3 else x.numel()
-    line = (f"{args.output}: {len(x)} items, {len(data)} bytes, {8 * len(data) / x.numel():.4f} bits/dim, "
-            f"{8 * len(data) / pixels:.4f} bits/pixel")
+    line = (f"{args.output}: {len(x)} items in {len(data)} bytes ({len(data) - payload} of header and names); the "
+            f"data {8 * payload / x.numel():.4f} bits/dim ({8 * payload / pixels:.4f} bits/pixel), the whole file "
+            f"{8 * len(data) / x.numel():.4f} bits/dim")
     if args.mode == "lossy":
         y = decompress(model, data)
         line += f", PSNR {psnr(x, y):.2f} dB"
-        if x.dim() == 4 and min(x.shape[-2:]) >= 11:  # SSIM's window is 11 pixels wide
+        if x.dim() == 4 and min(x.shape[-2:]) >= SSIM_WINDOW:
             line += f", SSIM {ssim(x, y):.4f}"
+        elif x.dim() == 4:
+            line += f" (no SSIM: its window is {SSIM_WINDOW} pixels wide, the images {min(x.shape[-2:])})"
     print(line)
+
+
+def _find_model(recorded: object, compressed: Path) -> Path | None:
+    if not isinstance(recorded, str) or not recorded:
+        return None
+    for base in (compressed.resolve().parent, Path.cwd()):
+        if (base / recorded / "config.json").is_file():
+            return base / recorded
+    return None
 
 
 def cmd_decompress(args: argparse.Namespace) -> None:
@@ -342,9 +394,11 @@ def cmd_decompress(args: argparse.Namespace) -> None:
                          "vaekit compress")
     data = source.read_bytes()
     header = read_header(data)
-    model_dir = args.model or header.source.get("model")
-    if not model_dir or not Path(model_dir).is_dir():
-        raise FileNotFoundError(f"the model this file was made with ({model_dir}) is not there; give it with --model")
+    model_dir = args.model or _find_model(header.source.get("model"), source)
+    if model_dir is None or not Path(model_dir).is_dir():
+        recorded = header.source.get("model")
+        raise FileNotFoundError(f"the model this file was made with ({recorded or 'not recorded'}) is not found "
+                                "from here or beside the file; give it with --model")
     if header.kind == "text":
         from vaekit.codec.text import decompress_text
 
@@ -365,6 +419,7 @@ def _port(text: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    from vaekit.codec.files import model_reference
     from vaekit.explorer import serve
     from vaekit.explorer.media import kind_of
     from vaekit.saving import load
@@ -374,7 +429,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     data = _load_test_data(model, args.data)
     if data.data_shape != model.data_shape and data.kind != "tokens":
         raise ValueError(f"data '{data.name}' has shape {data.data_shape}, the model expects {model.data_shape}")
-    serve(model, data.test, data.name, args.host, args.port)
+    serve(model, data.test, data.name, args.host, args.port, model_reference(args.model))
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -418,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = model_command("evaluate", "test ELBO, importance-weighted log p(x), bits/dim, active units (a classifier: "
                       "error, calibration, uncertainty)", cmd_evaluate)
-    p.add_argument("--data", help="data set whose test split to use (default binarized-mnist; text models: brown)")
+    p.add_argument("--data", help="data set whose test split to use (default: the data the model was trained on)")
     p.add_argument("--ood", help="classifiers: a data set whose test split is scored as out of distribution")
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
     p.add_argument("--k", type=_positive, default=5000, help="importance samples per example (default 5000)")
@@ -431,8 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive, default=64, help="number of samples")
     p.add_argument("--nrow", type=_positive, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--class", dest="class_", type=int, metavar="C",
-                   help="a conditional model's class to draw (default: a row of --nrow for each class)")
+    p.add_argument("--class", dest="class_", metavar="C",
+                   help="a conditional model's class to draw, by name (a class folder's) or index (default: a row of "
+                   "--nrow for each class)")
     p.add_argument("--draw", action="store_true", help="text: draw each token (default: greedy decoding)")
     p.add_argument("-o", "--output", help="the PNG grid (default samples.png); audio: a folder of WAV files "
                    "(default samples); text: also write the sentences here")
@@ -442,12 +498,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = model_command(name, f"{name} inputs (image files or sentences, or test examples of --data)", func)
         p.add_argument("inputs", nargs="*", help="image files, WAV/FLAC files for an audio model, or sentences for "
                        "a text model (default: test examples of --data)")
-        p.add_argument("--data", help="default binarized-mnist; text models: brown; audio models: spoken-digits")
+        p.add_argument("--data", help="a data set or path whose test examples to use (default: the model's training "
+                       "data)")
         p.add_argument("-o", "--output", help=f"default {default}; audio: a folder (default {default[:-4]}); "
                        "text: also write the sentences here")
         p.add_argument("--nrow", type=_positive, default=8)
-        p.add_argument("--labels", type=int, nargs="+", metavar="C",
-                       help="a conditional model's class of each input image, in order")
+        p.add_argument("--labels", nargs="+", metavar="C",
+                       help="a conditional model's class of each input, in order, by name or index")
     sub.choices["reconstruct"].add_argument("-n", type=_positive, default=32, help="test examples to use")
     sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
     sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
@@ -455,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = model_command("classify", "predicted class and its probability (with its uncertainty, for classifiers)",
                       cmd_classify)
     p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
-    p.add_argument("--data", help="default binarized-mnist")
+    p.add_argument("--data", help="default: the data the model was trained on")
     p.add_argument("-n", type=_positive, default=20, help="test examples to classify")
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
 
@@ -471,6 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entropy-model", choices=["fitted", "prior"],
                    help="lossy: code latents under a Gaussian fitted to them (stored; the default) or under the prior")
     p.add_argument("--batch-size", type=_positive, default=1000, help="most items per network pass")
+    p.add_argument("--no-names", action="store_true", help="leave the file names out (decompress numbers the files)")
     p.add_argument("--labels", help="a conditional model's labels: a .npy of class indices, one per item in order "
                    "(decompress writes them back beside the output)")
 
@@ -486,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine "
                    "only; 0.0.0.0 opens it to the network)")
-    p.add_argument("--data", help="the data set whose test examples the page offers (default: as for evaluate)")
+    p.add_argument("--data", help="the data set whose test examples the page offers (default: the model's training "
+                   "data)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("data", help="list or verify the named data sets")
@@ -500,7 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    # vaekit's own messages (the data's sizes, progress lines in a log, warnings) go to stderr; -v adds details
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("vaekit").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from vaekit.train import NonFiniteLossError, TrainingFailed, TrainingInterrupted
 
     try:

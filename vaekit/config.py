@@ -27,8 +27,11 @@ class DataConfig(_Strict):
     name: str = "binarized-mnist"  # a named set (`vaekit data list`) or a path: image folder, .npy, .npz
     root: Path | None = None  # data directory; default $VAEKIT_DATA, then ~/.cache/vaekit
     download: bool = True  # fetch a named set from its public origin when it is not found locally
-    validation: int = Field(5000, ge=0)  # examples held out of the training set for validation
-    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # for sets without a test split (folders, arrays)
+    # held out for validation (vaekit.data.dataset.split_sizes): a fraction below 1 of all the examples (at most
+    # 5,000) or a count; 0 for none. Validation and test together may take at most half of the examples.
+    validation: int | float = Field(0.1, ge=0)
+    test: int | float = Field(0.1, ge=0)  # sets without a test split (folders, arrays, text, audio): the same rule,
+    # a fraction at most 10,000
     limit: int | None = Field(None, ge=1)  # keep only the first N training examples (quick runs)
     labels_per_class: int | None = Field(None, ge=1)  # semi-supervised: keep N training labels per class (seeded)
     image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
@@ -41,6 +44,22 @@ class DataConfig(_Strict):
     lowercase: bool = False  # text, word tokenizer: fold case (the codec then cannot restore the text)
     max_length: int = Field(50, ge=2)  # text: sentences of more tokens (with </s>) are left out
     seed: int = 0  # seeds the split and the fixed binarization of validation/test data
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> "DataConfig":
+        for key in ("validation", "test"):
+            value = getattr(self, key)
+            if value >= 1 and value != int(value):
+                raise ValueError(f"data.{key} is a fraction below 1 or a whole count of examples; got {value}")
+        return self
+
+
+class DataRecord(_Strict):
+    """What a saved model was trained on, so that every command finds that data again: the data config (a path
+    made absolute) and the class names (folders' names; a label is an index into them)."""
+
+    data: DataConfig | None = None
+    classes: list[str] | None = None
 
 
 class AudioConfig(_Strict):
@@ -95,7 +114,9 @@ class ModelConfig(_Strict):
     hidden: list[int] = Field(default_factory=lambda: [400])  # MLP widths (mirrored in the decoder)
     channels: list[int] = Field(default_factory=lambda: [32, 64])  # conv widths, each layer halves H, W
     activation: Literal["relu", "tanh", "elu", "softplus", "leaky_relu"] = "relu"
-    likelihood: Literal["bernoulli", "logistic-mixture", "gaussian", "categorical"] = "bernoulli"  # text: categorical
+    # p(x|z); auto (a recipe's default): bernoulli for binary data, logistic-mixture for 8-bit, gaussian for
+    # continuous, categorical for text, chosen when a run sees the data
+    likelihood: Literal["auto", "bernoulli", "logistic-mixture", "gaussian", "categorical"] = "bernoulli"
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
     beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
@@ -132,6 +153,14 @@ class ModelConfig(_Strict):
         if self.architecture != "mlp" and self.data_shape is not None and len(self.data_shape) != 3:
             raise ValueError(f"architecture '{self.architecture}' needs image data (C, H, W), "
                              f"got data_shape {self.data_shape}")
+        if self.architecture != "mlp" and self.data_shape is not None and \
+                min(self.data_shape[1:]) < 2 ** len(self.channels):
+            side, fits = min(self.data_shape[1:]), max(0, min(self.data_shape[1:]).bit_length() - 1)
+            raise ValueError(f"channels {self.channels} halve the image {len(self.channels)} times, which needs at "
+                             f"least {2 ** len(self.channels)} pixels a side; these images are "
+                             f"{self.data_shape[2]}x{self.data_shape[1]}: give at most {fits} conv layers "
+                             f"(a {side}-pixel side halves {fits} times)" + (" or use architecture mlp" if fits < 2
+                                                                              else ""))
         if any(h < 1 for h in self.hidden + self.channels + self.discriminator + [h for layer in self.layers
                                                                                    for h in layer.hidden]):
             raise ValueError("hidden and channels widths must be positive")
@@ -183,7 +212,7 @@ class ModelConfig(_Strict):
         if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
             raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
         text = self.name in TEXT
-        if text != (self.likelihood == "categorical"):
+        if self.likelihood != "auto" and text != (self.likelihood == "categorical"):
             raise ValueError(f"the categorical likelihood over tokens is the text models' ({', '.join(TEXT)}): "
                              f"{self.name} with likelihood {self.likelihood} " + (
                                  "needs likelihood categorical" if text else "cannot use it"))
@@ -215,6 +244,8 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(0.0, ge=0.0)
     batch_size: int = Field(128, ge=1)
     epochs: int = Field(10, ge=1)
+    steps: int | None = Field(None, ge=1)  # a budget in optimizer steps instead of epochs (the last epoch cut short)
+    expected_steps: int = Field(1000, ge=0)  # warn when a run takes fewer steps: the recipe would under-train
     max_minutes: float | None = Field(None, gt=0.0)  # wall-clock budget; stops at the first step past it
     schedule: Literal["constant", "cosine", "exponential"] = "constant"
     lr_final: float = Field(0.1, gt=0.0, le=1.0)  # cosine/exponential: final lr as a fraction of lr
@@ -253,19 +284,34 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvalConfig = Field(default_factory=EvalConfig)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_likelihood(cls, tree: Any) -> Any:
+        """A recipe that names no likelihood gets the one that fits its data (``likelihood: auto``)."""
+        if isinstance(tree, dict) and isinstance(tree.get("model"), dict) and "likelihood" not in tree["model"]:
+            tree = {**tree, "model": {**tree["model"], "likelihood": "auto"}}
+        elif isinstance(tree, dict) and "model" not in tree:
+            tree = {**tree, "model": {"likelihood": "auto"}}
+        return tree
+
     @property
     def run_dir(self) -> Path:
         return self.out_dir / self.name
 
 
-def _describe(error: ValidationError) -> str:
+def describe(error: ValidationError) -> str:
+    """A validation error as one line: each key and what was wrong with it (a section's own check: its message)."""
     parts = []
     for e in error.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "config"
+        where = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
             parts.append(f"unknown key '{where}'")
+        elif e["type"] == "value_error":
+            message = e["msg"].removeprefix("Value error, ")
+            parts.append(f"{where}: {message}" if where else message)
         else:
-            parts.append(f"{where}: {e['msg']} (got {e.get('input')!r})")
+            got = repr(e.get("input"))
+            parts.append(f"{where or 'config'}: {e['msg']} (got {got if len(got) <= 80 else got[:77] + '...'})")
     return "; ".join(parts)
 
 
@@ -306,7 +352,7 @@ def make_config(tree: dict[str, Any]) -> RunConfig:
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
+        raise ConfigError(describe(error)) from None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:

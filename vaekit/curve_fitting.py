@@ -13,11 +13,11 @@ import math
 import torch
 from torch import nn
 from torch.distributions import Normal
-from tqdm.auto import tqdm
 
 from vaekit.config import ModelConfig
 from vaekit.nn import mlp
 from vaekit.nn.bayes import complexity_cost, to_bayesian
+from vaekit.progress import progress as progress_bar
 
 
 def paper_curve(n: int = 100, noise: float = 0.02, seed: int = 0,
@@ -40,12 +40,14 @@ def fit_curve(x: torch.Tensor, y: torch.Tensor, hidden: list[int] | None = None,
     config = ModelConfig(name="bnn", **{"bayes_prior": "gaussian", "posterior_rho": -3.0, **prior})  # type: ignore[arg-type]
     net = to_bayesian(mlp(1, hidden or [100, 100], 1), config)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in tqdm(range(steps), desc="fitting", disable=None if progress else True):
-        fit = -Normal(net(x), noise).log_prob(y).sum()
-        loss = fit + complexity_cost(net)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    with progress_bar(steps, "fitting", "step", progress) as bar:
+        for _ in range(steps):
+            fit = -Normal(net(x), noise).log_prob(y).sum()
+            loss = fit + complexity_cost(net)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update(1)
     return net
 
 

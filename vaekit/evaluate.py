@@ -10,11 +10,11 @@ import time
 from dataclasses import asdict, dataclass
 
 import torch
-from tqdm.auto import tqdm
 
 from vaekit import objectives
 from vaekit.data import SequenceSplit, Split
 from vaekit.models import LatentVariableModel
+from vaekit.progress import progress as progress_bar
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 
@@ -150,8 +150,7 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     wrong = 0  # a classifier's mistakes on the labelled examples
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        bar = tqdm(total=len(split), desc=f"log p(x), k={k}" if model.tractable else "evaluating", unit="item",
-                   disable=None if progress else True)
+        bar = progress_bar(len(split), f"log p(x), k={k}" if model.tractable else "evaluating", "item", progress)
         for x, y in split.labelled_batches(batch_size, shuffle=False):  # one pass: ELBO terms, means, log p(x)
             given = model.given(y)  # a conditional model's figures are of log p(x|y)
             means.append(given.encode(x).mean)

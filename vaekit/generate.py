@@ -47,6 +47,24 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
 
 
 @torch.no_grad()
+def class_names(model: LatentVariableModel) -> list[str]:
+    """The name of each of a model's classes: those of its training data (folders' names), else the indices."""
+    count = model.config.num_classes or 0
+    recorded = None if model.trained_on is None else model.trained_on.classes
+    return list(recorded) if recorded is not None and len(recorded) == count else [str(c) for c in range(count)]
+
+
+def class_index(model: LatentVariableModel, given: str) -> int:
+    """A class given by name (or by index) as its index, refused with the names if it is neither."""
+    names = class_names(model)
+    if given in names:
+        return names.index(given)
+    if given.isdigit() and int(given) < len(names):
+        return int(given)
+    shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+    raise ValueError(f"class {given!r} is not one of this model's {len(names)} classes ({shown})")
+
+
 def samples_per_class(model: LatentVariableModel, per_class: int = 8, seed: int = 0) -> torch.Tensor:
     """A conditional model's samples, one row of ``per_class`` for each class in turn."""
     classes = model.config.num_classes

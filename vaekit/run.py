@@ -18,11 +18,12 @@ from typing import Any
 
 import torch
 import yaml
+from pydantic import ValidationError
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import BAYESIAN, CLASSIFIERS, LABELLED, TEXT, ModelConfig, RunConfig, save_config
+from vaekit.config import BAYESIAN, CLASSIFIERS, LABELLED, ConfigError, ModelConfig, RunConfig, describe, save_config
 from vaekit.data import Data, Split, load_data
-from vaekit.distributions.likelihoods import make_likelihood
+from vaekit.distributions.likelihoods import AUTO, check_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, TextModel, build_model
@@ -43,20 +44,6 @@ from vaekit.uncertainty import classifier_report
 LATENT_POINTS = 2000  # test images in the latent-space figure
 
 log = logging.getLogger(__name__)
-
-
-def check_likelihood(likelihood: str, data: Data) -> None:
-    """Refuse a likelihood that is not a true likelihood for the data (bits/dim would be wrong)."""
-    if (likelihood == "categorical") != (data.kind == "tokens"):
-        raise ValueError(f"text needs a text model ({', '.join(TEXT)}) with the categorical likelihood; "
-                         f"'{data.name}' is " + ("text" if data.kind == "tokens" else f"{data.kind} data, not text"))
-    if likelihood == "categorical":
-        return
-    kinds = make_likelihood(likelihood, (1,)).data_kinds
-    if data.kind not in kinds:
-        hint = {"8bit": "model.likelihood=logistic-mixture (or data.name=binarized-mnist)",
-                "continuous": "model.likelihood=gaussian", "binary": "model.likelihood=bernoulli"}[data.kind]
-        raise ValueError(f"model.likelihood '{likelihood}' does not fit {data.kind} data '{data.name}'; use {hint}")
 
 
 def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunConfig) -> None:
@@ -87,6 +74,12 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
 def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
     """The recipe's model with what the data decides filled in: the data shape, a conditional model's classes."""
     update: dict[str, Any] = {"data_shape": data.data_shape}
+    if model.name not in CLASSIFIERS:  # classifiers have no likelihood of x
+        likelihood = AUTO[data.kind] if model.likelihood == "auto" else model.likelihood
+        if model.likelihood == "auto":
+            log.info("likelihood auto: %s for %s data", likelihood, data.kind)
+        check_likelihood(likelihood, data.kind, data.name)
+        update["likelihood"] = likelihood
     if model.name in LABELLED:
         if data.train.y is None:
             raise ValueError(f"{model.name} learns from labelled data; '{data.name}' has no labels (image folders "
@@ -103,7 +96,10 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
         update["vocab_size"] = len(data.tokenizer)
     if data.audio is not None and model.name not in CLASSIFIERS:
         update["audio"] = data.audio
-    return ModelConfig.model_validate({**model.model_dump(), **update})
+    try:
+        return ModelConfig.model_validate({**model.model_dump(), **update})
+    except ValidationError as error:  # what the data decided does not fit the recipe (an image too small, ...)
+        raise ConfigError("model: " + describe(error)) from None
 
 
 def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config: RunConfig) -> list[Path]:
@@ -174,9 +170,9 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     run_dir = config.run_dir
     distributed.init_from_environment()  # under torchrun: join the other ranks
     data = load_data(config.data)
-    if config.model.name not in CLASSIFIERS:  # classifiers have no likelihood of x
-        check_likelihood(config.model.likelihood, data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
+    if distributed.is_main():
+        log.info("%s", data.describe())
     if distributed.is_main():
         prepare_run_dir(run_dir, resume, overwrite, config)
         save_config(config, run_dir / "config.yaml")

@@ -17,7 +17,7 @@ from safetensors.torch import save as save_weights
 
 from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
-from vaekit.config import ModelConfig
+from vaekit.config import DataRecord, ModelConfig
 from vaekit.data.tokenizer import Tokenizer, load_tokenizer
 from vaekit.models import LatentVariableModel, TextModel, build_model
 
@@ -48,6 +48,8 @@ def save_model(model: LatentVariableModel, directory: str | Path) -> Path:
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: tmp.write_bytes(raw))
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "vaekit_version": __version__,
             "model": model.config.model_dump(mode="json"), "weights_sha256": hashlib.sha256(raw).hexdigest()}
+    if model.trained_on is not None:
+        meta["trained_on"] = model.trained_on.model_dump(mode="json")
     if isinstance(model, TextModel):
         if model.tokenizer is None:
             raise ValueError(f"{model.registered_name} needs its tokenizer to be saved: set model.tokenizer")
@@ -98,6 +100,12 @@ def load(directory: str | Path) -> LatentVariableModel:
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise ModelFileError(f"{weights} holds weights of another architecture than {CONFIG_FILE} describes")
     model.load_state_dict(state)
+    if meta.get("trained_on") is not None:
+        try:
+            model.trained_on = DataRecord.model_validate(meta["trained_on"])
+        except ValidationError as error:
+            raise ModelFileError(f"{directory / CONFIG_FILE}: invalid record of the training data: "
+                                 f"{error.errors()[0]['msg']}") from None
     if isinstance(model, TextModel):
         model.tokenizer = _tokenizer(directory, meta)
     return model.eval()

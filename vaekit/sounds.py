@@ -17,7 +17,7 @@ from vaekit.config import AudioConfig
 from vaekit.data.audio import read_audio
 from vaekit.data.dataset import Split
 from vaekit.data.spectrogram import log_mel, log_spectral_distance, to_waveform
-from vaekit.generate import interpolate, samples_per_class
+from vaekit.generate import class_names, interpolate, samples_per_class
 from vaekit.models import LatentVariableModel
 from vaekit.plots import spectrograms
 
@@ -54,6 +54,11 @@ def write_sounds(model: LatentVariableModel, specs: torch.Tensor, folder: Path, 
     return [*written, spectrograms(specs, folder.with_suffix(".png"), [f"{title} {n}" for n in names])]
 
 
+def _file_safe(name: str) -> str:
+    """A class name as part of a file name: anything but letters, digits, '-' and '_' becomes '_'."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "_"
+
+
 def read_clips(model: LatentVariableModel, paths: Sequence[Path | BinaryIO]) -> torch.Tensor:
     """WAV/FLAC files (or their bytes in memory) as the model's standardized spectrograms (N, 1, n_mels, frames)."""
     audio = audio_of(model)
@@ -66,7 +71,7 @@ def sample_sounds(model: LatentVariableModel, folder: Path, n: int = 10, seed: i
     """Samples from the prior: n of them, or of a conditional model two per class (or n of class ``label``)."""
     if model.conditional and label is None:
         specs = samples_per_class(model, 2, seed)
-        names = [f"digit{c}-{i}" for c in range(len(specs) // 2) for i in range(2)]
+        names = [f"{_file_safe(name)}-{i}" for name in class_names(model) for i in range(2)]
     else:
         specs, names = model.sample(n, seed=seed, y=label), [f"{i:02d}" for i in range(n)]
     return write_sounds(model, specs, folder, names, "sample")

@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 import constriction
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from vaekit.codec.coding_dists import given_rows, is_diagonal_gaussian, label_code, likelihood_masses, prior_reference
 from vaekit.codec.container import CodecError
@@ -31,6 +30,7 @@ from vaekit.codec.digits import TwoDigits
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import LatentCode, UniformCode, latent_code
 from vaekit.models.base import Distributions, LatentVariableModel
+from vaekit.progress import progress as progress_bar
 
 _HEADROOM = 1.25  # a batch may use at most 1/1.25 of the stack's bits
 _WIDEN = 2.0  # buckets of a non-Gaussian prior: a reference twice as wide as its standard deviation
@@ -104,7 +104,7 @@ def encode_in_batches(coder: constriction.stream.stack.AnsCoder, count: int, max
     codes one batch and returns the bits its posterior draw took back. The batch sizes, in order."""
     batches: list[int] = []
     bits_per_item = None
-    with tqdm(total=count, desc="compressing", unit=unit, disable=not progress) as bar:
+    with progress_bar(count, "compressing", unit, progress) as bar:
         while (start := sum(batches)) < count:
             size = 1 if bits_per_item is None else int(coder.num_bits() / (_HEADROOM * bits_per_item))
             size = max(1, min(size, max_batch, count - start))
@@ -130,7 +130,7 @@ def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape
     coder = constriction.stream.stack.AnsCoder(words)
     symbols = np.empty((count, *item_shape), dtype=np.int32)
     labels = None if label_code is None else np.empty(count, dtype=np.int32)
-    with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
+    with progress_bar(count, "decompressing", "item", progress) as bar:
         for start, size in reversed_starts(batches):
             y = None if label_code is None else coder.decode(label_code, size)
             dists = given_rows(model, y, slice(None))

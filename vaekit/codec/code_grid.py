@@ -14,7 +14,6 @@ import constriction
 import numpy as np
 import torch
 from torch.distributions import Distribution
-from tqdm import tqdm
 
 from vaekit.codec.bits_back import reversed_starts
 from vaekit.codec.coding_dists import likelihood_masses, snap
@@ -22,6 +21,7 @@ from vaekit.codec.container import CodecError
 from vaekit.codec.digits import TwoDigits
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
+from vaekit.progress import progress as progress_bar
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 
@@ -62,7 +62,7 @@ def encode(model: LatentVariableModel, x: torch.Tensor, symbols: np.ndarray | No
     coder = constriction.stream.stack.AnsCoder()
     pixels = TwoDigits(bits)
     batches, codes = [], []
-    with tqdm(total=len(x), desc="compressing", unit="item", disable=not progress) as bar:
+    with progress_bar(len(x), "compressing", "item", progress) as bar:
         for start in range(0, len(x), max_batch):
             indices = prior.indices(model.encode(x[start:start + max_batch]).mean).flatten(1)
             if symbols is not None:
@@ -87,7 +87,7 @@ def decode(model: LatentVariableModel, words: np.ndarray, item_shape: tuple[int,
     symbols = np.empty((count, *item_shape) if lossless else (0,), dtype=np.int32)
     means = torch.empty(count, *item_shape)
     codes = np.empty((count, prior.grid[0] * prior.grid[1]), dtype=np.int32)
-    with tqdm(total=count, desc="decompressing", unit="item", disable=not progress) as bar:
+    with progress_bar(count, "decompressing", "item", progress) as bar:
         for start, size in reversed_starts(batches):
             indices = pop_codes(coder, prior, size)
             codes[start:start + size] = indices.numpy()

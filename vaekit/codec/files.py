@@ -1,10 +1,15 @@
 """What the command line compresses and writes back: image files, folders of images, or one .npy array.
 
 The header's ``source`` records how the input was given, so decompression writes the same form back:
-the images under their relative names (as PNG) or the array with its dtype and shape.
+the images under their relative names (as PNG; the names xz-compressed, or left out on request) or the array
+with its dtype and shape.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import lzma
+import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -57,20 +62,66 @@ def _read_array(path: Path, data_shape: tuple[int, ...]) -> tuple[torch.Tensor, 
     return (x / 255.0 if array.dtype == np.uint8 else x).float(), source
 
 
-def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...]) -> tuple[torch.Tensor, dict[str, Any]]:
-    """The batch (N, *data_shape) in [0, 1] to compress, and the ``source`` notes to keep in the header."""
+def pack_names(names: list[str]) -> str:
+    """File names for the header: one a line, xz-compressed, in base 64 (names in a folder share most of their
+    letters, so this is a small fraction of their length)."""
+    return base64.b64encode(lzma.compress("\n".join(names).encode(), format=lzma.FORMAT_RAW,
+                                          filters=[{"id": lzma.FILTER_LZMA2, "preset": 9}])).decode()
+
+
+def unpack_names(packed: object, count: int) -> list[str]:
+    """The names :func:`pack_names` packed, checked to be ``count``."""
+    try:
+        raw = lzma.decompress(base64.b64decode(str(packed), validate=True), format=lzma.FORMAT_RAW,
+                              filters=[{"id": lzma.FILTER_LZMA2, "preset": 9}])
+        names = raw.decode().split("\n")
+    except (binascii.Error, lzma.LZMAError, UnicodeDecodeError):
+        raise CodecError("the file's list of names is corrupt") from None
+    if len(names) != count:
+        raise CodecError(f"the file lists {len(names)} names for {count} items")
+    return names
+
+
+def model_reference(model_dir: str | Path, written_to: str | Path | None = None) -> str:
+    """How a compressed file names its model, never by an absolute path of this machine: relative to the folder
+    the file is ``written_to`` (so the two can move together), else as given when relative, else its last two
+    parts. ``vaekit decompress`` looks for it from the file's folder, then from the working folder."""
+    path = Path(model_dir)
+    if written_to is not None:
+        return Path(os.path.relpath(path.resolve(), Path(written_to).resolve().parent)).as_posix()
+    return path.as_posix() if not path.is_absolute() else Path(*path.parts[-2:]).as_posix()
+
+
+def folder_labels(names: list[str], classes: list[str]) -> np.ndarray | None:
+    """Labels from the class folder each name sits in (``cat/001.png``: class ``cat``), or None if some input is
+    not in a folder named after one of ``classes``."""
+    folders = [PurePosixPath(name).parts[0] if len(PurePosixPath(name).parts) > 1 else None for name in names]
+    if not classes or any(f not in classes for f in folders):
+        return None
+    return np.array([classes.index(f) for f in folders], dtype=np.int64)  # type: ignore[arg-type]
+
+
+def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...],
+                keep_names: bool = True) -> tuple[torch.Tensor, dict[str, Any], list[str]]:
+    """The batch (N, *data_shape) in [0, 1] to compress, the ``source`` notes to keep in the header (the names
+    packed, unless not ``keep_names``: decompression then numbers the files) and the inputs' names."""
     given = [Path(p) for p in paths]
     if not given:
         raise CodecError("no inputs given")
     if any(p.suffix == ".npy" for p in given):
         if len(given) != 1:
             raise CodecError("give either one .npy array or image files and folders, not both")
-        return _read_array(given[0], data_shape)
+        array, notes = _read_array(given[0], data_shape)
+        return array, notes, [given[0].name]
     if len(data_shape) != 3 or data_shape[0] not in (1, 3):
         raise CodecError(f"this model's data has shape {data_shape}, not images; give a .npy array")
     found = _image_files(given)
-    x = np.stack([_read_exact(path, data_shape) for path, _ in found])
-    return torch.from_numpy(x).float() / 255.0, {"kind": "images", "names": [name for _, name in found]}
+    pixels = np.stack([_read_exact(path, data_shape) for path, _ in found])
+    names = [name for _, name in found]
+    source: dict[str, Any] = {"kind": "images"}
+    if keep_names:
+        source["names_xz"] = pack_names(names)
+    return torch.from_numpy(pixels).float() / 255.0, source, names
 
 
 def read_labels(path: Path) -> np.ndarray:
@@ -127,7 +178,10 @@ def _write_items(x: torch.Tensor, header: Header, out: Path) -> list[Path]:
         out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, array.reshape(shape), allow_pickle=False)
         return [out]
-    names = source.get("names") or [f"{i:06d}" for i in range(len(x))]
+    if "names_xz" in source:
+        names = unpack_names(source["names_xz"], len(x))
+    else:
+        names = source.get("names") or [f"{i:06d}" for i in range(len(x))]
     if len(names) != len(x):
         raise CodecError(f"the file lists {len(names)} names for {len(x)} items")
     pixels = np.round(x.double().numpy() * 255.0).astype(np.uint8)

@@ -15,7 +15,6 @@ import hashlib
 import constriction
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from vaekit.codec.bits_back import encode_in_batches, initial_words, latent_coding, reversed_starts
 from vaekit.codec.coding_dists import snap
@@ -24,6 +23,7 @@ from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import latent_code
 from vaekit.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPELLING_END, UNK_ID, WordTokenizer
 from vaekit.models import LatentVariableModel, SentenceVAE
+from vaekit.progress import progress as progress_bar
 from vaekit.saving import weights_sha256
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
@@ -170,7 +170,7 @@ def decompress_text(model: LatentVariableModel, data: bytes, progress: bool = Fa
     coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
     lines: list[str] = [""] * header.count
     try:
-        with tqdm(total=header.count, desc="decompressing", unit="line", disable=not progress) as bar:
+        with progress_bar(header.count, "decompressing", "line", progress) as bar:
             for start, size in reversed_starts(list(header.batches)):
                 index = prior.pop(coder, size)
                 words, x = _decode_batch(coder, model, tokenizer, size, index, buckets, spelling)

@@ -9,7 +9,17 @@ from pathlib import Path
 
 from vaekit.config import AudioConfig, DataConfig
 from vaekit.data.audio import AUDIO_SUFFIXES, load_audio_folder
-from vaekit.data.dataset import UNLABELLED, Data, Kind, SequenceSplit, Split, binarize, keep_labels, split_off
+from vaekit.data.dataset import (
+    UNLABELLED,
+    Data,
+    Kind,
+    SequenceSplit,
+    Split,
+    binarize,
+    keep_labels,
+    split_off,
+    split_sizes,
+)
 from vaekit.data.disk_array import DiskSplit, load_disk_array
 from vaekit.data.files import DataNotFoundError
 from vaekit.data.registry import DATASETS, NamedDataset
@@ -38,9 +48,10 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
             raise ValueError(f"{path}: {len(lines)} non-empty lines; text data needs several, a sentence a line")
         return sentence_data(path.name, user_text_splits(lines, config), config, tokenizer)
     if path.is_dir() and any(p.suffix.lower() in AUDIO_SUFFIXES for p in path.rglob("*")):
-        return load_audio_folder(path, AudioConfig(), config.seed, config.test_fraction)
+        return load_audio_folder(path, AudioConfig(), config)
+    classes = None
     if path.is_dir():
-        split = load_image_folder(path, config.image_size, config.resize, config.channels)
+        split, classes = load_image_folder(path, config.image_size, config.resize, config.channels)
     elif path.suffix == ".npy" and config.stream:
         split = load_disk_array(path, config.labels)
     elif path.suffix in (".npy", ".npz"):
@@ -48,12 +59,11 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
     else:
         raise ValueError(f"data.name '{path}' is neither a named set ({', '.join(DATASETS)}), a folder of images, "
                          "WAV/FLAC or .txt files, a .txt file, nor a .npy/.npz file")
-    n_test = max(1, round(len(split) * config.test_fraction)) if config.test_fraction > 0 else 0
+    _, n_valid, n_test = split_sizes(path.name, len(split), config.validation, config.test)
     rest, test = split_off(split, n_test, config.seed) if n_test else (split, split.subset(slice(0, 0)))
     del split  # the hold-outs are copies: let the whole go before the next split
-    n_valid = min(config.validation, max(0, len(rest) - 1))
     train, valid = split_off(rest, n_valid, config.seed + 1) if n_valid else (rest, rest.subset(slice(0, 0)))
-    return Data(path.name, train, valid, test)
+    return Data(path.name, train, valid, test, classes=None if classes is None else tuple(classes))
 
 
 def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = None, **overrides: object) -> Data:
@@ -75,6 +85,9 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
     changed = [key for key in _TEXT_OPTIONS if getattr(config, key) != DataConfig.model_fields[key].default]
     if data.kind != "tokens" and changed:
         raise ValueError(f"data.{changed[0]} is for text; '{data.name}' is not text")
+    if config.name not in DATASETS:  # a path: recorded absolute, so a saved model finds it from anywhere
+        config = config.model_copy(update={"name": str(Path(config.name).expanduser().resolve())})
+    data = replace(data, source=config)
     if config.limit is not None:
         data = replace(data, train=data.train.subset(slice(0, config.limit)))
     if config.labels_per_class is not None:

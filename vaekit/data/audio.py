@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 from vaekit.atomic import atomic_write
-from vaekit.config import AudioConfig
-from vaekit.data.dataset import Data, Split, _generator
+from vaekit.config import AudioConfig, DataConfig
+from vaekit.data.dataset import Data, Split, _generator, split_sizes
 from vaekit.data.files import cache_dir
 from vaekit.data.spectrogram import log_mel
+from vaekit.progress import progress as progress_bar
 
 AUDIO_SUFFIXES = {".wav", ".flac"}
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -74,12 +75,13 @@ def read_audio(path: Path | BinaryIO, config: AudioConfig) -> np.ndarray:
 
 
 def spectrogram_data(name: str, waves: np.ndarray, labels: np.ndarray | None, config: AudioConfig,
-                     seed: int, test_fraction: float = 0.1, valid_fraction: float = 0.1) -> Data:
-    """Clips (N, clip_samples) as standardized log-mel spectrograms, split (seeded) into train, validation and
-    test; the training split's mean and standard deviation go into the data's AudioConfig."""
+                     data: DataConfig, classes: tuple[str, ...] | None = None) -> Data:
+    """Clips (N, clip_samples) as standardized log-mel spectrograms, split (seeded, ``data.validation`` and
+    ``data.test``) into train, validation and test; the training split's mean and standard deviation go into the
+    data's AudioConfig."""
     logs = log_mel(torch.from_numpy(waves), config, standardize=False)
-    order = torch.randperm(len(logs), generator=_generator(seed, 1984))
-    n_test, n_valid = round(len(logs) * test_fraction), round(len(logs) * valid_fraction)
+    order = torch.randperm(len(logs), generator=_generator(data.seed, 1984))
+    _, n_valid, n_test = split_sizes(name, len(logs), data.validation, data.test)
     test, valid, train = order[:n_test], order[n_test:n_test + n_valid], order[n_test + n_valid:]
     config = config.model_copy(update={"mean": float(logs[train].mean()), "std": float(logs[train].std())})
     x = (logs - config.mean) / config.std
@@ -88,7 +90,7 @@ def spectrogram_data(name: str, waves: np.ndarray, labels: np.ndarray | None, co
     def split(index: torch.Tensor) -> Split:
         return Split(x[index], None if y is None else y[index], "continuous")
 
-    return Data(name, split(train), split(valid), split(test), audio=config)
+    return Data(name, split(train), split(valid), split(test), audio=config, classes=classes)
 
 
 # --- the user's audio files ---------------------------------------------------------------------------
@@ -96,7 +98,7 @@ def audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
-def load_audio_folder(folder: Path, config: AudioConfig, seed: int, test_fraction: float) -> Data:
+def load_audio_folder(folder: Path, config: AudioConfig, data: DataConfig) -> Data:
     """A folder of WAV/FLAC files (any sample rate; sub-folders become class labels) as spectrogram data."""
     files = audio_files(folder)
     if len(files) < 3:
@@ -105,7 +107,7 @@ def load_audio_folder(folder: Path, config: AudioConfig, seed: int, test_fractio
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
     labels = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) \
         if len(classes) > 1 else None
-    return spectrogram_data(folder.name, waves, labels, config, seed, test_fraction)
+    return spectrogram_data(folder.name, waves, labels, config, data, tuple(classes) if labels is not None else None)
 
 
 # --- spoken digits from espeak-ng -----------------------------------------------------------------------
@@ -117,12 +119,14 @@ def digit_manifest(count: int, seed: int) -> list[dict]:
 
 
 def speak(entry: dict, sample_rate: int) -> np.ndarray:
-    """One manifest entry spoken by espeak-ng, as a mono float waveform at ``sample_rate``."""
+    """One manifest entry (its ``digit``, or any ``text``) spoken by espeak-ng with its voice, pitch and speed, as a
+    mono float waveform at ``sample_rate``."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise ValueError("the spoken-digits set is synthesized with espeak-ng: install it (apt-get install espeak-ng)")
     out = subprocess.run([exe, "--stdout", "-v", entry["voice"], "-p", str(entry["pitch"]), "-s",
-                          str(entry["speed"]), DIGITS[entry["digit"]]], capture_output=True, check=True, timeout=60)
+                          str(entry["speed"]), entry.get("text") or DIGITS[entry["digit"]]],
+                         capture_output=True, check=True, timeout=60)
     raw = out.stdout
     at = raw.find(b"data")  # a streamed WAV: 16-bit mono PCM after the data chunk's 8-byte head
     rate = int.from_bytes(raw[24:28], "little")
@@ -141,11 +145,12 @@ def synthesize_digits(count: int, seed: int, config: AudioConfig, progress: bool
         with np.load(path, allow_pickle=False) as cached:
             if json.loads(str(cached["manifest"])) == manifest:
                 return cached["clips"].astype(np.float32) / 32767.0, manifest
-    from tqdm.auto import tqdm
-
-    clips = np.stack([fit_length(speak(e, config.sample_rate), config.clip_samples)
-                      for e in tqdm(manifest, desc="synthesizing spoken digits", unit="clip",
-                                    disable=None if progress else True)])
+    spoken = []
+    with progress_bar(len(manifest), "synthesizing spoken digits", "clip", progress) as bar:
+        for entry in manifest:
+            spoken.append(fit_length(speak(entry, config.sample_rate), config.clip_samples))
+            bar.update(1)
+    clips = np.stack(spoken)
     folder.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, clips=np.round(np.clip(clips, -1, 1) * 32767).astype(np.int16),
@@ -154,8 +159,8 @@ def synthesize_digits(count: int, seed: int, config: AudioConfig, progress: bool
     return np.round(np.clip(clips, -1, 1) * 32767).astype(np.float32) / 32767.0, manifest
 
 
-def spoken_digits(count: int, seed: int, config: AudioConfig | None = None) -> Data:
-    """The synthesized spoken-digit set as spectrograms, labels the digits; 10% test and 10% validation."""
+def spoken_digits(count: int, data: DataConfig, config: AudioConfig | None = None) -> Data:
+    """The synthesized spoken-digit set (seeded by ``data.seed``) as spectrograms, labels the digits."""
     config = config or AudioConfig()
-    clips, manifest = synthesize_digits(count, seed, config)
-    return spectrogram_data("spoken-digits", clips, np.array([e["digit"] for e in manifest]), config, seed)
+    clips, manifest = synthesize_digits(count, data.seed, config)
+    return spectrogram_data("spoken-digits", clips, np.array([e["digit"] for e in manifest]), config, data, DIGITS)

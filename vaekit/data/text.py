@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from vaekit.config import DataConfig
-from vaekit.data.dataset import Data, SequenceSplit, _generator
+from vaekit.data.dataset import Data, SequenceSplit, _generator, split_sizes
 from vaekit.data.tokenizer import PAD_ID, SentencePieceTokenizer, Tokenizer, WordTokenizer
 
 log = logging.getLogger(__name__)
@@ -101,15 +101,16 @@ def brown_files(archive: bytes) -> dict[str, list[str]]:
 
 
 def brown_splits(files: dict[str, list[str]], config: DataConfig) -> dict[str, tuple[list[str], list[int] | None]]:
-    """Split by file (seeded): ``test_fraction`` of the files for test, then files until ``validation``
-    sentences for validation. Labels are the genre, the letter in the file name (a, b, ..., r)."""
+    """Split by file (seeded): ``data.test`` of the files for test, then files until ``data.validation`` of the
+    other files' sentences for validation. Labels are the genre, the letter in the file name (a, b, ..., r)."""
     names = sorted(files)
     genres = sorted({n[1] for n in names})
     order = [names[i] for i in torch.randperm(len(names), generator=_generator(config.seed, 2016)).tolist()]
-    n_test = round(len(names) * config.test_fraction)
+    _, _, n_test = split_sizes("brown", len(names), 0, config.test)
     test, rest = order[:n_test], order[n_test:]
+    _, wanted, _ = split_sizes("brown", sum(len(files[f]) for f in rest), config.validation)
     valid: list[str] = []
-    while rest and sum(len(files[f]) for f in valid) < config.validation:
+    while rest and sum(len(files[f]) for f in valid) < wanted:
         valid.append(rest.pop(0))
 
     def gather(chosen: list[str]) -> tuple[list[str], list[int]]:
@@ -141,10 +142,9 @@ def read_lines(paths: list[Path]) -> list[str]:
 
 
 def user_text_splits(lines: list[str], config: DataConfig) -> dict[str, tuple[list[str], list[int] | None]]:
-    """Seeded split of the user's sentences: ``test_fraction`` for test, ``validation`` (at most a tenth of the
-    rest) for validation."""
+    """Seeded split of the user's sentences by ``data.validation`` and ``data.test``
+    (:func:`vaekit.data.dataset.split_sizes`)."""
     order = torch.randperm(len(lines), generator=_generator(config.seed, 2016)).tolist()
-    n_test = round(len(lines) * config.test_fraction)
-    n_valid = min(config.validation, (len(lines) - n_test) // 10)
+    _, n_valid, n_test = split_sizes(config.name, len(lines), config.validation, config.test)
     parts = order[:n_test], order[n_test:n_test + n_valid], order[n_test + n_valid:]
     return {name: ([lines[i] for i in sorted(part)], None) for name, part in zip(("test", "valid", "train"), parts)}

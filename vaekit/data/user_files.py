@@ -122,8 +122,8 @@ def _probe(path: Path) -> tuple[str, tuple[int, int]]:
 
 
 def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
-                      resize: str = "resize", channels: int | None = None) -> Split:
-    """Images under ``folder``; if they sit in sub-folders, each sub-folder is a class."""
+                      resize: str = "resize", channels: int | None = None) -> tuple[Split, list[str] | None]:
+    """Images under ``folder`` and the class names: if they sit in sub-folders, each sub-folder is a class."""
     files = image_files(folder)
     if not files:
         raise ValueError(f"{folder}: no PNG or JPEG images found")
@@ -142,7 +142,8 @@ def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
     x = np.stack([read_image(p, image_size, resize, mode) for p in files])
     y = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) if labelled else None
     split = _as_split(x, y, folder)
-    return Split(split.x, split.y, "8bit")  # pixels are always 8-bit here, even if only 0 and 255 occur
+    # pixels are always 8-bit here, even if only 0 and 255 occur
+    return Split(split.x, split.y, "8bit"), classes if labelled else None
 
 
 def load_images(paths: list[Path], data_shape: tuple[int, ...]) -> torch.Tensor:

@@ -89,6 +89,23 @@ class LogisticMixtureLikelihood(Likelihood):
         return self.whole_datum(dist)
 
 
+AUTO = {"binary": "bernoulli", "8bit": "logistic-mixture", "continuous": "gaussian", "tokens": "categorical"}
+"""``likelihood: auto``: the true likelihood for each data kind."""
+
+
+def check_likelihood(likelihood: str, kind: str, name: str) -> None:
+    """Refuse a likelihood that is not a true likelihood for data of ``kind`` (log p(x) and bits/dim would mean
+    nothing), naming the one that fits."""
+    if (likelihood == "categorical") != (kind == "tokens"):
+        raise ValueError(f"text needs a text model (sentence-vae, rnn-lm) with the categorical likelihood; '{name}' "
+                         "is " + ("text" if kind == "tokens" else f"{kind} data, not text"))
+    if likelihood == "categorical":
+        return
+    if kind not in make_likelihood(likelihood, (1,)).data_kinds:
+        raise ValueError(f"model.likelihood '{likelihood}' does not fit {kind} data '{name}': its log p(x) would "
+                         f"mean nothing; use likelihood={AUTO[kind]} (or auto)")
+
+
 def make_likelihood(name: str, data_shape: tuple[int, ...], components: int = 5) -> Likelihood:
     """The likelihood named in a model config."""
     if name == "bernoulli":
@@ -97,4 +114,8 @@ def make_likelihood(name: str, data_shape: tuple[int, ...], components: int = 5)
         return GaussianLikelihood(data_shape)
     if name == "logistic-mixture":
         return LogisticMixtureLikelihood(data_shape, components)
+    if name == "auto":
+        raise ValueError("likelihood 'auto' is chosen from the data when a run builds the model; building one "
+                         "yourself, name it: bernoulli (binary data), logistic-mixture (8-bit) or gaussian "
+                         "(continuous)")
     raise ValueError(f"unknown likelihood '{name}'; choose bernoulli, logistic-mixture or gaussian")

@@ -13,7 +13,8 @@ __all__ = ["create_app", "serve"]
 log = logging.getLogger(__name__)
 
 
-def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "127.0.0.1", port: int = 8000,
+          model_ref: str = "") -> None:
     """Serve the explorer with uvicorn until interrupted; on 127.0.0.1 (this machine only) unless told otherwise."""
     import uvicorn
 
@@ -24,4 +25,4 @@ def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "
     if public:
         log.warning("serving on %s: other machines on the network can reach the explorer", host)
     print(f"vaekit explorer of {model.registered_name} on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
-    uvicorn.run(create_app(model, test, data_name), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(model, test, data_name, model_ref), host=host, port=port, log_level="warning")

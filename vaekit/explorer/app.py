@@ -84,8 +84,9 @@ def _static(name: str) -> str:
 class Explorer:
     """The model, its test examples and what the handlers do with them (the routes are in :func:`create_app`)."""
 
-    def __init__(self, model: LatentVariableModel, test: Split, data_name: str) -> None:
+    def __init__(self, model: LatentVariableModel, test: Split, data_name: str, model_ref: str = "") -> None:
         self.model, self.test, self.data_name = model.eval(), test, data_name
+        self.source = {"model": model_ref} if model_ref else {}  # a downloaded file finds the model alone
         self.kind = media.kind_of(model)
         self.lock = threading.Lock()
         self.generative = not isinstance(model, Classifier)
@@ -203,9 +204,9 @@ class Explorer:
                 from vaekit.sentences import to_text
 
                 line = text.strip() if text is not None else to_text(self.model, x)[0]
-                coded = compress_text(self.model, line + "\n")
+                coded = compress_text(self.model, line + "\n", source=self.source)
             else:
-                coded = compress(self.model, x, labels=y)
+                coded = compress(self.model, x, labels=y, source=self.source)
         except (CodecError, ValueError) as error:
             return {"compressed_error": str(error)}
         return {"compressed_bytes": len(coded), "compressed": base64.b64encode(coded).decode(),
@@ -269,9 +270,9 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
 
-def create_app(model: LatentVariableModel, test: Split, data_name: str = "") -> FastAPI:
+def create_app(model: LatentVariableModel, test: Split, data_name: str = "", model_ref: str = "") -> FastAPI:
     """The explorer for ``model``, with ``test`` as the test examples it offers."""
-    explorer = Explorer(model, test, data_name)
+    explorer = Explorer(model, test, data_name, model_ref)
     app = FastAPI(title="vaekit explorer", docs_url=None, redoc_url=None, openapi_url=None)
     pages = {"/": ("index.html", "text/html"), "/explorer.js": ("explorer.js", "text/javascript"),
              "/explorer.css": ("explorer.css", "text/css")}

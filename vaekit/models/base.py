@@ -21,7 +21,7 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaekit import objectives
-from vaekit.config import ModelConfig
+from vaekit.config import DataRecord, ModelConfig
 
 if TYPE_CHECKING:
     from vaekit.data import Data
@@ -57,6 +57,7 @@ class LatentVariableModel(nn.Module):
     bayesian: ClassVar[bool] = False  # weights with a posterior; the loss divides their KL by config.dataset_size
     latent: ClassVar[bool] = True  # has latent variables; a language model (rnn-lm) gives its exact log p(x) instead
     config: ModelConfig
+    trained_on: DataRecord | None = None  # the data it was fitted to (saved with it; commands use it by default)
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:
         """Set ``self.config`` from a config and/or its fields; the name is this class's (IWAE(...) builds an iwae)."""

@@ -11,6 +11,7 @@ optimizers, schedules, RNG, counters), so a resumed run repeats an uninterrupted
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -20,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
-from vaekit.config import TrainConfig
+from vaekit.config import DataRecord, TrainConfig
 from vaekit.data import Data
+from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import validation_scores
 from vaekit.models import LatentVariableModel, Loss
 from vaekit.nn.bayes import minibatch_weights
+from vaekit.progress import progress
 from vaekit.train import distributed
 from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
 from vaekit.train.metrics_log import MetricsLog
@@ -152,15 +154,24 @@ class Trainer:
         if model.needs_labels and (data.train.y is None or (len(data.valid) and data.valid.y is None)):
             raise ValueError(f"{model.registered_name} learns from labelled data; '{data.name}' has no labels "
                              "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
+        if model.generative:  # the API too: a likelihood that does not fit the data would train to nonsense
+            check_likelihood(model.config.likelihood, data.kind, data.name)
         if model.bayesian and model.config.dataset_size != len(data.train):
             raise ValueError(f"{model.registered_name} divides its weights' KL by dataset_size, "
                              f"{model.config.dataset_size}, but the training set has {len(data.train)} examples: "
                              f"build it with dataset_size={len(data.train)} (runs fill it in)")
+        model.trained_on = DataRecord(data=data.source, classes=None if data.classes is None else list(data.classes))
         steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
         shares = [1.0] * steps_per_epoch if cfg.complexity_weights == "uniform" else \
             (steps_per_epoch * minibatch_weights(steps_per_epoch, cfg.complexity_weights)).tolist()  # M pi_i
+        epochs = cfg.epochs if cfg.steps is None else math.ceil(cfg.steps / steps_per_epoch)
+        total = epochs * steps_per_epoch if cfg.steps is None else cfg.steps
+        if total < cfg.expected_steps and distributed.is_main() and not resume:
+            log.warning("training takes %s steps (%d epoch(s) of %d batch(es) of %d); this recipe expects at least %s "
+                        "to fit well: set train.steps=%d", f"{total:,}", epochs, steps_per_epoch, cfg.batch_size,
+                        f"{cfg.expected_steps:,}", cfg.expected_steps)
         schedulers = {name: s for name, optimizer in self.optimizers.items()
-                     if (s := make_scheduler(optimizer, cfg, cfg.epochs * steps_per_epoch)) is not None}
+                      if (s := make_scheduler(optimizer, cfg, total)) is not None}
         counters: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "elapsed": 0.0,
                                     "best_valid": None, "bad_epochs": 0}
         best: dict | None = None
@@ -179,12 +190,11 @@ class Trainer:
         loss_fn: Callable[..., Loss] = _maybe_compiled(model.loss) if cfg.compile and single else model.loss
         first = next(iter(self.optimizers.values()))
         stopped = "completed"
-        bar = tqdm(total=cfg.epochs * steps_per_epoch, initial=counters["step"], unit="step",
-                   desc="training", disable=None if cfg.progress and main else True)
+        bar = progress(total, "training", "step", cfg.progress and main, counters["step"])
         previous_handlers = self._catch_signals()
         started = time.perf_counter() - counters["elapsed"]
         try:
-            while counters["epoch"] < cfg.epochs and stopped == "completed":
+            while counters["epoch"] < epochs and stopped == "completed":
                 model.train()
                 sums: dict[str, float] = {}
                 epoch_sums: dict[str, float] = {}
@@ -230,6 +240,8 @@ class Trainer:
                             f"checkpoint written to {self.checkpoint_path}")
                     if stop == "time-budget":
                         stopped = "time-budget"
+                        break
+                    if counters["step"] >= total:  # a budget in steps: this epoch ends here
                         break
                 if stopped != "completed":  # the time budget ran out mid-epoch: save where we are
                     self._save(counters, schedulers, best)
