@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 import vaekit
 from vaekit import load_data
 from vaekit.codec.container import unpack
 from vaekit.data.synthetic import SHAPES, WORDS, kitchen_sentences, shape_images, spoken_words
+from vaekit.distributions.likelihoods import make_likelihood
 
 ROOT = Path(__file__).resolve().parent.parent
 VAEKIT = shutil.which("vaekit") or str(Path(sys.executable).parent / "vaekit")
@@ -48,7 +52,8 @@ def test_a_small_folder_trains_on_most_of_it_and_the_run_says_so(shapes: Path, s
     data = load_data(name=str(shapes))
     assert (len(data.train), len(data.valid), len(data.test)) == (360, 45, 45)  # was 1 training image
     run_dir, result = shapes_run
-    assert "data 'shapes': 360 training, 45 validation and 45 test examples, 8bit, shape (1, 7, 9)" in result.stderr
+    assert "data 'shapes': 360 training, 45 validation and 45 test examples, 8bit on 4 grey levels, shape (1, 7, 9)" \
+        in result.stderr
     assert "likelihood auto: logistic-mixture for 8bit data" in result.stderr
     assert run_dir.is_dir()  # named after the model and the data, not the recipe
     with pytest.raises(ValueError, match=r"'shapes' has 450 examples: data.validation=5000 .* leaving 0 for training"):
@@ -120,6 +125,28 @@ def test_a_labelled_folder_compresses_with_its_labels_and_short_names(shapes: Pa
     restored = sorted(p.relative_to(tmp_path / "back").as_posix() for p in (tmp_path / "back").rglob("*.png"))
     assert restored == sorted(p.relative_to(shapes).as_posix() for p in shapes.rglob("*.png"))
     assert np.bincount(labels).tolist() == [150, 150, 150]
+    for name in restored[::50]:  # every pixel back, on the folder's 4 grey levels
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "back" / name)), np.asarray(Image.open(shapes / name)))
+
+
+def test_few_grey_levels_are_detected_or_declared_and_the_likelihood_uses_them(shapes: Path, shapes_run) -> None:  # type: ignore[no-untyped-def]
+    assert load_data(name=str(shapes)).levels == 4
+    assert vaekit.load(shapes_run[0] / "model").config.levels == 4
+    assert load_data(name=str(shapes), levels=16).levels == 16  # 0, 85, 170 and 255 are on 16 levels too
+    with pytest.raises(ValueError, match="data.levels=3, but 'shapes' holds the 8-bit value 85"):
+        load_data(name=str(shapes), levels=3)
+    with pytest.raises(ValueError, match="data.levels is for 8-bit image folders and arrays"):
+        load_data(name="binarized-mnist", levels=2, limit=10)
+    x = torch.tensor([0.0, 85 / 255, 170 / 255, 1.0])
+    log_px = {}
+    for levels in (4, 256):
+        likelihood = make_likelihood("logistic-mixture", (4,), components=2, levels=levels)
+        p = likelihood(torch.randn(1, 6, 4, generator=torch.Generator().manual_seed(0)))
+        grid = torch.arange(levels) / (levels - 1)  # every value the likelihood can give mass to
+        total = torch.logsumexp(p.base_dist.log_prob(grid[:, None].expand(levels, 4)), 0)
+        assert torch.allclose(total, torch.zeros(4), atol=1e-4)  # the masses over the levels sum to one
+        log_px[levels] = p.log_prob(x).item()
+    assert log_px[4] - log_px[256] > 2 * math.log(40)  # the inner values' bins are 85 times wider on 4 levels
 
 
 def test_the_api_refuses_a_likelihood_that_does_not_fit(shapes: Path) -> None:

@@ -37,6 +37,7 @@ class DataConfig(_Strict):
     image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
     resize: Literal["resize", "center-crop"] = "resize"
     channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
+    levels: int | None = Field(None, ge=2, le=256)  # 8-bit files: the grey levels that occur; default detected
     stream: bool = False  # a .npy larger than memory: read its rows from disk batch by batch
     labels: Path | None = None  # a .npy of integer labels, one per row of a .npy data file
     tokenizer: Literal["word", "sentencepiece"] = "word"  # text: words (rest <unk>) or SentencePiece subwords
@@ -118,6 +119,7 @@ class ModelConfig(_Strict):
     # continuous, categorical for text, chosen when a run sees the data
     likelihood: Literal["auto", "bernoulli", "logistic-mixture", "gaussian", "categorical"] = "bernoulli"
     mixture_components: int = Field(5, ge=1)  # logistic-mixture only
+    levels: int = Field(256, ge=2, le=256)  # logistic-mixture: the grey levels of 8-bit data (from the data)
     beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
     free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
     importance_samples: int = Field(1, ge=1)  # iwae, hierarchical: k of the training bound (Burda et al. 2015)
@@ -183,6 +185,9 @@ class ModelConfig(_Strict):
         if self.name not in (*LABELLED, "clustering-aae") and self.num_classes is not None:
             raise ValueError(f"num_classes is for the models that learn from labels ({', '.join(LABELLED)}) and "
                              f"clustering-aae's clusters; {self.name} has none")
+        if self.levels != 256 and self.likelihood not in ("logistic-mixture", "auto"):
+            raise ValueError(f"levels are the grey levels of the logistic-mixture likelihood; {self.likelihood} has "
+                             "none")
         if self.name != "m2" and self.classifier_weight != 1.0:
             raise ValueError(f"classifier_weight is m2's alpha; {self.name} has none")
         if self.top is not None and (self.name != "m1-m2" or self.top.name != "m2"):

@@ -80,6 +80,8 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
             log.info("likelihood auto: %s for %s data", likelihood, data.kind)
         check_likelihood(likelihood, data.kind, data.name)
         update["likelihood"] = likelihood
+        if likelihood == "logistic-mixture" and data.levels < 256:  # few grey levels: the mass on those alone
+            update["levels"] = data.levels
     if model.name in LABELLED:
         if data.train.y is None:
             raise ValueError(f"{model.name} learns from labelled data; '{data.name}' has no labels (image folders "

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vaekit.codec import bits_back, code_grid, lossy
-from vaekit.codec.coding_dists import is_diagonal_gaussian
+from vaekit.codec.coding_dists import is_diagonal_gaussian, symbols_of, values_of
 from vaekit.codec.container import MAX_BATCH, MAX_SYMBOLS, CodecError, Header, pack, unpack
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
@@ -36,16 +36,6 @@ def _as_batch(model: LatentVariableModel, x: torch.Tensor | np.ndarray) -> torch
     if not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1:
         raise CodecError("expected finite values in [0, 1]")
     return x
-
-
-def _symbols(x: torch.Tensor, alphabet: int) -> np.ndarray:
-    scaled = x.double() * (alphabet - 1)
-    symbols = torch.round(scaled)
-    if (scaled - symbols).abs().max() > 1e-3:
-        kind = "binary data (0 or 1)" if alphabet == 2 else "8-bit data (multiples of 1/255)"
-        raise CodecError(f"lossless coding with this model needs {kind}; the input has other values"
-                         + (": binarize it, or use a model with an 8-bit likelihood" if alphabet == 2 else ""))
-    return symbols.to(torch.int32).numpy()
 
 
 def _sha256(array: np.ndarray, step: float | None = None, labels: np.ndarray | None = None) -> str:
@@ -88,10 +78,10 @@ def _bytes_words(payload: bytes) -> np.ndarray:
 
 def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarray | None, precision: int,
                      batch_size: int, progress: bool) -> tuple[dict[str, Any], np.ndarray]:
-    bits = bits_back.data_bits(model)
-    symbols = _symbols(x, 1 << bits)
-    words, batches = bits_back.encode(model, symbols, bits, precision, batch_size, progress, labels)
-    return dict(alphabet=1 << bits, batches=tuple(batches), content_sha256=_sha256(symbols, labels=labels),
+    levels = bits_back.data_levels(model)
+    symbols = symbols_of(x, levels)
+    words, batches = bits_back.encode(model, symbols, levels, precision, batch_size, progress, labels)
+    return dict(alphabet=levels, batches=tuple(batches), content_sha256=_sha256(symbols, labels=labels),
                 precision=precision), words
 
 
@@ -112,10 +102,10 @@ def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarra
 
 def _encode_codes(model: LatentVariableModel, x: torch.Tensor, lossless: bool, batch_size: int,
                   progress: bool) -> tuple[dict[str, Any], np.ndarray]:
-    bits = bits_back.data_bits(model)
-    symbols = _symbols(x, 1 << bits) if lossless else None
-    words, batches, codes = code_grid.encode(model, x, symbols, bits, batch_size, progress)
-    return dict(latent="codes", batches=tuple(batches), alphabet=(1 << bits) if lossless else None,
+    levels = bits_back.data_levels(model)
+    symbols = symbols_of(x, levels) if lossless else None
+    words, batches, codes = code_grid.encode(model, x, symbols, levels, batch_size, progress)
+    return dict(latent="codes", batches=tuple(batches), alphabet=levels if lossless else None,
                 content_sha256=_sha256(codes if symbols is None else symbols)), words
 
 
@@ -186,30 +176,30 @@ def read_header(data: bytes) -> Header:
 Decoded = tuple[str, torch.Tensor, np.ndarray | None]  # checksum, items, labels
 
 
-def _data_bits(model: LatentVariableModel, header: Header) -> int:
-    """The model's bits per data element, checked against a lossless file's alphabet."""
-    bits = bits_back.data_bits(model)
-    if header.mode == "lossless" and header.alphabet != 1 << bits:
-        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {1 << bits}")
-    return bits
+def _data_levels(model: LatentVariableModel, header: Header) -> int:
+    """The model's values per data element, checked against a lossless file's alphabet."""
+    levels = bits_back.data_levels(model)
+    if header.mode == "lossless" and header.alphabet != levels:
+        raise CodecError(f"the file codes {header.alphabet} values per element; the model codes {levels}")
+    return levels
 
 
 def _decode_codes(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
     lossless = header.mode == "lossless"
-    bits = _data_bits(model, header)
-    symbols, codes, means = code_grid.decode(model, words, header.item_shape, bits, list(header.batches), lossless,
+    levels = _data_levels(model, header)
+    symbols, codes, means = code_grid.decode(model, words, header.item_shape, levels, list(header.batches), lossless,
                                              progress)
     if lossless:
-        return _sha256(symbols), torch.from_numpy(symbols).float() / ((1 << bits) - 1), None
+        return _sha256(symbols), values_of(symbols, levels), None
     return _sha256(codes), means, None
 
 
 def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
     assert header.precision is not None and header.alphabet is not None
-    bits = _data_bits(model, header)
-    symbols, labels = bits_back.decode(model, words, header.count, header.item_shape, bits, header.precision,
+    levels = _data_levels(model, header)
+    symbols, labels = bits_back.decode(model, words, header.count, header.item_shape, levels, header.precision,
                                        list(header.batches), progress)
-    return _sha256(symbols, labels=labels), torch.from_numpy(symbols).float() / (header.alphabet - 1), labels
+    return _sha256(symbols, labels=labels), values_of(symbols, levels), labels
 
 
 def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray) -> Decoded:

@@ -24,9 +24,16 @@ import constriction
 import numpy as np
 import torch
 
-from vaekit.codec.coding_dists import given_rows, is_diagonal_gaussian, label_code, likelihood_masses, prior_reference
+from vaekit.codec.coding_dists import (
+    given_rows,
+    is_diagonal_gaussian,
+    label_code,
+    likelihood_masses,
+    prior_reference,
+    values_of,
+)
 from vaekit.codec.container import CodecError
-from vaekit.codec.digits import TwoDigits
+from vaekit.codec.digits import TwoDigits, bits_for
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import LatentCode, UniformCode, latent_code
 from vaekit.models.base import Distributions, LatentVariableModel
@@ -48,8 +55,8 @@ def latent_coding(model: LatentVariableModel, precision: int) -> tuple[LatentBuc
     return buckets, latent_code(prior, buckets, 1, "prior p(z)")
 
 
-def data_bits(model: LatentVariableModel) -> int:
-    """Bits per data element of the model's p(x|z): 1 (binary) or 8."""
+def data_levels(model: LatentVariableModel) -> int:
+    """Values per data element of the model's p(x|z): 2 (binary), 256 (8-bit) or the data's grey levels."""
     dists = model.given(torch.zeros(1, dtype=torch.long) if model.conditional else None)
     with torch.no_grad():
         return likelihood_masses(dists.decode(torch.zeros(1, model.latent_size)))[0]
@@ -67,26 +74,26 @@ def initial_words(buckets: LatentBuckets) -> np.ndarray:
     return words
 
 
-def _posterior(dists: Distributions, buckets: LatentBuckets, symbols: np.ndarray, bits: int) -> LatentCode:
-    x = torch.from_numpy(symbols).float() / ((1 << bits) - 1)
+def _posterior(dists: Distributions, buckets: LatentBuckets, symbols: np.ndarray, levels: int) -> LatentCode:
+    x = values_of(symbols, levels)
     return latent_code(dists.encode(x), buckets, len(x), "posterior q(z|x)")
 
 
 @torch.no_grad()
-def encode(model: LatentVariableModel, symbols: np.ndarray, bits: int, precision: int, max_batch: int,
+def encode(model: LatentVariableModel, symbols: np.ndarray, levels: int, precision: int, max_batch: int,
            progress: bool = False, labels: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
-    """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, 2^bits), with their
+    """ANS words and batch sizes for ``symbols`` (N, *data_shape), integers in [0, levels), with their
     ``labels`` (N,) for a conditional model."""
     buckets, prior = latent_coding(model, precision)
     label_code = _labels_code(model)
-    pixels = TwoDigits(bits)
+    pixels = TwoDigits(bits_for(levels))
     coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
 
     def code_batch(start: int, size: int) -> float:
         x = symbols[start:start + size]
         dists = given_rows(model, labels, slice(start, start + size))
         before = coder.num_bits()
-        index = _posterior(dists, buckets, x, bits).pop(coder, size)
+        index = _posterior(dists, buckets, x, levels).pop(coder, size)
         taken = before - coder.num_bits()
         pixels.encode(coder, x.reshape(-1), likelihood_masses(dists.decode(buckets.centres(index)))[1])
         prior.push(coder, index)
@@ -121,12 +128,12 @@ def reversed_starts(batches: list[int]) -> Iterator[tuple[int, int]]:
 
 
 @torch.no_grad()
-def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape: tuple[int, ...], bits: int,
+def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape: tuple[int, ...], levels: int,
            precision: int, batches: list[int], progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The symbols (count, *item_shape) that :func:`encode` turned into ``words``, and their labels (or None)."""
     buckets, prior = latent_coding(model, precision)
     label_code = _labels_code(model)
-    pixels = TwoDigits(bits)
+    pixels = TwoDigits(bits_for(levels))
     coder = constriction.stream.stack.AnsCoder(words)
     symbols = np.empty((count, *item_shape), dtype=np.int32)
     labels = None if label_code is None else np.empty(count, dtype=np.int32)
@@ -137,7 +144,7 @@ def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape
             index = prior.pop(coder, size)
             likelihood = likelihood_masses(dists.decode(buckets.centres(index)))[1]
             x = pixels.decode(coder, likelihood).reshape(size, *item_shape)
-            _posterior(dists, buckets, x, bits).push(coder, index)
+            _posterior(dists, buckets, x, levels).push(coder, index)
             symbols[start:start + size] = x
             if labels is not None and y is not None:
                 labels[start:start + size] = y

@@ -18,7 +18,7 @@ from torch.distributions import Distribution
 from vaekit.codec.bits_back import reversed_starts
 from vaekit.codec.coding_dists import likelihood_masses, snap
 from vaekit.codec.container import CodecError
-from vaekit.codec.digits import TwoDigits
+from vaekit.codec.digits import TwoDigits, bits_for
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
 from vaekit.progress import progress as progress_bar
@@ -53,14 +53,14 @@ def _likelihood(model: LatentVariableModel, prior: CodePrior, indices: torch.Ten
 
 
 @torch.no_grad()
-def encode(model: LatentVariableModel, x: torch.Tensor, symbols: np.ndarray | None, bits: int, max_batch: int,
+def encode(model: LatentVariableModel, x: torch.Tensor, symbols: np.ndarray | None, levels: int, max_batch: int,
            progress: bool = False) -> tuple[np.ndarray, list[int], np.ndarray]:
     """ANS words, batch sizes and the codes (N, H*W): each batch's codes, after its ``symbols`` (lossless;
     None: lossy)."""
     prior = model.prior()
     assert isinstance(prior, CodePrior)
     coder = constriction.stream.stack.AnsCoder()
-    pixels = TwoDigits(bits)
+    pixels = TwoDigits(bits_for(levels))
     batches, codes = [], []
     with progress_bar(len(x), "compressing", "item", progress) as bar:
         for start in range(0, len(x), max_batch):
@@ -76,13 +76,13 @@ def encode(model: LatentVariableModel, x: torch.Tensor, symbols: np.ndarray | No
 
 
 @torch.no_grad()
-def decode(model: LatentVariableModel, words: np.ndarray, item_shape: tuple[int, ...], bits: int,
+def decode(model: LatentVariableModel, words: np.ndarray, item_shape: tuple[int, ...], levels: int,
            batches: list[int], lossless: bool, progress: bool = False) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """The symbols (lossless; else an empty array), the codes (N, H*W) and their reconstructions."""
     prior = model.prior()
     assert isinstance(prior, CodePrior)
     coder = constriction.stream.stack.AnsCoder(words)
-    pixels = TwoDigits(bits)
+    pixels = TwoDigits(bits_for(levels))
     count = sum(batches)
     symbols = np.empty((count, *item_shape) if lossless else (0,), dtype=np.int32)
     means = torch.empty(count, *item_shape)

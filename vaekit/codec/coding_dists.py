@@ -61,7 +61,7 @@ def prior_reference(prior: Distribution) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
-    """(bits per data element, masses) of p(x|z) for :class:`TwoDigits`; rows are the data elements in C order."""
+    """(values per data element, masses) of p(x|z) for :class:`TwoDigits`; rows are the data elements in C order."""
     base = _factors(likelihood)
     if isinstance(base, Bernoulli):
         p0 = torch.sigmoid(-snap(base.logits)).reshape(-1, 1)  # P(x = 0)
@@ -69,13 +69,37 @@ def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
         def bernoulli_cdf(edge: torch.Tensor) -> torch.Tensor:
             return torch.where(edge <= 0, 0.0, torch.where(edge == 1, p0, 1.0))
 
-        return 1, _differences(bernoulli_cdf)
+        return 2, _differences(bernoulli_cdf)
     if isinstance(base, DiscretizedLogisticMixture):
         k = base.loc.shape[-1]
         logits, loc, log_scale = (snap(t).float().reshape(-1, k) for t in (base.logits, base.loc, base.log_scale))
-        return 8, _differences(DiscretizedLogisticMixture(logits, loc, log_scale).edge_cdf)  # exact in float32
+        snapped = DiscretizedLogisticMixture(logits, loc, log_scale, bins=base.bins)
+        return base.bins + 1, _differences(snapped.edge_cdf)  # exact in float32
     raise CodecError(f"lossless coding needs a discrete p(x|z) (bernoulli or logistic-mixture); "
                      f"this model's is {type(base).__name__}, a density on continuous values")
+
+
+def values_of(symbols: np.ndarray, levels: int) -> torch.Tensor:
+    """The data values of symbols in [0, levels): level i of L is the 8-bit value round(255 i / (L - 1)) / 255 (so
+    2 levels are 0 and 1, and 256 are every multiple of 1/255)."""
+    return (torch.round(torch.from_numpy(symbols).double() * (255 / (levels - 1))) / 255).float()
+
+
+def symbols_of(x: torch.Tensor, levels: int) -> np.ndarray:
+    """The symbol of each value in [0, 1]: its level; refused unless every value is one of :func:`values_of`."""
+    scaled = x.double() * (levels - 1)
+    symbols = torch.round(scaled)
+    exact = bool((scaled - symbols).abs().max() <= 1e-3)
+    if not exact and levels > 2:  # 8-bit values v / 255 on fewer levels, where 255 / (levels - 1) is no integer
+        pixels = x.double() * 255
+        exact = bool((pixels - pixels.round()).abs().max() <= 1e-3) and torch.equal(
+            torch.round(symbols * (255 / (levels - 1))), pixels.round())
+    if not exact:
+        kind = {2: "binary data (0 or 1)", 256: "8-bit data (multiples of 1/255)"}.get(
+            levels, f"8-bit data on the {levels} grey levels it was trained on")
+        raise CodecError(f"lossless coding with this model needs {kind}; the input has other values"
+                         + (": binarize it, or use a model with an 8-bit likelihood" if levels == 2 else ""))
+    return symbols.to(torch.int32).numpy()
 
 
 def _differences(cdf: Masses) -> Masses:

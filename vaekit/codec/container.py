@@ -40,7 +40,7 @@ class Header(BaseModel):
     mode: Literal["lossless", "lossy"]
     model_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     item_shape: tuple[int, ...] = Field(min_length=1, max_length=4)
-    alphabet: Literal[2, 256] | None = None  # lossless: values k / (alphabet - 1), k = 0 .. alphabet - 1
+    alphabet: int | None = Field(default=None, ge=2, le=256)  # lossless: values per element (codec.values_of)
     count: int = Field(ge=1)
     batches: tuple[int, ...] = ()  # lossless: the coding order, items per network pass
     content_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")  # of the decoded symbols (lossless) or latents (lossy)
@@ -78,7 +78,7 @@ class Header(BaseModel):
 
 def pack(header: Header, payload: bytes) -> bytes:
     """The container's bytes."""
-    head = header.model_dump_json().encode()
+    head = header.model_dump_json(exclude_none=True).encode()  # unset notes take no room
     body = b"".join([MAGIC, struct.pack("<HI", FORMAT_VERSION, len(head)), head,
                      struct.pack("<Q", len(payload)), payload])
     return body + hashlib.sha256(body).digest()

@@ -4,7 +4,8 @@ fraction of the cost (a 256-value pixel needs 32 CDF evaluations instead of 255)
 
 The distribution is given by ``masses(edges)``: for edge indices in [0, 2^bits] of shape (rows, E),
 or (1, E) when all rows share them, the probability between consecutive edges (rows, E - 1). Rows
-whose masses all vanish (beyond float precision, far in a tail) are coded uniformly.
+whose masses all but vanish (below :data:`TINY`, far in a tail) are coded uniformly, and every value gets at least
+:data:`LEAK` of its row's mass: a confident model's float32 masses can underflow to zero for the value that occurs.
 """
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ import numpy as np
 import torch
 
 Masses = Callable[[torch.Tensor], torch.Tensor]
+
+
+def bits_for(levels: int) -> int:
+    """The bits of a symbol taking ``levels`` values (2 for 4 grey levels, 8 for 256; unused symbols get no mass)."""
+    return max(1, (levels - 1).bit_length())
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
+TINY = 1e-30  # a row of masses summing to less (subnormal floats) is coded uniformly: constriction cannot scale it
+LEAK = 2.0**-20  # of a row's mass added to each value, so a value the model deems impossible still codes (in ~20 bits)
 
 
 class TwoDigits:
@@ -26,7 +34,8 @@ class TwoDigits:
 
     def _table(self, masses: Masses, edges: torch.Tensor) -> np.ndarray:
         table = masses(edges)
-        return torch.where(table.sum(-1, keepdim=True) > 0, table, 1.0).numpy()
+        total = table.sum(-1, keepdim=True)
+        return torch.where(total > TINY, table + total * LEAK, 1.0).numpy()
 
     def _high_table(self, masses: Masses) -> np.ndarray:
         return self._table(masses, (torch.arange(self.high_size + 1) * self.low_size)[None])  # the same for every row

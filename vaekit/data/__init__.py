@@ -22,6 +22,7 @@ from vaekit.data.dataset import (
 )
 from vaekit.data.disk_array import DiskSplit, load_disk_array
 from vaekit.data.files import DataNotFoundError
+from vaekit.data.levels import grey_levels
 from vaekit.data.registry import DATASETS, NamedDataset
 from vaekit.data.text import TokenSplit, read_lines, sentence_data, text_files, user_text_splits
 from vaekit.data.tokenizer import Tokenizer
@@ -82,6 +83,14 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
             raise ValueError(f"data.name '{config.name}' is not a named set ({', '.join(DATASETS)}) "
                              "nor an existing file or folder")
         data = _user_data(path, config, tokenizer)
+    if data.kind == "8bit" and not isinstance(data.train, DiskSplit) and config.name not in DATASETS:
+        parts = (data.train.x, data.valid.x, data.test.x)
+        levels = grey_levels(data.name, parts, config.levels)
+        data = replace(data, **{split: replace(getattr(data, split), levels=levels)
+                                for split in ("train", "valid", "test")})
+    elif config.levels is not None:
+        raise ValueError(f"data.levels is for 8-bit image folders and arrays; '{data.name}' is {data.kind} data"
+                         + (" (a named set, on all 256 levels)" if config.name in DATASETS else ""))
     changed = [key for key in _TEXT_OPTIONS if getattr(config, key) != DataConfig.model_fields[key].default]
     if data.kind != "tokens" and changed:
         raise ValueError(f"data.{changed[0]} is for text; '{data.name}' is not text")

@@ -51,6 +51,7 @@ class Split:
     y: torch.Tensor | None = None
     kind: Kind = "continuous"
     dynamic_binarize: bool = False
+    levels: int = 256  # 8-bit data: the grey levels its values lie on (vaekit.data.levels)
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
@@ -153,14 +154,19 @@ class Data:
     def kind(self) -> Kind:
         return self.train.kind
 
+    @property
+    def levels(self) -> int:
+        return self.train.levels
+
     def class_name(self, label: int) -> str:
         return self.classes[label] if self.classes is not None and 0 <= label < len(self.classes) else str(label)
 
     def describe(self) -> str:
         """One line for the start of a run: the splits' sizes and what the data is."""
         unit = "sentences" if self.kind == "tokens" else "clips" if self.audio is not None else "examples"
+        kind = f"8bit on {self.levels} grey levels" if self.kind == "8bit" and self.levels < 256 else self.kind
         return (f"data '{self.name}': {len(self.train):,} training, {len(self.valid):,} validation and "
-                f"{len(self.test):,} test {unit}, {self.kind}, shape {self.data_shape}")
+                f"{len(self.test):,} test {unit}, {kind}, shape {self.data_shape}")
 
 
 UNLABELLED = -1  # the label of an example whose label is hidden (semi-supervised training)

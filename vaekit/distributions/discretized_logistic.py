@@ -2,7 +2,9 @@
 
 Each 8-bit value x in {0, 1/255, ..., 1} gets the probability mass of its bin under a mixture
 of K logistics; the edge bins take the tails, so the masses over the 256 values sum to one and
--log p(x) is an exact code length (honest bits/dim).
+-log p(x) is an exact code length (honest bits/dim). Data with fewer grey levels L takes the values
+{0, 1/(L-1), ..., 1} (``bins`` = L - 1): an 8-bit value is scored at its nearest level, and the mass
+is spread over L values only, which is what makes such data cheap to code.
 """
 from __future__ import annotations
 
@@ -30,15 +32,17 @@ class DiscretizedLogisticMixture(Distribution):
     has_rsample = False
 
     def __init__(self, logits: torch.Tensor, loc: torch.Tensor, log_scale: torch.Tensor,
-                 validate_args: bool | None = None) -> None:
-        self.logits, self.loc = logits, loc
+                 validate_args: bool | None = None, bins: int = BINS) -> None:
+        self.logits, self.loc, self.bins = logits, loc, bins
         self.log_scale = log_scale.clamp(min=-7.0)
         super().__init__(batch_shape=loc.shape[:-1], validate_args=validate_args)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        if self.bins != BINS:  # fewer levels: an 8-bit value v/255 counts as its nearest level
+            value = torch.round(value * self.bins) / self.bins
         x = value.unsqueeze(-1)  # (..., 1) against (..., K)
         inv_s = torch.exp(-self.log_scale)
-        half = 0.5 / BINS
+        half = 0.5 / self.bins
         upper = (x - self.loc + half) * inv_s
         lower = (x - self.loc - half) * inv_s
         log_cdf_upper = F.logsigmoid(upper)           # log F(x + half)
@@ -62,11 +66,12 @@ class DiscretizedLogisticMixture(Distribution):
 
     def edge_cdf(self, edge: torch.Tensor) -> torch.Tensor:
         """The mixture's CDF at integer bin edges ``edge`` (broadcastable to (*batch, E)): edge j lies between
-        the values j - 1 and j, so F(0) = 0, F(256) = 1 and F(j + 1) - F(j) is the mass of value j.
-        Elementwise arithmetic only: equal parameters give bit-equal results in any process."""
-        position = (torch.arange(BINS + 2, dtype=self.loc.dtype) - 0.5) / BINS
+        the values j - 1 and j, so F(0) = 0, F(bins + 1) = 1 and F(j + 1) - F(j) is the mass of value j; edges past
+        bins + 1 (a code's unused symbols) have F = 1. Elementwise arithmetic only: equal parameters give bit-equal
+        results in any process."""
+        position = (torch.arange(self.bins + 2, dtype=self.loc.dtype) - 0.5) / self.bins
         position[0], position[-1] = -math.inf, math.inf
-        t = position[edge]
+        t = position[edge.clamp(max=self.bins + 1)]
         shape = torch.broadcast_shapes(edge.shape, (*self.batch_shape, 1))
         cdf, component = torch.zeros(shape, dtype=self.loc.dtype), torch.empty(shape, dtype=self.loc.dtype)
         for weight, loc, inv_scale in self._components.unbind(1):
@@ -87,4 +92,4 @@ class DiscretizedLogisticMixture(Distribution):
             log_s = torch.gather(self.log_scale.expand(shape), -1, component.unsqueeze(-1)).squeeze(-1)
             u = torch.rand_like(loc).clamp(1e-5, 1 - 1e-5)
             x = loc + torch.exp(log_s) * (torch.log(u) - torch.log1p(-u))
-            return torch.round(x.clamp(0.0, 1.0) * BINS) / BINS
+            return torch.round(x.clamp(0.0, 1.0) * self.bins) / self.bins

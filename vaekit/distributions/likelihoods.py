@@ -71,13 +71,13 @@ class GaussianLikelihood(Likelihood):
 
 
 class LogisticMixtureLikelihood(Likelihood):
-    """The discretized logistic mixture for 8-bit values (Salimans et al. 2017)."""
+    """The discretized logistic mixture for 8-bit values (Salimans et al. 2017), on ``levels`` grey levels."""
 
     data_kinds = ("8bit", "binary")
 
-    def __init__(self, data_shape: tuple[int, ...], components: int) -> None:
+    def __init__(self, data_shape: tuple[int, ...], components: int, levels: int = 256) -> None:
         super().__init__(data_shape)
-        self.components = components
+        self.components, self.levels = components, levels
         self.params_per_element = 3 * components
 
     def forward(self, params: torch.Tensor) -> Distribution:
@@ -85,7 +85,7 @@ class LogisticMixtureLikelihood(Likelihood):
         p = params.reshape(*batch, 3, self.components, *self.data_shape)
         p = p.movedim(len(batch) + 1, -1)  # (*batch, 3, *shape, K)
         logits, loc, log_scale = p.unbind(len(batch))
-        dist = DiscretizedLogisticMixture(logits, loc + 0.5, log_scale, validate_args=False)
+        dist = DiscretizedLogisticMixture(logits, loc + 0.5, log_scale, validate_args=False, bins=self.levels - 1)
         return self.whole_datum(dist)
 
 
@@ -106,14 +106,14 @@ def check_likelihood(likelihood: str, kind: str, name: str) -> None:
                          f"mean nothing; use likelihood={AUTO[kind]} (or auto)")
 
 
-def make_likelihood(name: str, data_shape: tuple[int, ...], components: int = 5) -> Likelihood:
-    """The likelihood named in a model config."""
+def make_likelihood(name: str, data_shape: tuple[int, ...], components: int = 5, levels: int = 256) -> Likelihood:
+    """The likelihood named in a model config (``levels``: the grey levels of the logistic mixture's data)."""
     if name == "bernoulli":
         return BernoulliLikelihood(data_shape)
     if name == "gaussian":
         return GaussianLikelihood(data_shape)
     if name == "logistic-mixture":
-        return LogisticMixtureLikelihood(data_shape, components)
+        return LogisticMixtureLikelihood(data_shape, components, levels)
     if name == "auto":
         raise ValueError("likelihood 'auto' is chosen from the data when a run builds the model; building one "
                          "yourself, name it: bernoulli (binary data), logistic-mixture (8-bit) or gaussian "

@@ -49,7 +49,7 @@ class HierarchicalVAE(LatentVariableModel):
         config = self._configure(config, options)
         sizes, hidden = [layer.latent for layer in config.layers], [layer.hidden for layer in config.layers]
         self.sizes = sizes
-        self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
+        self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components, config.levels)
         act = ACTIVATIONS[config.activation]
         # bottom-up: features of layer l (from x, or from what lies below), then the Gaussian's parameters
         inputs = [hidden[i - 1][-1] if self.bottom_up_from_features else sizes[i - 1] for i in range(1, len(sizes))]

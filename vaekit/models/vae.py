@@ -43,7 +43,7 @@ class VAE(LatentVariableModel):
         config = self._configure(config, options)
         zdim = config.latent_dim
         labels = (config.num_classes or 0) if self.conditional else 0  # the one-hot label joins the inputs
-        self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components)
+        self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components, config.levels)
         self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(),
                                     extra_features=labels if self.labels_to_encoder else 0)
         self.decoder = data_decoder(config, self.decoder_inputs(), config.hidden[::-1],

@@ -45,7 +45,7 @@ class VQVAE(LatentVariableModel):
         image = self.data_shape
         assert len(image) == 3  # checked by ModelConfig
         residual = config.architecture == "resnet"
-        self.likelihood = make_likelihood(config.likelihood, image, config.mixture_components)
+        self.likelihood = make_likelihood(config.likelihood, image, config.mixture_components, config.levels)
         self.encoder = GridEncoder((image[0], image[1], image[2]), config.channels, config.latent_dim,
                                    config.activation, residual)
         self.decoder = ConvDecoder(config.latent_dim, config.channels, (image[0], image[1], image[2]),
