@@ -65,7 +65,7 @@ def images(work: Path) -> dict:
     names = "\n".join(p.relative_to(held_out).as_posix() for p in files).encode()
     test = metrics["test"]
     return {"kind": "images", "data": f"{len(files)} held-out PNGs of 7x9 pixels, 4 grey levels, 3 class folders "
-            "(the model trained on 1,500 such)", "recipe": "own-images", "minutes": round(minutes, 2),
+            "(the model trained on 1,200 of 1,500 such)", "recipe": "own-images", "minutes": round(minutes, 2),
             "steps": metrics["train"]["steps"], "log_likelihood": round(test["log_likelihood"], 2),
             "unit": "nats per image", "bits_per_dim": round(test["bits_per_dim"], 4),
             "elements": int(pixels.size), "vaekit_bytes": ours,
@@ -80,7 +80,7 @@ def text(work: Path) -> dict:
     raw = held_out.read_bytes()
     sample = subprocess.run([VAEKIT, "sample", model, "-n", "5", "--seed", "1"], capture_output=True, text=True)
     test = metrics["test"]
-    return {"kind": "text", "data": "1,000 held-out English cooking instructions (the model trained on 20,000 such), "
+    return {"kind": "text", "data": "1,000 held-out English cooking instructions (the model trained on 16,000 of 20,000 such), "
             f"{len(raw):,} bytes", "recipe": "own-text", "minutes": round(minutes, 2),
             "steps": metrics["train"]["steps"], "log_likelihood": round(test["log_likelihood"], 2),
             "unit": "nats per sentence", "bits_per_dim": None, "elements": len(raw), "vaekit_bytes": ours,

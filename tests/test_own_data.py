@@ -18,7 +18,8 @@ from PIL import Image
 
 import vaekit
 from vaekit import load_data
-from vaekit.codec.container import unpack
+from vaekit.codec.container import CodecError, unpack
+from vaekit.codec.files import pack_names, unpack_names
 from vaekit.data.synthetic import SHAPES, WORDS, kitchen_sentences, shape_images, spoken_words
 from vaekit.distributions.likelihoods import make_likelihood
 
@@ -147,6 +148,18 @@ def test_few_grey_levels_are_detected_or_declared_and_the_likelihood_uses_them(s
         assert torch.allclose(total, torch.zeros(4), atol=1e-4)  # the masses over the levels sum to one
         log_px[levels] = p.log_prob(x).item()
     assert log_px[4] - log_px[256] > 2 * math.log(40)  # the inner values' bins are 85 times wider on 4 levels
+
+
+def test_numbered_names_pack_as_runs_and_a_forged_list_is_refused() -> None:
+    names = [f"bar/bar_{i:04d}.png" for i in range(500)] + ["notes.png", "a9.png", "a10.png", "x 1.jpg", "x 2.jpg"]
+    packed = pack_names(names)
+    assert unpack_names(packed, len(names)) == names and len(packed) < 120  # 505 names, 10,000 characters
+    with pytest.raises(CodecError, match="list of names is corrupt"):
+        unpack_names(packed, 504)  # a run longer than the file's items is not expanded
+    with pytest.raises(CodecError, match="holds a newline"):
+        pack_names(["a\nb.png"])
+    with pytest.raises(CodecError, match="corrupt"):
+        unpack_names("not base 64!", 1)
 
 
 def test_the_api_refuses_a_likelihood_that_does_not_fit(shapes: Path) -> None:

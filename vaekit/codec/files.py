@@ -10,6 +10,7 @@ import base64
 import binascii
 import lzma
 import os
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -62,21 +63,59 @@ def _read_array(path: Path, data_shape: tuple[int, ...]) -> tuple[torch.Tensor, 
     return (x / 255.0 if array.dtype == np.uint8 else x).float(), source
 
 
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")  # a name's last number: prefix, digits, suffix
+_XZ = [{"id": lzma.FILTER_LZMA2, "preset": 9}]
+MAX_NAMES_BYTES = 1 << 24  # the most a file's packed names may unpack to
+
+
+def _runs(names: list[str]) -> list[str]:
+    """Names as lines: a run of numbered names (``bar/bar_0000.png``, ``bar/bar_0001.png``, ...) as one line
+    ``prefix NUL first-number NUL count NUL suffix``; any other name as itself."""
+    lines, i = [], 0
+    while i < len(names):
+        match = _NUMBERED.match(names[i])
+        j = i + 1
+        if match:
+            prefix, digits, suffix = match.groups()
+            while j < len(names) and names[j] == f"{prefix}{int(digits) + j - i:0{len(digits)}d}{suffix}":
+                j += 1
+        lines.append(f"{prefix}\0{digits}\0{j - i}\0{suffix}" if match and j - i > 1 else names[i])
+        i = j
+    return lines
+
+
 def pack_names(names: list[str]) -> str:
-    """File names for the header: one a line, xz-compressed, in base 64 (names in a folder share most of their
-    letters, so this is a small fraction of their length)."""
-    return base64.b64encode(lzma.compress("\n".join(names).encode(), format=lzma.FORMAT_RAW,
-                                          filters=[{"id": lzma.FILTER_LZMA2, "preset": 9}])).decode()
+    """File names for the header: runs of numbered names as one line each (:func:`_runs`), xz-compressed, in base
+    64: a folder's names cost a small fraction of their length."""
+    for name in names:
+        if "\n" in name or "\0" in name:
+            raise CodecError(f"the file name {name[:60]!r} holds a newline or NUL; rename it")
+    raw = "\n".join(_runs(names)).encode()
+    return base64.b64encode(lzma.compress(raw, format=lzma.FORMAT_RAW, filters=_XZ)).decode()
 
 
 def unpack_names(packed: object, count: int) -> list[str]:
-    """The names :func:`pack_names` packed, checked to be ``count``."""
+    """The ``count`` names :func:`pack_names` packed (a run is expanded only as far as ``count`` allows)."""
     try:
-        raw = lzma.decompress(base64.b64decode(str(packed), validate=True), format=lzma.FORMAT_RAW,
-                              filters=[{"id": lzma.FILTER_LZMA2, "preset": 9}])
-        names = raw.decode().split("\n")
+        unpacker = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_XZ)
+        raw = unpacker.decompress(base64.b64decode(str(packed), validate=True), max_length=MAX_NAMES_BYTES)
+        if not unpacker.eof:
+            raise CodecError(f"the file's list of names unpacks to more than {MAX_NAMES_BYTES:,} bytes")
+        lines = raw.decode().split("\n")
     except (binascii.Error, lzma.LZMAError, UnicodeDecodeError):
         raise CodecError("the file's list of names is corrupt") from None
+    names: list[str] = []
+    for line in lines:
+        parts = line.split("\0")
+        if len(parts) == 1:
+            names.append(line)
+        elif len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit() and int(parts[2]) <= count - len(names):
+            prefix, digits, run, suffix = parts
+            names += [f"{prefix}{int(digits) + k:0{len(digits)}d}{suffix}" for k in range(int(run))]
+        else:
+            raise CodecError("the file's list of names is corrupt")
+        if len(names) > count:
+            break
     if len(names) != count:
         raise CodecError(f"the file lists {len(names)} names for {count} items")
     return names
