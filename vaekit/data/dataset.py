@@ -158,9 +158,6 @@ class Data:
     def levels(self) -> int:
         return self.train.levels
 
-    def class_name(self, label: int) -> str:
-        return self.classes[label] if self.classes is not None and 0 <= label < len(self.classes) else str(label)
-
     def describe(self) -> str:
         """One line for the start of a run: the splits' sizes and what the data is."""
         unit = "sentences" if self.kind == "tokens" else "clips" if self.audio is not None else "examples"
