@@ -80,8 +80,8 @@ def text(work: Path) -> dict:
     raw = held_out.read_bytes()
     sample = subprocess.run([VAEKIT, "sample", model, "-n", "5", "--seed", "1"], capture_output=True, text=True)
     test = metrics["test"]
-    return {"kind": "text", "data": "1,000 held-out English cooking instructions (the model trained on 16,000 of 20,000 such), "
-            f"{len(raw):,} bytes", "recipe": "own-text", "minutes": round(minutes, 2),
+    return {"kind": "text", "data": "1,000 held-out English cooking instructions (the model trained on 16,000 "
+            f"of 20,000 such), {len(raw):,} bytes", "recipe": "own-text", "minutes": round(minutes, 2),
             "steps": metrics["train"]["steps"], "log_likelihood": round(test["log_likelihood"], 2),
             "unit": "nats per sentence", "bits_per_dim": None, "elements": len(raw), "vaekit_bytes": ours,
             "reference": general(raw), "samples": sample.stdout.splitlines()}
