@@ -85,7 +85,6 @@ def _given_labels(model, labels: list[str] | None, count: int):  # type: ignore[
 def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
     """The inputs a command works on and their labels (None unless the model is conditional): image files
     with --labels, or the first ``count`` test examples of --data with theirs."""
-
     from vaekit.data.user_files import load_images
 
     if args.inputs:
@@ -199,7 +198,6 @@ def _sentences(model, args: argparse.Namespace, count: int) -> list[str]:  # typ
 def _audio_inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-untyped-def]
     """An audio command's clips as spectrograms, with their labels for a conditional model: WAV/FLAC files given
     (with --labels), or the first ``count`` test clips of --data."""
-
     from vaekit.sounds import read_clips
 
     if not args.inputs:

@@ -15,6 +15,7 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
 from vaekit.codec.container import CodecError
 from vaekit.codec.digits import Masses
+from vaekit.data.levels import level_values
 from vaekit.distributions.discretized_logistic import DiscretizedLogisticMixture
 from vaekit.models.base import Distributions, LatentVariableModel
 
@@ -80,26 +81,24 @@ def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
 
 
 def values_of(symbols: np.ndarray, levels: int) -> torch.Tensor:
-    """The data values of symbols in [0, levels): level i of L is the 8-bit value round(255 i / (L - 1)) / 255 (so
-    2 levels are 0 and 1, and 256 are every multiple of 1/255)."""
-    return (torch.round(torch.from_numpy(symbols).double() * (255 / (levels - 1))) / 255).float()
+    """The data values of symbols in [0, levels): level i's 8-bit value (:func:`vaekit.data.levels.level_values`)
+    over 255, so 2 levels are 0 and 1, and 256 every multiple of 1/255."""
+    return torch.from_numpy(level_values(levels)[symbols]).float() / 255.0  # in float32, as the loaders divide
 
 
 def symbols_of(x: torch.Tensor, levels: int) -> np.ndarray:
     """The symbol of each value in [0, 1]: its level; refused unless every value is one of :func:`values_of`."""
-    scaled = x.double() * (levels - 1)
-    symbols = torch.round(scaled)
-    exact = bool((scaled - symbols).abs().max() <= 1e-3)
-    if not exact and levels > 2:  # 8-bit values v / 255 on fewer levels, where 255 / (levels - 1) is no integer
-        pixels = x.double() * 255
-        exact = bool((pixels - pixels.round()).abs().max() <= 1e-3) and torch.equal(
-            torch.round(symbols * (255 / (levels - 1))), pixels.round())
-    if not exact:
+    pixels = x.double().numpy() * 255
+    symbol_of = np.full(256, -1, dtype=np.int32)
+    symbol_of[level_values(levels)] = np.arange(levels, dtype=np.int32)
+    nearest = np.round(pixels).astype(np.int64).clip(0, 255)
+    symbols = symbol_of[nearest]
+    if not (np.abs(pixels - nearest).max(initial=0) <= 1e-3 and (symbols >= 0).all()):
         kind = {2: "binary data (0 or 1)", 256: "8-bit data (multiples of 1/255)"}.get(
             levels, f"8-bit data on the {levels} grey levels it was trained on")
         raise CodecError(f"lossless coding with this model needs {kind}; the input has other values"
                          + (": binarize it, or use a model with an 8-bit likelihood" if levels == 2 else ""))
-    return symbols.to(torch.int32).numpy()
+    return symbols
 
 
 def _differences(cdf: Masses) -> Masses:

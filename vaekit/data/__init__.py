@@ -84,10 +84,7 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
                              "nor an existing file or folder")
         data = _user_data(path, config, tokenizer)
     if data.kind == "8bit" and not isinstance(data.train, DiskSplit) and config.name not in DATASETS:
-        parts = (data.train.x, data.valid.x, data.test.x)
-        levels = grey_levels(data.name, parts, config.levels)
-        data = replace(data, **{split: replace(getattr(data, split), levels=levels)
-                                for split in ("train", "valid", "test")})
+        data = replace(data, levels=grey_levels(data.name, (data.train.x, data.valid.x, data.test.x), config.levels))
     elif config.levels is not None:
         raise ValueError(f"data.levels is for 8-bit image folders and arrays; '{data.name}' is {data.kind} data"
                          + (" (a named set, on all 256 levels)" if config.name in DATASETS else ""))

@@ -51,7 +51,6 @@ class Split:
     y: torch.Tensor | None = None
     kind: Kind = "continuous"
     dynamic_binarize: bool = False
-    levels: int = 256  # 8-bit data: the grey levels its values lie on (vaekit.data.levels)
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
@@ -145,6 +144,7 @@ class Data:
     audio: "AudioConfig | None" = None
     classes: tuple[str, ...] | None = None  # the name of each label (folders' names, digits, genres)
     source: "DataConfig | None" = None  # the config it was loaded from (load_data fills it in)
+    levels: int = 256  # 8-bit data: the grey levels its values lie on (vaekit.data.levels)
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -153,10 +153,6 @@ class Data:
     @property
     def kind(self) -> Kind:
         return self.train.kind
-
-    @property
-    def levels(self) -> int:
-        return self.train.levels
 
     def describe(self) -> str:
         """One line for the start of a run: the splits' sizes and what the data is."""

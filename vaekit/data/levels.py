@@ -1,7 +1,7 @@
 """Grey levels: 8-bit data whose values lie on fewer than 256 levels (a few grey shades, a palette of 16).
 
-Level i of L is the 8-bit value round(255 i / (L - 1)), as the likelihood and the codec read it
-(:func:`vaekit.codec.coding_dists.values_of`). The data's levels are the fewest L whose grid holds every value
+Level i of L is the 8-bit value round(255 i / (L - 1)) (:func:`level_values`, which the codec reads too). The
+data's levels are the fewest L whose grid holds every value
 that occurs, so an image of 0, 85, 170 and 255 is on 4 levels, and one of 0 and 255 on 2; the likelihood then
 spreads its mass over L values instead of 256, which is what makes such data cheap to code.
 """
@@ -20,10 +20,14 @@ def values_present(*parts: torch.Tensor) -> np.ndarray:
     return np.flatnonzero(seen)
 
 
+def level_values(levels: int) -> np.ndarray:
+    """The 8-bit value of each of ``levels`` levels: round(255 i / (levels - 1)) for i = 0 .. levels - 1."""
+    return np.round(np.arange(levels) * (255 / (levels - 1))).astype(np.int64)
+
+
 def on_grid(values: np.ndarray, levels: int) -> np.ndarray:
     """Whether each 8-bit value is one of ``levels`` levels."""
-    step = 255 / (levels - 1)
-    return np.round(np.round(values / step) * step) == values
+    return np.isin(values, level_values(levels))
 
 
 def fewest_levels(values: np.ndarray) -> int:
