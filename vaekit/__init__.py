@@ -1,5 +1,5 @@
 """vaekit: variational autoencoders and their relatives, correct to the papers and fast on a CPU."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from vaekit.codec import CodecError, compress, decompress  # noqa: E402
 from vaekit.config import ConfigError, DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402

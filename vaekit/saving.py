@@ -36,8 +36,16 @@ def weights_bytes(model: LatentVariableModel) -> bytes:
 
 
 def weights_sha256(model: LatentVariableModel) -> str:
-    """The model's identity: SHA-256 of :func:`weights_bytes`, as recorded in a saved model's config.json."""
+    """SHA-256 of :func:`weights_bytes`, as recorded in a saved model's config.json."""
     return hashlib.sha256(weights_bytes(model)).hexdigest()
+
+
+def model_sha256(model: LatentVariableModel) -> str:
+    """The model's identity for a compressed file: SHA-256 of its weights and of the config that builds its
+    network (same weights under another activation or likelihood compute other outputs)."""
+    digest = hashlib.sha256(weights_bytes(model))
+    digest.update(json.dumps(model.config.model_dump(mode="json"), sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def save_model(model: LatentVariableModel, directory: str | Path) -> Path:

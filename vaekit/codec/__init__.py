@@ -7,7 +7,6 @@ Both write the checked container of :mod:`vaekit.codec.container`.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any, Literal
 
@@ -16,10 +15,21 @@ import torch
 
 from vaekit.codec import bits_back, code_grid, lossy
 from vaekit.codec.coding_dists import is_diagonal_gaussian, symbols_of, values_of
-from vaekit.codec.container import MAX_BATCH, MAX_SYMBOLS, CodecError, Header, pack, unpack
+from vaekit.codec.container import (
+    MAX_BATCH,
+    WRITTEN_BY,
+    CodecError,
+    DecodeMismatch,
+    Header,
+    content_sha256,
+    mismatch,
+    pack,
+    unpack,
+)
+from vaekit.codec.exact import exact_model
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
-from vaekit.saving import weights_sha256
+from vaekit.saving import model_sha256
 
 __all__ = ["CodecError", "Header", "compress", "decompress", "read_header"]
 
@@ -38,15 +48,10 @@ def _as_batch(model: LatentVariableModel, x: torch.Tensor | np.ndarray) -> torch
     return x
 
 
-def _sha256(array: np.ndarray, step: float | None = None, labels: np.ndarray | None = None) -> str:
-    """The content checksum: the decoded symbols, for lossy coding the step that maps them to latents,
-    and a conditional model's labels."""
-    digest = hashlib.sha256(np.ascontiguousarray(array, dtype="<i4").tobytes())
-    if step is not None:
-        digest.update(np.float64(step).tobytes())
-    if labels is not None:
-        digest.update(np.ascontiguousarray(labels, dtype="<i4").tobytes())
-    return digest.hexdigest()
+def _eight_bit(x: torch.Tensor) -> np.ndarray:
+    """A reconstruction as the 8-bit values it is written as: what a lossy file's checksum covers (float noise
+    below half a level cannot change it)."""
+    return np.round(x.double().clamp(0.0, 1.0).numpy() * 255.0).astype(np.uint8)
 
 
 def _labels(model: LatentVariableModel, labels: torch.Tensor | np.ndarray | None, count: int) -> np.ndarray | None:
@@ -66,6 +71,9 @@ def _labels(model: LatentVariableModel, labels: torch.Tensor | np.ndarray | None
     return y.astype(np.int32)
 
 
+Encoded = tuple[dict[str, Any], np.ndarray, list[np.ndarray | None]]  # header fields, ANS words, what is checked
+
+
 def _words_bytes(words: np.ndarray) -> bytes:
     return words.astype("<u4").tobytes()
 
@@ -77,36 +85,33 @@ def _bytes_words(payload: bytes) -> np.ndarray:
 
 
 def _encode_lossless(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarray | None, precision: int,
-                     batch_size: int, progress: bool) -> tuple[dict[str, Any], np.ndarray]:
+                     batch_size: int, progress: bool) -> Encoded:
     levels = bits_back.data_levels(model)
     symbols = symbols_of(x, levels)
     words, batches = bits_back.encode(model, symbols, levels, precision, batch_size, progress, labels)
-    return dict(alphabet=levels, batches=tuple(batches), content_sha256=_sha256(symbols, labels=labels),
-                precision=precision), words
+    return dict(alphabet=levels, batches=tuple(batches), precision=precision), words, [symbols, labels]
 
 
 def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarray | None, step: float,
-                  entropy_model: str, batch_size: int) -> tuple[dict[str, Any], np.ndarray]:
+                  entropy_model: str, batch_size: int) -> Encoded:
     if entropy_model == "prior" and not is_diagonal_gaussian(model.prior()):
         raise CodecError("the 'prior' entropy model needs a diagonal Gaussian prior p(z); "
                          f"{type(model).__name__}'s is not: use entropy_model='fitted'")
     codes = lossy.latent_codes(model, x, step, batch_size, labels)
     fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
     symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
-    if symbol_range[1] - symbol_range[0] > MAX_SYMBOLS:
-        raise CodecError(f"step {step} is too fine for this model's latents (codes span {symbol_range})")
     words = lossy.encode(codes, step, fitted, symbol_range, labels, model.config.num_classes or 0)
-    return dict(content_sha256=_sha256(codes, step, labels), step=step, entropy_model=fitted,
-                symbol_range=symbol_range), words
+    output = _eight_bit(lossy.reconstruct(model, codes, step, batch_size, labels))
+    return dict(step=step, entropy_model=fitted, symbol_range=symbol_range), words, [codes, labels, output]
 
 
 def _encode_codes(model: LatentVariableModel, x: torch.Tensor, lossless: bool, batch_size: int,
-                  progress: bool) -> tuple[dict[str, Any], np.ndarray]:
+                  progress: bool) -> Encoded:
     levels = bits_back.data_levels(model)
     symbols = symbols_of(x, levels) if lossless else None
-    words, batches, codes = code_grid.encode(model, x, symbols, levels, batch_size, progress)
-    return dict(latent="codes", batches=tuple(batches), alphabet=levels if lossless else None,
-                content_sha256=_sha256(codes if symbols is None else symbols)), words
+    words, batches, codes, means = code_grid.encode(model, x, symbols, levels, batch_size, progress)
+    return (dict(latent="codes", batches=tuple(batches), alphabet=levels if lossless else None), words,
+            [symbols] if symbols is not None else [codes, _eight_bit(means)])
 
 
 def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Literal["lossless", "lossy"] = "lossless",
@@ -151,20 +156,17 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         raise CodecError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
     x = _as_batch(model, x)
     y = _labels(model, labels, len(x))
-    training = model.training
-    model.eval()
-    try:
+    with exact_model(model) as twin:
         if codes:
-            fields, words = _encode_codes(model, x, mode == "lossless", batch_size, progress)
+            fields, words, content = _encode_codes(twin, x, mode == "lossless", batch_size, progress)
         elif mode == "lossless":
-            fields, words = _encode_lossless(model, x, y, precision, batch_size, progress)
+            fields, words, content = _encode_lossless(twin, x, y, precision, batch_size, progress)
         else:
-            fields, words = _encode_lossy(model, x, y, step, entropy_model, batch_size)
-        header = Header(mode=mode, model_sha256=weights_sha256(model), item_shape=tuple(model.data_shape),
-                        count=len(x), source=source or {}, classes=model.config.num_classes if y is not None else None,
-                        **fields)
-    finally:
-        model.train(training)
+            fields, words, content = _encode_lossy(twin, x, y, step, entropy_model, batch_size)
+    header = Header(mode=mode, model_sha256=model_sha256(model), item_shape=tuple(model.data_shape),
+                    count=len(x), source=source or {}, classes=model.config.num_classes if y is not None else None,
+                    written_by=WRITTEN_BY, content_sha256="0" * 64, **fields)
+    header = header.model_copy(update={"content_sha256": content_sha256(header, *content)})
     return pack(header, _words_bytes(words))
 
 
@@ -173,7 +175,7 @@ def read_header(data: bytes) -> Header:
     return unpack(data)[0]
 
 
-Decoded = tuple[str, torch.Tensor, np.ndarray | None]  # checksum, items, labels
+Decoded = tuple[list[np.ndarray | None], torch.Tensor, np.ndarray | None]  # what is checked, items, labels
 
 
 def _data_levels(model: LatentVariableModel, header: Header) -> int:
@@ -190,8 +192,8 @@ def _decode_codes(model: LatentVariableModel, header: Header, words: np.ndarray,
     symbols, codes, means = code_grid.decode(model, words, header.item_shape, levels, list(header.batches), lossless,
                                              progress)
     if lossless:
-        return _sha256(symbols), values_of(symbols, levels), None
-    return _sha256(codes), means, None
+        return [symbols], values_of(symbols, levels), None
+    return [codes, _eight_bit(means)], means, None
 
 
 def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarray, progress: bool) -> Decoded:
@@ -199,7 +201,7 @@ def _decode_lossless(model: LatentVariableModel, header: Header, words: np.ndarr
     levels = _data_levels(model, header)
     symbols, labels = bits_back.decode(model, words, header.count, header.item_shape, levels, header.precision,
                                        list(header.batches), progress)
-    return _sha256(symbols, labels=labels), values_of(symbols, levels), labels
+    return [symbols, labels], values_of(symbols, levels), labels
 
 
 def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray) -> Decoded:
@@ -211,7 +213,7 @@ def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray)
     codes, labels = lossy.decode(words, (header.count, dims), header.step, header.entropy_model, header.symbol_range,
                                  header.classes or 0)
     x = lossy.reconstruct(model, codes, header.step, _DECODE_BATCH, labels)
-    return _sha256(codes, header.step, labels), x, labels
+    return [codes, labels, _eight_bit(x)], x, labels
 
 
 def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
@@ -219,37 +221,36 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
     """The batch (N, *data_shape) that :func:`compress` coded: the input exactly (lossless) or its reconstruction.
     With ``return_labels``: (x, labels), labels (N,) int32 for a conditional model, else None."""
     header, payload = unpack(data)
-    expected = weights_sha256(model)
+    expected = model_sha256(model)
     if header.model_sha256 != expected:
-        raise CodecError(f"this file was made with the model whose weights have SHA-256 {header.model_sha256[:12]}..., "
-                         f"not with this one ({expected[:12]}...)")
+        raise CodecError(f"this file was made with the model whose weights and config have SHA-256 "
+                         f"{header.model_sha256[:12]}..., not with this one ({expected[:12]}...)")
     if header.item_shape != tuple(model.data_shape):
         raise CodecError(f"the file holds items of shape {header.item_shape}; the model's are {model.data_shape}")
     if header.classes != (model.config.num_classes if model.conditional else None):
         raise CodecError(f"the file codes labels of {header.classes} classes; the model takes "
                          f"{model.config.num_classes if model.conditional else 'no labels'}")
     words = _bytes_words(payload)
-    training = model.training
-    model.eval()
+    if (header.latent == "codes") != isinstance(model.prior(), CodePrior):
+        raise CodecError(f"the file holds {header.latent == 'codes' and 'a VQ-VAE' or 'continuous'} latents; "
+                         f"{model.registered_name} does not make them")
     try:
-        if (header.latent == "codes") != isinstance(model.prior(), CodePrior):
-            raise CodecError(f"the file holds {header.latent == 'codes' and 'a VQ-VAE' or 'continuous'} latents; "
-                             f"{model.registered_name} does not make them")
-        if header.latent == "codes":
-            checksum, result, labels = _decode_codes(model, header, words, progress)
-        elif header.mode == "lossless":
-            checksum, result, labels = _decode_lossless(model, header, words, progress)
-        else:
-            checksum, result, labels = _decode_lossy(model, header, words)
+        with exact_model(model) as twin:
+            if header.latent == "codes":
+                content, result, labels = _decode_codes(twin, header, words, progress)
+            elif header.mode == "lossless":
+                content, result, labels = _decode_lossless(twin, header, words, progress)
+            else:
+                content, result, labels = _decode_lossy(twin, header, words)
+    except DecodeMismatch:
+        raise CodecError(mismatch(header)) from None
     except CodecError:
         raise
     except BaseException as error:  # constriction reports a Rust panic as a BaseException, not an Exception
         if isinstance(error, (KeyboardInterrupt, SystemExit)):
             raise
         raise CodecError(f"the payload does not decode ({type(error).__name__}: {error})") from None
-    finally:
-        model.train(training)
-    if checksum != header.content_sha256:
-        raise CodecError("the decoded content does not match the file's checksum: the coding distributions "
-                         "differed between compression and decompression")
+    result = result.float()
+    if content_sha256(header, *content) != header.content_sha256:
+        raise CodecError(mismatch(header))
     return (result, labels) if return_labels else result

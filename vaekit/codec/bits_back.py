@@ -32,7 +32,7 @@ from vaekit.codec.coding_dists import (
     prior_reference,
     values_of,
 )
-from vaekit.codec.container import CodecError
+from vaekit.codec.container import DecodeMismatch
 from vaekit.codec.digits import TwoDigits, bits_for
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import LatentCode, UniformCode, latent_code
@@ -150,5 +150,5 @@ def decode(model: LatentVariableModel, words: np.ndarray, count: int, item_shape
                 labels[start:start + size] = y
             bar.update(size)
     if not np.array_equal(coder.get_compressed(), initial_words(buckets)):
-        raise CodecError("decoding did not end on the initial bits: the file does not match this model")
+        raise DecodeMismatch("decoding did not end on the initial bits")
     return symbols, labels

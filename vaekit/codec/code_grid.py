@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch.distributions import Distribution
 
+from vaekit.codec import portable_math as pm
 from vaekit.codec.bits_back import reversed_starts
 from vaekit.codec.coding_dists import likelihood_masses, snap
-from vaekit.codec.container import CodecError
+from vaekit.codec.container import DecodeMismatch
 from vaekit.codec.digits import TwoDigits, bits_for
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
@@ -31,7 +32,7 @@ def _table(prior: CodePrior, indices: torch.Tensor, position: int) -> np.ndarray
     known = indices.clone()
     known[:, position:] = 0
     logits = prior.logits(known.view(-1, *prior.grid)).flatten(-2)[:, :, position]
-    return torch.softmax(snap(logits), dim=-1).numpy()
+    return pm.softmax(snap(logits), dim=-1).numpy()
 
 
 def push_codes(coder: constriction.stream.stack.AnsCoder, prior: CodePrior, indices: torch.Tensor) -> None:
@@ -54,25 +55,27 @@ def _likelihood(model: LatentVariableModel, prior: CodePrior, indices: torch.Ten
 
 @torch.no_grad()
 def encode(model: LatentVariableModel, x: torch.Tensor, symbols: np.ndarray | None, levels: int, max_batch: int,
-           progress: bool = False) -> tuple[np.ndarray, list[int], np.ndarray]:
-    """ANS words, batch sizes and the codes (N, H*W): each batch's codes, after its ``symbols`` (lossless;
-    None: lossy)."""
+           progress: bool = False) -> tuple[np.ndarray, list[int], np.ndarray, torch.Tensor]:
+    """ANS words, batch sizes, the codes (N, H*W) and their reconstructions: each batch's codes, after its
+    ``symbols`` (lossless; None: lossy)."""
     prior = model.prior()
     assert isinstance(prior, CodePrior)
     coder = constriction.stream.stack.AnsCoder()
     pixels = TwoDigits(bits_for(levels))
-    batches, codes = [], []
+    batches, codes, means = [], [], []
     with progress_bar(len(x), "compressing", "item", progress) as bar:
         for start in range(0, len(x), max_batch):
             indices = prior.indices(model.encode(x[start:start + max_batch]).mean).flatten(1)
+            likelihood = _likelihood(model, prior, indices)
+            means.append(likelihood.mean.clamp(0.0, 1.0))
             if symbols is not None:
-                masses = likelihood_masses(_likelihood(model, prior, indices))[1]
+                masses = likelihood_masses(likelihood)[1]
                 pixels.encode(coder, symbols[start:start + max_batch].reshape(-1), masses)
             push_codes(coder, prior, indices)
             batches.append(len(indices))
             codes.append(indices.numpy().astype(np.int32))
             bar.update(len(indices))
-    return coder.get_compressed(), batches, np.concatenate(codes)
+    return coder.get_compressed(), batches, np.concatenate(codes), torch.cat(means)
 
 
 @torch.no_grad()
@@ -98,5 +101,5 @@ def decode(model: LatentVariableModel, words: np.ndarray, item_shape: tuple[int,
                 symbols[start:start + size] = pixels.decode(coder, masses).reshape(size, *item_shape)
             bar.update(size)
     if not coder.is_empty():
-        raise CodecError("words are left over after decoding: the file does not match this model")
+        raise DecodeMismatch("words are left over after decoding")
     return symbols, codes, means

@@ -1,10 +1,10 @@
 """The coding distributions, computed identically by the encoder and the decoder.
 
-An entropy coder decodes only if both ends use bit-identical probabilities. Network outputs can differ
-in their last bits between processes and machines (CompressAI issue 279), so every parameter is first
-snapped to a fixed grid and all later arithmetic is elementwise (float64; float32 for 8-bit pixels).
-A difference that survives (a value within float noise of a grid boundary) is caught by the container's
-content checksum.
+An entropy coder decodes only if both ends use bit-identical probabilities. Network outputs differ
+in their last bits between processes and machines (CompressAI issue 279) unless computed as in
+:mod:`vaekit.codec.exact`; every parameter is then snapped to a fixed grid, and all later arithmetic is
+elementwise float64 in the fixed operations of :mod:`vaekit.codec.portable_math`. A difference that survives
+(a value within a float64 rounding of a grid boundary) is caught by the container's content checksum.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
 
+from vaekit.codec import portable_math as pm
 from vaekit.codec.container import CodecError
 from vaekit.codec.digits import Masses
 from vaekit.data.levels import level_values
@@ -33,7 +34,7 @@ def _factors(d: Distribution) -> Distribution:
 
 def snap_scale(scale: torch.Tensor) -> torch.Tensor:
     """A positive scale, snapped on the log scale (the grid's relative precision at every size)."""
-    return torch.exp(snap(torch.log(scale)))
+    return pm.exp(snap(pm.log(scale)))
 
 
 def is_diagonal_gaussian(d: Distribution) -> bool:
@@ -65,7 +66,7 @@ def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
     """(values per data element, masses) of p(x|z) for :class:`TwoDigits`; rows are the data elements in C order."""
     base = _factors(likelihood)
     if isinstance(base, Bernoulli):
-        p0 = torch.sigmoid(-snap(base.logits)).reshape(-1, 1)  # P(x = 0)
+        p0 = pm.sigmoid(-snap(base.logits)).reshape(-1, 1)  # P(x = 0)
 
         def bernoulli_cdf(edge: torch.Tensor) -> torch.Tensor:
             return torch.where(edge <= 0, 0.0, torch.where(edge == 1, p0, 1.0))
@@ -73,9 +74,9 @@ def likelihood_masses(likelihood: Distribution) -> tuple[int, Masses]:
         return 2, _differences(bernoulli_cdf)
     if isinstance(base, DiscretizedLogisticMixture):
         k = base.loc.shape[-1]
-        logits, loc, log_scale = (snap(t).float().reshape(-1, k) for t in (base.logits, base.loc, base.log_scale))
+        logits, loc, log_scale = (snap(t).reshape(-1, k) for t in (base.logits, base.loc, base.log_scale))
         snapped = DiscretizedLogisticMixture(logits, loc, log_scale, bins=base.bins)
-        return base.bins + 1, _differences(snapped.edge_cdf)  # exact in float32
+        return base.bins + 1, _differences(snapped.edge_cdf)
     raise CodecError(f"lossless coding needs a discrete p(x|z) (bernoulli or logistic-mixture); "
                      f"this model's is {type(base).__name__}, a density on continuous values")
 

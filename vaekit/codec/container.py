@@ -18,18 +18,34 @@ import json
 import struct
 from typing import Any, Literal
 
+import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vaekit import __version__
+
 MAGIC = b"\x89VAEKIT\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: coding distributions computed identically on every machine (vaekit.codec.exact)
+WRITTEN_BY = f"vaekit {__version__}, torch {torch.__version__.split('+')[0]}"
 MAX_HEADER_BYTES = 16 << 20
 MAX_BATCH = 1 << 16  # items per network pass
-MAX_SYMBOLS = 1 << 20  # lossy: the widest range of latent symbols (ANS probabilities have 24 bits)
+MAX_SYMBOLS = 1 << 16  # lossy: the widest range of latent symbols (a table of 2^8 + 1 edges per digit)
 _DIGEST_BYTES = 32
 
 
 class CodecError(ValueError):
     """A file that cannot be decoded, or data that cannot be coded; the message says why."""
+
+
+class DecodeMismatch(CodecError):
+    """The payload decoded to other content than was coded (a decoder's check, turned into :func:`mismatch`)."""
+
+
+def mismatch(header: "Header") -> str:
+    """Why a file whose header and model agree can still fail to decode: say what may differ."""
+    return (f"the decoded content does not match the file's checksum, though its model and header match: the file "
+            f"was altered after it was written (its outer digest recomputed), or {header.written_by or 'its writer'} "
+            f"and {WRITTEN_BY} compute the coding distributions differently: please report it")
 
 
 class Header(BaseModel):
@@ -54,6 +70,7 @@ class Header(BaseModel):
     kind: Literal["array", "text"] = "array"  # text: lines coded by a sentence VAE (vaekit.codec.text)
     final_newline: bool | None = None  # text: whether the last line ends in a newline
     tokenizer_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # text: the model's tokenizer
+    written_by: str | None = Field(default=None, max_length=200)  # the vaekit and torch that wrote the file
 
     @model_validator(mode="after")
     def _consistent(self) -> Header:
@@ -76,6 +93,20 @@ class Header(BaseModel):
         return self
 
 
+def content_sha256(header: Header, *arrays: np.ndarray | None) -> str:
+    """The content checksum: every header field but itself (so a forged note that decides the output is caught even
+    where the file's outer digest was recomputed), then the decoded arrays (symbols or latent codes, labels, and for
+    lossy files the 8-bit reconstruction), each with its dtype and shape."""
+    digest = hashlib.sha256(header.model_dump_json(exclude={"content_sha256"}, exclude_none=True).encode())
+    for given in arrays:
+        if given is None:
+            continue
+        array = np.ascontiguousarray(given)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def pack(header: Header, payload: bytes) -> bytes:
     """The container's bytes."""
     head = header.model_dump_json(exclude_none=True).encode()  # unset notes take no room
@@ -95,6 +126,9 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
     if len(data) < fixed + 8 + _DIGEST_BYTES:
         raise CodecError(f"the file is truncated ({len(data)} bytes)")
     version, head_len = struct.unpack_from("<HI", data, len(MAGIC))
+    if version == 1:
+        raise CodecError("the file has format version 1, written by vaekit 0.1, whose coding depended on the "
+                         "machine's threads and instruction set: decode it with vaekit 0.1 where it was written")
     if version != FORMAT_VERSION:
         raise CodecError(f"the file has format version {version}; this vaekit reads version {FORMAT_VERSION}")
     body, digest = data[:-_DIGEST_BYTES], data[-_DIGEST_BYTES:]

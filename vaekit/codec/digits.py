@@ -15,6 +15,8 @@ import constriction
 import numpy as np
 import torch
 
+from vaekit.codec import portable_math as pm
+
 Masses = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -33,8 +35,8 @@ class TwoDigits:
         self.high_size, self.low_size = 1 << (bits - self.low_bits), 1 << self.low_bits
 
     def _table(self, masses: Masses, edges: torch.Tensor) -> np.ndarray:
-        table = masses(edges)
-        total = table.sum(-1, keepdim=True)
+        table = masses(edges).double()
+        total = pm.ordered_sum(table, -1)[..., None]
         return torch.where(total > TINY, table + total * LEAK, 1.0).numpy()
 
     def _high_table(self, masses: Masses) -> np.ndarray:

@@ -210,10 +210,14 @@ def _write_items(x: torch.Tensor, header: Header, out: Path) -> list[Path]:
         if dtype.kind not in "biuf":
             raise CodecError(f"the file names an unsupported array dtype {source.get('dtype')!r}")
         shape = source.get("shape", list(x.shape))
-        if header.mode == "lossy" and dtype != np.uint8:
-            dtype = np.dtype("<f4")
-        values = x.double().numpy() * (255.0 if dtype == np.uint8 else 1.0)
-        array = values.astype(np.float32) if dtype.kind == "f" else np.round(values).astype(dtype)
+        if header.mode == "lossy" and dtype.kind != "f" and dtype != np.uint8:
+            dtype = np.dtype("<f4")  # integers other than 8-bit pixels cannot hold a reconstruction
+        if header.mode == "lossless":  # the levels exactly, as the input held them: k / 255 in the input's dtype
+            levels = np.round(x.double().numpy() * 255.0)
+            array = levels.astype(dtype) if dtype == np.uint8 else (levels / 255.0).astype(dtype)
+        else:
+            values = x.double().numpy()
+            array = values.astype(dtype) if dtype.kind == "f" else np.round(values * 255.0).astype(dtype)
         out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, array.reshape(shape), allow_pickle=False)
         return [out]

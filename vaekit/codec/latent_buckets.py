@@ -8,9 +8,12 @@ bucket masses come from :meth:`LatentBuckets.gaussian_masses`, coded with :class
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
+from vaekit.codec import portable_math as pm
 from vaekit.codec.digits import Masses, TwoDigits
 
 
@@ -21,8 +24,8 @@ class LatentBuckets:
         self.precision = precision
         self.size = 1 << precision
         self.digits = TwoDigits(precision)
-        quantiles = torch.arange(self.size + 1, dtype=torch.float64) / self.size
-        self.edges = loc[:, None] + scale[:, None] * torch.special.ndtri(quantiles)  # (D, size + 1), +-inf ends
+        edges, self._centres = standard_quantiles(precision)
+        self.edges = loc[:, None] + scale[:, None] * edges  # (D, size + 1), +-inf ends
         self.loc, self.scale = loc, scale
 
     @property
@@ -31,8 +34,7 @@ class LatentBuckets:
 
     def centres(self, index: np.ndarray, dims: slice = slice(None)) -> torch.Tensor:
         """The z (float32, shape of ``index``) that the buckets ``index`` (..., dims) stand for."""
-        u = (torch.from_numpy(index).double() + 0.5) / self.size
-        return (self.loc[dims] + self.scale[dims] * torch.special.ndtri(u)).float()
+        return (self.loc[dims] + self.scale[dims] * self._centres[torch.from_numpy(index).long()]).float()
 
     def gaussian_masses(self, loc: torch.Tensor, scale: torch.Tensor, dims: slice = slice(None)) -> Masses:
         """Bucket masses of Gaussians (loc, scale) of shape (B, n) over the dimensions ``dims`` (n of them);
@@ -42,9 +44,17 @@ class LatentBuckets:
         return lambda edge: normal_bucket_masses((self.edges[index, edge] - mu) / sigma)
 
 
+@functools.cache
+def standard_quantiles(precision: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The standard normal's quantiles at i / 2^precision (the edges) and at (i + 1/2) / 2^precision (the centres)."""
+    size = 1 << precision
+    quantiles = pm.ndtri(torch.arange(2 * size + 1, dtype=torch.float64) / (2 * size))
+    return quantiles[::2].clone(), quantiles[1::2].clone()
+
+
 def normal_bucket_masses(t: torch.Tensor) -> torch.Tensor:
     """Standard normal probabilities between consecutive standardized edges ``t`` (..., E) -> (..., E - 1)."""
     low, high = t[..., :-1], t[..., 1:]
     # above the mean, differences of upper-tail probabilities keep their precision far out
-    return torch.where(low > 0, torch.special.ndtr(-low) - torch.special.ndtr(-high),
-                       torch.special.ndtr(high) - torch.special.ndtr(low))
+    return torch.where(low > 0, pm.ndtr(-low) - pm.ndtr(-high),
+                       pm.ndtr(high) - pm.ndtr(low))

@@ -20,8 +20,9 @@ from __future__ import annotations
 import constriction
 import numpy as np
 import torch
-from torch.distributions import Distribution, Independent, MixtureSameFamily, Normal
+from torch.distributions import Distribution, Independent, MixtureSameFamily
 
+from vaekit.codec import portable_math as pm
 from vaekit.codec.coding_dists import diagonal_gaussian, is_diagonal_gaussian, snap, snap_scale
 from vaekit.codec.container import CodecError
 from vaekit.codec.digits import Masses
@@ -99,11 +100,13 @@ class MixtureCode(LatentCode):
         super().__init__(buckets, [slice(d, d + 1) for d in range(buckets.dims)])
         components = mixture.component_distribution
         self.loc, self.scale = diagonal_gaussian(components)  # (K, D)
-        self.log_weights = torch.log_softmax(snap(mixture.mixture_distribution.logits), -1)  # (K,)
+        self.log_weights = pm.log_softmax(snap(mixture.mixture_distribution.logits), -1)  # (K,)
+        self.log_scale = pm.log(self.scale)
 
     def masses(self, step: int, z: torch.Tensor) -> Masses:
-        earlier = Normal(self.loc[:, :step], self.scale[:, :step]).log_prob(z[:, None, :step].double()).sum(-1)
-        weights = torch.softmax(self.log_weights + earlier, -1)  # (B, K): the components given z_<d
+        standard = (z[:, None, :step].double() - self.loc[:, :step]) / self.scale[:, :step]  # (B, K, step)
+        earlier = pm.ordered_sum(-0.5 * (standard * standard) - self.log_scale[:, :step], -1)  # log N, less a constant
+        weights = pm.softmax(self.log_weights + earlier, -1)  # (B, K): the components given z_<d
         loc, scale, edges = self.loc[:, step], self.scale[:, step], self.buckets.edges[step]
 
         def masses(edge: torch.Tensor) -> torch.Tensor:
@@ -112,7 +115,7 @@ class MixtureCode(LatentCode):
                 w = weights[rows:rows + _ROWS_PER_PASS]
                 e = edges[edge if len(edge) == 1 else edge[rows:rows + _ROWS_PER_PASS]]  # (rows or 1, E)
                 t = (e[:, None, :] - loc[None, :, None]) / scale[None, :, None]  # (rows, K, E)
-                out.append((w[:, :, None] * normal_bucket_masses(t)).sum(1))
+                out.append(pm.ordered_sum(w[:, :, None] * normal_bucket_masses(t), 1))
             return torch.cat(out)
 
         return masses

@@ -3,7 +3,8 @@
 A datum's latent code is k = round((mu(x) - m) / (s * step)) per dimension, with mu(x) the posterior mean,
 m and s the prior's mean and standard deviation (1 for a hierarchical prior), and ``step`` the rate knob
 (smaller: more bits, finer reconstructions). The symbols k are coded with ANS
-under a factorized Gaussian entropy model in symbol units, either
+under a factorized Gaussian entropy model in symbol units, discretized over the file's symbol range with the ends
+taking the tails, its masses computed in :mod:`vaekit.codec.portable_math` (the same on every machine); either
 
 * ``"prior"``: a diagonal Gaussian p(z) itself discretized, mean 0 and standard deviation 1 / step; no side
   information;
@@ -15,11 +16,16 @@ follow the codes, uniform over the classes, and condition both ends.
 """
 from __future__ import annotations
 
+import math
+
 import constriction
 import numpy as np
 import torch
 
 from vaekit.codec.coding_dists import given_rows, label_code, prior_reference, snap
+from vaekit.codec.container import MAX_SYMBOLS, CodecError
+from vaekit.codec.digits import Masses, TwoDigits, bits_for
+from vaekit.codec.latent_buckets import normal_bucket_masses
 from vaekit.models.base import LatentVariableModel
 
 _MIN_STD = 0.1  # in symbol units: a dimension whose code never changes costs almost nothing
@@ -32,7 +38,12 @@ def latent_codes(model: LatentVariableModel, x: torch.Tensor, step: float, batch
     with torch.no_grad():
         batches = [slice(i, i + batch_size) for i in range(0, len(x), batch_size)]
         loc = torch.cat([snap(given_rows(model, labels, rows).encode(x[rows]).mean) for rows in batches])
-    return torch.round((loc - prior_loc) / (prior_scale * step)).to(torch.int32).numpy()
+    codes = torch.round((loc - prior_loc) / (prior_scale * step))
+    span = float(codes.max() - codes.min()) if torch.isfinite(codes).all() else math.inf
+    if span >= MAX_SYMBOLS:
+        raise CodecError(f"step {step:g} is too fine for this model's latents: their codes would span {span:.3g} "
+                         f"symbols, more than {MAX_SYMBOLS}; use a step of at least {step * span / MAX_SYMBOLS:.2g}")
+    return codes.to(torch.int32).numpy()
 
 
 def fit_entropy_model(codes: np.ndarray) -> tuple[tuple[float, float], ...]:
@@ -41,22 +52,31 @@ def fit_entropy_model(codes: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple((round(float(m), 4), round(float(s), 4)) for m, s in zip(mean, std))
 
 
-def _coding_params(codes_shape: tuple[int, int], step: float,
-                   fitted: tuple[tuple[float, float], ...] | None) -> tuple[np.ndarray, np.ndarray]:
-    n, dims = codes_shape
+def _entropy_model(shape: tuple[int, int], step: float, fitted: tuple[tuple[float, float], ...] | None,
+                   symbol_range: tuple[int, int]) -> tuple[TwoDigits, Masses]:
+    """The digits and the masses of the symbols k - low of codes of ``shape`` (N, D), one row per code in C order."""
+    n, dims = shape
     if fitted is None:
-        mean, std = np.zeros(dims), np.full(dims, 1.0 / step)
+        mean, std = torch.zeros(dims, dtype=torch.float64), torch.full((dims,), 1.0 / step, dtype=torch.float64)
     else:
-        mean, std = np.array(fitted, dtype=np.float64).T
-    return np.tile(mean, n), np.tile(std, n)
+        mean, std = torch.tensor(fitted, dtype=torch.float64).T
+    low, high = symbol_range
+    values = high - low + 1
+    mean, std = (mean - low).repeat(n), std.repeat(n)
+
+    def masses(edge: torch.Tensor) -> torch.Tensor:
+        position = torch.where(edge <= 0, -math.inf, torch.where(edge >= values, math.inf, edge.double() - 0.5))
+        return normal_bucket_masses((position - mean[:, None]) / std[:, None])
+
+    return TwoDigits(bits_for(values)), masses
 
 
 def encode(codes: np.ndarray, step: float, fitted: tuple[tuple[float, float], ...] | None,
            symbol_range: tuple[int, int], labels: np.ndarray | None = None, classes: int = 0) -> np.ndarray:
     """ANS words for the codes (N, D) and, for a conditional model, their labels (N,) out of ``classes``."""
     coder = constriction.stream.stack.AnsCoder()
-    model = constriction.stream.model.QuantizedGaussian(*symbol_range)
-    coder.encode_reverse(codes.reshape(-1), model, *_coding_params(codes.shape, step, fitted))
+    digits, masses = _entropy_model(codes.shape, step, fitted, symbol_range)
+    digits.encode(coder, (codes - symbol_range[0]).reshape(-1), masses)
     if labels is not None:
         coder.encode_reverse(labels.astype(np.int32), label_code(classes))
     return coder.get_compressed()
@@ -67,8 +87,8 @@ def decode(words: np.ndarray, shape: tuple[int, int], step: float, fitted: tuple
     """The codes (N, D) that :func:`encode` turned into ``words``, and their labels if ``classes``."""
     coder = constriction.stream.stack.AnsCoder(words)
     labels = coder.decode(label_code(classes), shape[0]) if classes else None
-    model = constriction.stream.model.QuantizedGaussian(*symbol_range)
-    return coder.decode(model, *_coding_params(shape, step, fitted)).reshape(shape), labels
+    digits, masses = _entropy_model(shape, step, fitted, symbol_range)
+    return (digits.decode(coder, masses) + symbol_range[0]).reshape(shape), labels
 
 
 @torch.no_grad()

@@ -10,21 +10,30 @@ snapped to a grid (:mod:`vaekit.codec.coding_dists`), so their tables agree bit 
 """
 from __future__ import annotations
 
-import hashlib
-
 import constriction
 import numpy as np
 import torch
 
+from vaekit.codec import portable_math as pm
 from vaekit.codec.bits_back import encode_in_batches, initial_words, latent_coding, reversed_starts
 from vaekit.codec.coding_dists import snap
-from vaekit.codec.container import MAX_BATCH, CodecError, Header, pack, unpack
+from vaekit.codec.container import (
+    MAX_BATCH,
+    WRITTEN_BY,
+    CodecError,
+    Header,
+    content_sha256,
+    mismatch,
+    pack,
+    unpack,
+)
+from vaekit.codec.exact import exact_model
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import latent_code
 from vaekit.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPELLING_END, UNK_ID, WordTokenizer
 from vaekit.models import LatentVariableModel, SentenceVAE
 from vaekit.progress import progress as progress_bar
-from vaekit.saving import weights_sha256
+from vaekit.saving import model_sha256
 
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 _MAX_STEPS = 1 << 16  # tokens per line at most
@@ -48,7 +57,11 @@ def _spelling_model(tokenizer: WordTokenizer) -> constriction.stream.model.Categ
 
 def _probabilities(model: SentenceVAE, h: torch.Tensor) -> np.ndarray:
     """The next token's probabilities (N, vocab) from the decoder's outputs h (N, hidden), snapped logits in float64."""
-    return torch.softmax(snap(model.decoder.out(h)), -1).numpy()
+    return pm.softmax(snap(model.decoder.out(h)), -1).numpy()
+
+
+def _utf8(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), dtype=np.uint8)
 
 
 def _ids(lines: list[list[str]], tokenizer: WordTokenizer) -> torch.Tensor:
@@ -129,26 +142,28 @@ def compress_text(model: LatentVariableModel, text: str, precision: int = 12, ma
     if not 2 <= precision <= 16 or not 1 <= max_batch <= MAX_BATCH:
         raise CodecError(f"precision must be in 2..16 and max_batch in 1..{MAX_BATCH}")
     lines, final_newline = _lines(text)
-    model.eval()
-    buckets, prior = latent_coding(model, precision)
-    spelling = _spelling_model(tokenizer)
-    coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
+    identity = model_sha256(model)
+    with exact_model(model) as model:
+        buckets, prior = latent_coding(model, precision)
+        spelling = _spelling_model(tokenizer)
+        coder = constriction.stream.stack.AnsCoder(initial_words(buckets))
 
-    def code_batch(start: int, size: int) -> float:
-        batch = lines[start:start + size]
-        before = coder.num_bits()
-        posterior = latent_code(model.encode(_ids(batch, tokenizer)), buckets, size, "posterior q(z|x)")
-        index = posterior.pop(coder, size)
-        taken = before - coder.num_bits()
-        _encode_batch(coder, model, tokenizer, batch, index, buckets, spelling)
-        prior.push(coder, index)
-        return taken
+        def code_batch(start: int, size: int) -> float:
+            batch = lines[start:start + size]
+            before = coder.num_bits()
+            posterior = latent_code(model.encode(_ids(batch, tokenizer)), buckets, size, "posterior q(z|x)")
+            index = posterior.pop(coder, size)
+            taken = before - coder.num_bits()
+            _encode_batch(coder, model, tokenizer, batch, index, buckets, spelling)
+            prior.push(coder, index)
+            return taken
 
-    batches = encode_in_batches(coder, len(lines), max_batch, code_batch, progress, "line")
-    header = Header(mode="lossless", kind="text", model_sha256=weights_sha256(model), item_shape=model.data_shape,
+        batches = encode_in_batches(coder, len(lines), max_batch, code_batch, progress, "line")
+    header = Header(mode="lossless", kind="text", model_sha256=identity, item_shape=model.data_shape,
                     count=len(lines), batches=tuple(batches), precision=precision, final_newline=final_newline,
-                    tokenizer_sha256=tokenizer.sha256(), content_sha256=hashlib.sha256(text.encode()).hexdigest(),
+                    tokenizer_sha256=tokenizer.sha256(), written_by=WRITTEN_BY, content_sha256="0" * 64,
                     source=source or {})
+    header = header.model_copy(update={"content_sha256": content_sha256(header, _utf8(text))})
     return pack(header, coder.get_compressed().astype("<u4").tobytes())
 
 
@@ -159,24 +174,24 @@ def decompress_text(model: LatentVariableModel, data: bytes, progress: bool = Fa
     header, payload = unpack(data)
     if header.kind != "text":
         raise CodecError("this file holds arrays, not text: use vaekit.codec.decompress")
-    if header.model_sha256 != weights_sha256(model) or header.tokenizer_sha256 != tokenizer.sha256():
+    if header.model_sha256 != model_sha256(model) or header.tokenizer_sha256 != tokenizer.sha256():
         raise CodecError("this file was made with another model (its weights or tokenizer differ)")
     if len(payload) % 4:
         raise CodecError("the payload is not a whole number of 32-bit words")
     assert header.precision is not None
-    model.eval()
-    buckets, prior = latent_coding(model, header.precision)
-    spelling = _spelling_model(tokenizer)
-    coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
-    lines: list[str] = [""] * header.count
     try:
-        with progress_bar(header.count, "decompressing", "line", progress) as bar:
-            for start, size in reversed_starts(list(header.batches)):
-                index = prior.pop(coder, size)
-                words, x = _decode_batch(coder, model, tokenizer, size, index, buckets, spelling)
-                latent_code(model.encode(x), buckets, size, "posterior q(z|x)").push(coder, index)
-                lines[start:start + size] = [" ".join(w) for w in words]
-                bar.update(size)
+        with exact_model(model) as model:
+            buckets, prior = latent_coding(model, header.precision)
+            spelling = _spelling_model(tokenizer)
+            coder = constriction.stream.stack.AnsCoder(np.frombuffer(payload, dtype="<u4").astype(np.uint32))
+            lines: list[str] = [""] * header.count
+            with progress_bar(header.count, "decompressing", "line", progress) as bar:
+                for start, size in reversed_starts(list(header.batches)):
+                    index = prior.pop(coder, size)
+                    words, x = _decode_batch(coder, model, tokenizer, size, index, buckets, spelling)
+                    latent_code(model.encode(x), buckets, size, "posterior q(z|x)").push(coder, index)
+                    lines[start:start + size] = [" ".join(w) for w in words]
+                    bar.update(size)
     except CodecError:
         raise
     except BaseException as error:  # constriction reports a Rust panic as a BaseException
@@ -184,7 +199,7 @@ def decompress_text(model: LatentVariableModel, data: bytes, progress: bool = Fa
             raise
         raise CodecError(f"the payload does not decode ({type(error).__name__}: {error})") from None
     text = "\n".join(lines) + ("\n" if header.final_newline else "")
-    if hashlib.sha256(text.encode()).hexdigest() != header.content_sha256 or \
+    if content_sha256(header, _utf8(text)) != header.content_sha256 or \
             not np.array_equal(coder.get_compressed(), initial_words(buckets)):
-        raise CodecError("the decoded text does not match the file's checksum")
+        raise CodecError(mismatch(header))
     return text

@@ -67,16 +67,14 @@ class DiscretizedLogisticMixture(Distribution):
     def edge_cdf(self, edge: torch.Tensor) -> torch.Tensor:
         """The mixture's CDF at integer bin edges ``edge`` (broadcastable to (*batch, E)): edge j lies between
         the values j - 1 and j, so F(0) = 0, F(bins + 1) = 1 and F(j + 1) - F(j) is the mass of value j; edges past
-        bins + 1 (a code's unused symbols) have F = 1. Elementwise arithmetic only: equal parameters give bit-equal
-        results in any process."""
+        bins + 1 (a code's unused symbols) have F = 1. Separate elementwise operations only, so that under
+        :mod:`vaekit.codec.exact` every machine computes the same bits."""
         position = (torch.arange(self.bins + 2, dtype=self.loc.dtype) - 0.5) / self.bins
         position[0], position[-1] = -math.inf, math.inf
         t = position[edge.clamp(max=self.bins + 1)]
-        shape = torch.broadcast_shapes(edge.shape, (*self.batch_shape, 1))
-        cdf, component = torch.zeros(shape, dtype=self.loc.dtype), torch.empty(shape, dtype=self.loc.dtype)
+        cdf = torch.zeros(torch.broadcast_shapes(edge.shape, (*self.batch_shape, 1)), dtype=self.loc.dtype)
         for weight, loc, inv_scale in self._components.unbind(1):
-            torch.sub(t, loc[..., None], out=component).mul_(inv_scale[..., None]).sigmoid_()
-            cdf.addcmul_(weight[..., None], component)
+            cdf = cdf + weight[..., None] * torch.sigmoid((t - loc[..., None]) * inv_scale[..., None])
         return cdf
 
     @property
