@@ -345,13 +345,26 @@ def own_data(r: dict) -> str:
                       "others bits/element"], rows) + text + "\n")
 
 
+def portability(r: dict) -> str:
+    """Files that decode anywhere: same bytes and exact decodes across threads and instruction sets, and the cost."""
+    encoders = round(row_count ** 0.5) if (row_count := r["rows"][0]["decodes"]) else 0
+    rows = [[row["model"], f"the same bytes from all {encoders}" if row["files"] == 1
+             else f"{row['files']} different files from {encoders}", f"**{row['exact']} / {row['decodes']}**"
+             + (f" ({'; '.join(row['other_outcomes'])})" if row["other_outcomes"] else ""),
+             f"{row['compress_images_per_s']:,.0f}", f"{row['decompress_images_per_s']:,.0f}",
+             f"{row['elbo_images_per_s']:,.0f}"] for row in r["rows"]]
+    return ("## Files that decode anywhere\n\n" + _header(r) + "\n" + r["setting"] + ".\n\n"
+            + _table(["model", "files written", "decodes exact", "compress images/s", "decompress images/s",
+                      "float32 ELBO pass images/s (baseline)"], rows) + "\n")
+
+
 SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits, "compression": compression, "family": family,
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
             "bnn": bayes_by_backprop, "text": text,
             "audio": audio, "scale": scale,
-            "explorer": explorer, "own_data": own_data}
+            "explorer": explorer, "own_data": own_data, "portability": portability}
 
 
 def main() -> None:

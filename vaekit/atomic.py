@@ -7,6 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` less the process's umask: what ``open`` would give a new file (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp)`` to fill a temporary file, then move it onto ``path`` in one step."""
     path = Path(path)
@@ -14,6 +21,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, umask_mode())
         write(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

@@ -346,7 +346,8 @@ def cmd_compress(args: argparse.Namespace) -> None:
     model = load(args.model)
     if isinstance(model, TextModel):
         return _compress_text(model, args)
-    x, source, names = read_inputs(args.inputs, model.data_shape, keep_names=not args.no_names)
+    x, source, names = read_inputs(args.inputs, model.data_shape, keep_names=not args.no_names,
+                                   lossless=args.mode == "lossless")
     source["model"] = model_reference(args.model, args.output)
     labels = None if args.labels is None else read_labels(Path(args.labels))
     if labels is None and model.conditional:  # a labelled folder: each image's class is the folder it sits in
@@ -382,6 +383,7 @@ def _find_model(recorded: object, compressed: Path) -> Path | None:
 
 
 def cmd_decompress(args: argparse.Namespace) -> None:
+    from vaekit.atomic import atomic_write
     from vaekit.codec import decompress, read_header
     from vaekit.codec.files import write_outputs
     from vaekit.saving import load
@@ -401,7 +403,7 @@ def cmd_decompress(args: argparse.Namespace) -> None:
         from vaekit.codec.text import decompress_text
 
         text = decompress_text(load(model_dir), data, progress=True)
-        Path(args.output).write_text(text, encoding="utf-8")
+        atomic_write(Path(args.output), lambda tmp: tmp.write_text(text, encoding="utf-8"))
         print(f"{args.output}: {header.count} lines of text")
         return
     x, labels = decompress(load(model_dir), data, progress=True, return_labels=True)

@@ -11,6 +11,8 @@ import binascii
 import lzma
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -18,8 +20,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vaekit.atomic import umask_mode
 from vaekit.codec.container import CodecError, Header
-from vaekit.data.user_files import image_files, read_image
+from vaekit.data.user_files import image_depth, image_files, read_image
 
 
 def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -35,14 +38,42 @@ def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
             found.append((path, path.name))
         else:
             raise CodecError(f"input '{path}' does not exist")
-    names = [name for _, name in found]
-    if len(set(names)) != len(names):
-        raise CodecError("two inputs have the same name; put them in one folder or rename one")
+    check_output_paths([name for _, name in found])
     return found
 
 
-def _read_exact(path: Path, data_shape: tuple[int, ...]) -> np.ndarray:
-    image = read_image(path, None, "resize", "L" if data_shape[0] == 1 else "RGB")  # never resized: lossless
+def output_path(name: object) -> PurePosixPath:
+    """Where decompression writes an image named ``name``: the name as a PNG, refused if it would leave the
+    output folder."""
+    path = PurePosixPath(str(name))
+    if not str(name) or path.is_absolute() or ".." in path.parts or "\\" in str(name):
+        raise CodecError(f"the file names an unsafe output path {str(name)[:80]!r}")
+    return path.with_suffix(".png")
+
+
+def check_output_paths(names: list[str]) -> list[PurePosixPath]:
+    """The output paths of ``names``, refused where two would be one file on a case-insensitive file system, or
+    one file would sit where another needs a folder."""
+    paths = [output_path(name) for name in names]
+    owner: dict[str, str] = {}
+    for name, path in zip(names, paths):
+        key = path.as_posix().casefold()
+        if key in owner:
+            raise CodecError(f"'{owner[key]}' and '{name}' would both decompress to {path}: rename one")
+        owner[key] = name
+    for name, path in zip(names, paths):
+        for parent in path.parents[:-1]:
+            if parent.as_posix().casefold() in owner:
+                raise CodecError(f"'{owner[parent.as_posix().casefold()]}' would decompress to {parent}, where "
+                                 f"'{name}' needs a folder: rename one")
+    return paths
+
+
+def _read_exact(path: Path, data_shape: tuple[int, ...], lossless: bool) -> np.ndarray:
+    if lossless and image_depth(path) > 8:
+        raise CodecError(f"{path} is a 16-bit image; lossless coding keeps 8 bits per pixel, so it would not come "
+                         "back as it is: convert it to 8 bits first, or compress it --mode lossy")
+    image = read_image(path, None, "resize", "L" if data_shape[0] == 1 else "RGB")  # never resized
     if image.shape != data_shape:
         raise CodecError(f"{path}: the image is {image.shape[2]}x{image.shape[1]}; the model codes "
                          f"{data_shape[2]}x{data_shape[1]} images")
@@ -140,10 +171,11 @@ def folder_labels(names: list[str], classes: list[str]) -> np.ndarray | None:
     return np.array([classes.index(f) for f in folders], dtype=np.int64)  # type: ignore[arg-type]
 
 
-def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...],
-                keep_names: bool = True) -> tuple[torch.Tensor, dict[str, Any], list[str]]:
+def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...], keep_names: bool = True,
+                lossless: bool = True) -> tuple[torch.Tensor, dict[str, Any], list[str]]:
     """The batch (N, *data_shape) in [0, 1] to compress, the ``source`` notes to keep in the header (the names
-    packed, unless not ``keep_names``: decompression then numbers the files) and the inputs' names."""
+    packed, unless not ``keep_names``: decompression then numbers the files) and the inputs' names. 16-bit images
+    are scaled to 8 bits, and refused when ``lossless``."""
     given = [Path(p) for p in paths]
     if not given:
         raise CodecError("no inputs given")
@@ -155,7 +187,7 @@ def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...],
     if len(data_shape) != 3 or data_shape[0] not in (1, 3):
         raise CodecError(f"this model's data has shape {data_shape}, not images; give a .npy array")
     found = _image_files(given)
-    pixels = np.stack([_read_exact(path, data_shape) for path, _ in found])
+    pixels = np.stack([_read_exact(path, data_shape, lossless) for path, _ in found])
     names = [name for _, name in found]
     source: dict[str, Any] = {"kind": "images"}
     if keep_names:
@@ -179,19 +211,56 @@ def labels_path(out: Path) -> Path:
     return out.with_suffix(".labels.npy") if out.suffix == ".npy" else out / "labels.npy"
 
 
-def _safe_name(name: object) -> PurePosixPath:
-    path = PurePosixPath(str(name))
-    if not str(name) or path.is_absolute() or ".." in path.parts or "\\" in str(name):
-        raise CodecError(f"the file names an unsafe output path {name!r}")
-    return path.with_suffix(".png")
-
-
 def write_outputs(x: torch.Tensor, header: Header, out: str | Path, labels: np.ndarray | None = None) -> list[Path]:
     """Write the decoded batch in the form it was given: images into the folder ``out``, or the array ``out``;
-    a conditional model's labels go to :func:`labels_path`."""
+    a conditional model's labels go to :func:`labels_path`. Everything is written into a staging folder beside
+    ``out`` first and moved into place only when all of it is written: on failure, nothing is left."""
     out = Path(out)
-    written = [] if labels is None else [_write_labels(labels, labels_path(out))]
-    return written + _write_items(x, header, out)
+    array = header.source.get("kind") == "npy" or out.suffix == ".npy"
+    names = None if array else [p.as_posix() for p in check_output_paths(_names(header, len(x)))]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial"))
+    try:
+        staged = stage / out.name if array else stage
+        files: list[Path] = []
+        if labels is not None:
+            files.append(_write_labels(labels, labels_path(staged)))
+        files += [_write_array(x, header, staged)] if array else _write_images(x, names or [], staged)
+        return _move_into_place(stage, out, [f.relative_to(stage) for f in files], whole=not array)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _names(header: Header, count: int) -> list[str]:
+    source = header.source
+    if "names_xz" in source:
+        return unpack_names(source["names_xz"], count)
+    names = source.get("names") or [f"{i:06d}" for i in range(count)]
+    if len(names) != count:
+        raise CodecError(f"the file lists {len(names)} names for {count} items")
+    return [str(name) for name in names]
+
+
+def _move_into_place(stage: Path, out: Path, files: list[Path], whole: bool) -> list[Path]:
+    """Move the staged ``files`` (relative to ``stage``) to the same places under ``out.parent`` (an array) or
+    ``out`` (a folder of images): the staging folder is renamed onto a folder that is not there yet, else each
+    file is moved after every target has been checked."""
+    base = out if whole else out.parent
+    targets = [base / f for f in files]
+    if whole and not out.exists():
+        os.chmod(stage, umask_mode(0o777))
+        os.rename(stage, out)
+        return targets
+    if whole and not out.is_dir():
+        raise CodecError(f"{out} exists and is not a folder; give another output folder")
+    for file, target in zip(files, targets):
+        blocked = [target] if target.is_dir() else [base / p for p in file.parents if (base / p).is_file()]
+        if blocked:
+            raise CodecError(f"{blocked[0]} is in the way of {file}: move it, or give another output folder")
+    for staged, target in zip(files, targets):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(stage / staged, target)
+    return targets
 
 
 def _write_labels(labels: np.ndarray, path: Path) -> Path:
@@ -200,37 +269,32 @@ def _write_labels(labels: np.ndarray, path: Path) -> Path:
     return path
 
 
-def _write_items(x: torch.Tensor, header: Header, out: Path) -> list[Path]:
+def _write_array(x: torch.Tensor, header: Header, out: Path) -> Path:
     source = header.source
-    if source.get("kind") == "npy" or out.suffix == ".npy":
-        try:
-            dtype = np.dtype(source.get("dtype", "<f4"))
-        except TypeError:
-            dtype = np.dtype("O")
-        if dtype.kind not in "biuf":
-            raise CodecError(f"the file names an unsupported array dtype {source.get('dtype')!r}")
-        shape = source.get("shape", list(x.shape))
-        if header.mode == "lossy" and dtype.kind != "f" and dtype != np.uint8:
-            dtype = np.dtype("<f4")  # integers other than 8-bit pixels cannot hold a reconstruction
-        if header.mode == "lossless":  # the levels exactly, as the input held them: k / 255 in the input's dtype
-            levels = np.round(x.double().numpy() * 255.0)
-            array = levels.astype(dtype) if dtype == np.uint8 else (levels / 255.0).astype(dtype)
-        else:
-            values = x.double().numpy()
-            array = values.astype(dtype) if dtype.kind == "f" else np.round(values * 255.0).astype(dtype)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        np.save(out, array.reshape(shape), allow_pickle=False)
-        return [out]
-    if "names_xz" in source:
-        names = unpack_names(source["names_xz"], len(x))
+    try:
+        dtype = np.dtype(source.get("dtype", "<f4"))
+    except TypeError:
+        dtype = np.dtype("O")
+    if dtype.kind not in "biuf":
+        raise CodecError(f"the file names an unsupported array dtype {source.get('dtype')!r}")
+    shape = source.get("shape", list(x.shape))
+    if header.mode == "lossy" and dtype.kind != "f" and dtype != np.uint8:
+        dtype = np.dtype("<f4")  # integers other than 8-bit pixels cannot hold a reconstruction
+    if header.mode == "lossless":  # the levels exactly, as the input held them: k / 255 in the input's dtype
+        levels = np.round(x.double().numpy() * 255.0)
+        array = levels.astype(dtype) if dtype == np.uint8 else (levels / 255.0).astype(dtype)
     else:
-        names = source.get("names") or [f"{i:06d}" for i in range(len(x))]
-    if len(names) != len(x):
-        raise CodecError(f"the file lists {len(names)} names for {len(x)} items")
+        values = x.double().numpy()
+        array = values.astype(dtype) if dtype.kind == "f" else np.round(values * 255.0).astype(dtype)
+    np.save(out, array.reshape(shape), allow_pickle=False)
+    return out
+
+
+def _write_images(x: torch.Tensor, names: list[str], out: Path) -> list[Path]:
     pixels = np.round(x.double().numpy() * 255.0).astype(np.uint8)
     written = []
     for name, item in zip(names, pixels):
-        path = out / _safe_name(name)
+        path = out / name
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(item[0] if item.shape[0] == 1 else item.transpose(1, 2, 0)).save(path)
         written.append(path)

@@ -84,23 +84,56 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+MAX_PIXELS = 64_000_000  # an image file claiming more is refused before it is decoded (a 48 KB PNG can claim 400 MP)
+
+
 @contextmanager
 def _opened_image(path: Path | BinaryIO) -> Iterator[Image.Image]:
     """``Image.open``, with anything unreadable, here or in the caller's work on the image, as one clear error."""
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:  # known from the header, before any pixel is decoded
+                where = f"{path}: the" if isinstance(path, (str, Path)) else "The uploaded"
+                raise ValueError(f"{where} image is {image.width}x{image.height} pixels "
+                                 f"({image.width * image.height / 1e6:.0f} megapixels); vaekit reads images of at "
+                                 f"most {MAX_PIXELS // 1_000_000} megapixels")
             yield image
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         if not isinstance(path, (str, Path)):
             raise ValueError("the uploaded file is not a readable PNG or JPEG image") from None
         raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None
+
+
+DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # PIL's modes of 16-bit (and 32-bit integer) grey images
+
+
+def bits_per_channel(image: Image.Image) -> int:
+    """16 for a 16-bit grey image (PIL has no 16-bit colour mode: it reads those as 8 bits), else 8."""
+    return 16 if image.mode in DEEP_MODES else 8
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image scaled to 8 bits (v / 257, so 65535 is 255), not clipped as ``convert("L")`` does;
+    other images as they are."""
+    if image.mode not in DEEP_MODES:
+        return image
+    values = np.asarray(image).astype(np.int64)
+    if values.min(initial=0) < 0 or values.max(initial=0) > 65535:
+        raise ValueError("the image holds values outside 0..65535, not a 16-bit image")
+    return Image.fromarray(np.round(values / 257.0).astype(np.uint8))
+
+
+def image_depth(path: Path) -> int:
+    """Bits per channel of an image file, from its header (:func:`bits_per_channel`)."""
+    with _opened_image(path) as image:
+        return bits_per_channel(image)
 
 
 def read_image(path: Path | BinaryIO, size: tuple[int, int] | None, resize: str, mode: str) -> np.ndarray:
     """One image (a file, or bytes in memory) as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to
     ``size`` unless it is None."""
     with _opened_image(path) as opened:
-        image = opened.convert(mode)
+        image = _eight_bit(opened).convert(mode)
         if size is not None and image.size != (size[1], size[0]):
             height, width = size
             if resize == "center-crop":
@@ -131,7 +164,7 @@ def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
     labelled = classes != ["."]
     first_mode, first_size = _probe(files[0])
     if channels is None:
-        channels = 1 if first_mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+        channels = 1 if first_mode in ("1", "L", "LA", "F", *DEEP_MODES) else 3
     if image_size is None:
         image_size = first_size
         sizes = {_probe(p)[1] for p in files}
