@@ -21,9 +21,10 @@ from common import ROOT, save_result, use_shared_data
 
 use_shared_data()
 
-from vaekit import VAE, DataConfig, MixturePriorVAE, load_data  # noqa: E402
+from vaekit import VAE, DataConfig, load_data  # noqa: E402
 from vaekit.data.dataset import Split  # noqa: E402
 from vaekit.evaluate import mean_elbo  # noqa: E402
+from vaekit.models import MixturePriorVAE  # noqa: E402
 
 SETTINGS = [(2, "avx512"), (1, "avx512"), (2, "avx2"), (1, "default")]
 ITEMS = 1000

@@ -10,6 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as load_weights
@@ -19,7 +20,8 @@ from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
 from vaekit.config import DataRecord, ModelConfig
 from vaekit.data.tokenizer import Tokenizer, load_tokenizer
-from vaekit.models import LatentVariableModel, TextModel, build_model
+from vaekit.models import MODELS, LatentVariableModel, TextModel, build_model
+from vaekit.models.registry import skeleton
 
 FORMAT = "vaekit-model"
 FORMAT_VERSION = 1
@@ -74,8 +76,10 @@ def read_config(directory: Path) -> dict:
         raise ModelFileError(f"{directory} is not a saved vaekit model: {CONFIG_FILE} is missing")
     try:
         meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{path} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path} is nested too deeply to be a model config") from None
+    except ValueError as error:  # bad JSON or UTF-8, or a number of thousands of digits
+        raise ModelFileError(f"{path} is not valid JSON ({str(error).splitlines()[0][:200]})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a vaekit model config (no format '{FORMAT}')")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -103,10 +107,13 @@ def load(directory: str | Path) -> LatentVariableModel:
         state = load_weights(raw)
     except (SafetensorError, OSError) as error:
         raise ModelFileError(f"{weights} is not a readable safetensors file ({error})") from None
-    model = build_model(config)
-    expected = model.state_dict()
+    shapes = skeleton(config) if config.name in MODELS else None  # the config's shapes, before memory is spent
+    expected = (shapes or build_model(config)).state_dict()
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise ModelFileError(f"{weights} holds weights of another architecture than {CONFIG_FILE} describes")
+    if any(t.is_floating_point() and not bool(torch.isfinite(t).all()) for t in state.values()):
+        raise ModelFileError(f"{weights} holds NaN or infinite weights: the model diverged before it was saved")
+    model = build_model(config)
     model.load_state_dict(state)
     if meta.get("trained_on") is not None:
         try:

@@ -21,6 +21,9 @@ from vaekit.codec.container import (
     CodecError,
     DecodeMismatch,
     Header,
+    batch_limit,
+    catch_panic,
+    check_decodable,
     content_sha256,
     mismatch,
     pack,
@@ -156,6 +159,7 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         raise CodecError(f"batch_size must be between 1 and {MAX_BATCH}, not {batch_size}")
     x = _as_batch(model, x)
     y = _labels(model, labels, len(x))
+    batch_size = batch_limit(batch_size, tuple(model.data_shape))
     with exact_model(model) as twin:
         if codes:
             fields, words, content = _encode_codes(twin, x, mode == "lossless", batch_size, progress)
@@ -221,6 +225,7 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
     """The batch (N, *data_shape) that :func:`compress` coded: the input exactly (lossless) or its reconstruction.
     With ``return_labels``: (x, labels), labels (N,) int32 for a conditional model, else None."""
     header, payload = unpack(data)
+    check_decodable(header)
     expected = model_sha256(model)
     if header.model_sha256 != expected:
         raise CodecError(f"this file was made with the model whose weights and config have SHA-256 "
@@ -246,10 +251,8 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
         raise CodecError(mismatch(header)) from None
     except CodecError:
         raise
-    except BaseException as error:  # constriction reports a Rust panic as a BaseException, not an Exception
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise CodecError(f"the payload does not decode ({type(error).__name__}: {error})") from None
+    except BaseException as error:
+        raise catch_panic(error) from None
     result = result.float()
     if content_sha256(header, *content) != header.content_sha256:
         raise CodecError(mismatch(header))

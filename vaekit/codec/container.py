@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import struct
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vaekit import __version__
+from vaekit.limits import check_fits
 
 MAGIC = b"\x89VAEKIT\n"
 FORMAT_VERSION = 2  # 2: coding distributions computed identically on every machine (vaekit.codec.exact)
 WRITTEN_BY = f"vaekit {__version__}, torch {torch.__version__.split('+')[0]}"
 MAX_HEADER_BYTES = 16 << 20
 MAX_BATCH = 1 << 16  # items per network pass
+MAX_BATCH_ELEMENTS = 1 << 22  # data elements per network pass: its coding tables stay under about 1 GB
 MAX_SYMBOLS = 1 << 16  # lossy: the widest range of latent symbols (a table of 2^8 + 1 edges per digit)
 _DIGEST_BYTES = 32
 
@@ -71,6 +74,8 @@ class Header(BaseModel):
     final_newline: bool | None = None  # text: whether the last line ends in a newline
     tokenizer_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")  # text: the model's tokenizer
     written_by: str | None = Field(default=None, max_length=200)  # the vaekit and torch that wrote the file
+    longest_line: int | None = Field(default=None, ge=1, le=1 << 16)  # text: tokens of the longest line, </s> too
+    longest_word: int | None = Field(default=None, ge=0, le=1 << 16)  # text: bytes of the longest spelled-out word
 
     @model_validator(mode="after")
     def _consistent(self) -> Header:
@@ -79,12 +84,17 @@ class Header(BaseModel):
             raise ValueError(f"batch sizes {list(self.batches)[:8]}... do not add up to the item count {self.count}")
         if any(s < 1 or s > 1 << 16 for s in self.item_shape):
             raise ValueError(f"implausible item shape {self.item_shape}")
+        if self.batches and max(self.batches) * math.prod(self.item_shape) > MAX_BATCH_ELEMENTS:
+            raise ValueError(f"a batch of {max(self.batches)} items of shape {self.item_shape} is more than "
+                             f"{MAX_BATCH_ELEMENTS:,} elements per network pass")
         if self.mode == "lossless" and ((self.alphabet is None and self.kind == "array")
                                         or (self.precision is None and self.latent == "buckets")):
             raise ValueError("a lossless header needs the latent precision and the alphabet")
         if self.kind == "text" and (self.mode != "lossless" or self.final_newline is None
-                                    or self.tokenizer_sha256 is None):
-            raise ValueError("a text header is lossless and records the final newline and the tokenizer")
+                                    or self.tokenizer_sha256 is None or self.longest_line is None
+                                    or self.longest_word is None):
+            raise ValueError("a text header is lossless and records the final newline, the tokenizer and the "
+                             "longest line and word")
         if self.mode == "lossy" and self.latent == "buckets" and (self.step is None or self.symbol_range is None
                                                                   or self.batches):
             raise ValueError("a lossy header needs the quantization step and the symbol range, and no batches")
@@ -105,6 +115,39 @@ def content_sha256(header: Header, *arrays: np.ndarray | None) -> str:
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
+
+
+def _first_line(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return line if len(line) <= 200 else line[:200] + "..."
+
+
+def batch_limit(max_batch: int, item_shape: tuple[int, ...]) -> int:
+    """The most items per network pass: ``max_batch``, fewer for large items (:data:`MAX_BATCH_ELEMENTS`)."""
+    elements = math.prod(item_shape)
+    if elements > MAX_BATCH_ELEMENTS:
+        raise CodecError(f"items of shape {item_shape} ({elements:,} elements) are too large to code; the most is "
+                         f"{MAX_BATCH_ELEMENTS:,} elements per item")
+    return max(1, min(max_batch, MAX_BATCH_ELEMENTS // elements))
+
+
+def catch_panic(error: BaseException) -> CodecError:
+    """constriction reports a Rust panic as a ``BaseException``: that one becomes a :class:`CodecError`; any
+    other (a caller's timeout, KeyboardInterrupt) is raised again."""
+    if type(error).__name__ != "PanicException" and not isinstance(error, Exception):
+        raise error
+    return CodecError(f"the payload does not decode ({type(error).__name__}: {_first_line(error)})")
+
+
+def check_decodable(header: Header) -> None:
+    """Refuse, before any allocation, a file whose claimed items would not fit in this machine's memory."""
+    elements = header.count * math.prod(header.item_shape)
+    try:
+        check_fits(elements * 16.0, f"the file's {header.count:,} items of shape {header.item_shape}")
+    except ValueError as error:
+        raise CodecError(str(error)) from None
 
 
 def pack(header: Header, payload: bytes) -> bytes:
@@ -141,6 +184,6 @@ def unpack(data: bytes) -> tuple[Header, bytes]:
         raise CodecError("the file's payload length is inconsistent with its size")
     try:
         header = Header.model_validate(json.loads(body[fixed:fixed + head_len].decode()))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValidationError) as error:
-        raise CodecError(f"the file's header is invalid ({str(error).splitlines()[0]})") from None
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, a 5,000-digit number, deep nesting, a field
+        raise CodecError(f"the file's header is invalid ({_first_line(error)})") from None
     return header, body[fixed + head_len + 8:]

@@ -29,6 +29,7 @@ from vaekit.codec.latent_buckets import normal_bucket_masses
 from vaekit.models.base import LatentVariableModel
 
 _MIN_STD = 0.1  # in symbol units: a dimension whose code never changes costs almost nothing
+_CHUNK = 4096  # items per table
 
 
 def latent_codes(model: LatentVariableModel, x: torch.Tensor, step: float, batch_size: int,
@@ -71,12 +72,19 @@ def _entropy_model(shape: tuple[int, int], step: float, fitted: tuple[tuple[floa
     return TwoDigits(bits_for(values)), masses
 
 
+def _chunks(count: int) -> list[slice]:
+    return [slice(i, min(i + _CHUNK, count)) for i in range(0, count, _CHUNK)]
+
+
 def encode(codes: np.ndarray, step: float, fitted: tuple[tuple[float, float], ...] | None,
            symbol_range: tuple[int, int], labels: np.ndarray | None = None, classes: int = 0) -> np.ndarray:
-    """ANS words for the codes (N, D) and, for a conditional model, their labels (N,) out of ``classes``."""
+    """ANS words for the codes (N, D), in chunks of items (the decoder's tables stay small whatever N), and, for a
+    conditional model, their labels (N,) out of ``classes``."""
     coder = constriction.stream.stack.AnsCoder()
-    digits, masses = _entropy_model(codes.shape, step, fitted, symbol_range)
-    digits.encode(coder, (codes - symbol_range[0]).reshape(-1), masses)
+    for rows in reversed(_chunks(len(codes))):
+        chunk = codes[rows]
+        digits, masses = _entropy_model(chunk.shape, step, fitted, symbol_range)
+        digits.encode(coder, (chunk - symbol_range[0]).reshape(-1), masses)
     if labels is not None:
         coder.encode_reverse(labels.astype(np.int32), label_code(classes))
     return coder.get_compressed()
@@ -87,8 +95,11 @@ def decode(words: np.ndarray, shape: tuple[int, int], step: float, fitted: tuple
     """The codes (N, D) that :func:`encode` turned into ``words``, and their labels if ``classes``."""
     coder = constriction.stream.stack.AnsCoder(words)
     labels = coder.decode(label_code(classes), shape[0]) if classes else None
-    digits, masses = _entropy_model(shape, step, fitted, symbol_range)
-    return (digits.decode(coder, masses) + symbol_range[0]).reshape(shape), labels
+    codes = np.empty(shape, dtype=np.int32)
+    for rows in _chunks(shape[0]):
+        digits, masses = _entropy_model((rows.stop - rows.start, shape[1]), step, fitted, symbol_range)
+        codes[rows] = (digits.decode(coder, masses) + symbol_range[0]).reshape(-1, shape[1])
+    return codes, labels
 
 
 @torch.no_grad()

@@ -21,7 +21,10 @@ from vaekit.codec.container import (
     MAX_BATCH,
     WRITTEN_BY,
     CodecError,
+    DecodeMismatch,
     Header,
+    catch_panic,
+    check_decodable,
     content_sha256,
     mismatch,
     pack,
@@ -95,17 +98,18 @@ def _encode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE,
 
 
 def _decode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE, tokenizer: WordTokenizer, size: int,
-                  index: np.ndarray, buckets: LatentBuckets, spelling: constriction.stream.model.Categorical
-                  ) -> tuple[list[list[str]], torch.Tensor]:
-    """Pop a batch's lines (as words) and their token ids (size, T)."""
+                  index: np.ndarray, buckets: LatentBuckets, spelling: constriction.stream.model.Categorical,
+                  header: Header) -> tuple[list[list[str]], torch.Tensor]:
+    """Pop a batch's lines (as words) and their token ids (size, T); a line or a spelled word longer than the
+    header's longest is refused at once."""
     state = model.decoder.initial_state(buckets.centres(index), size)
     token = torch.full((size,), BOS_ID)
     done = torch.zeros(size, dtype=torch.bool)
     columns: list[torch.Tensor] = []
     words: list[list[str]] = [[] for _ in range(size)]
     while not done.all():
-        if len(columns) >= _MAX_STEPS:
-            raise CodecError("a line does not end: the file does not match this model")
+        if len(columns) >= (header.longest_line or 0):
+            raise DecodeMismatch("a line runs past the file's longest line")
         h, state = model.decoder.advance(token, state)
         active = torch.nonzero(~done).squeeze(1).numpy()
         popped = coder.decode(_CATEGORICAL, _probabilities(model, h)[active])
@@ -113,8 +117,10 @@ def _decode_batch(coder: constriction.stream.stack.AnsCoder, model: SentenceVAE,
         token[active] = torch.from_numpy(popped.astype(np.int64))
         for row, t in zip(active, popped):
             if t == UNK_ID:
-                spelled = []
+                spelled: list[int] = []
                 while (b := int(coder.decode(spelling))) != SPELLING_END:
+                    if len(spelled) >= (header.longest_word or 0):
+                        raise DecodeMismatch("a spelled-out word runs past the file's longest word")
                     spelled.append(b)
                 words[row].append(bytes(spelled).decode("utf-8", errors="strict"))
             elif t != EOS_ID:
@@ -142,6 +148,10 @@ def compress_text(model: LatentVariableModel, text: str, precision: int = 12, ma
     if not 2 <= precision <= 16 or not 1 <= max_batch <= MAX_BATCH:
         raise CodecError(f"precision must be in 2..16 and max_batch in 1..{MAX_BATCH}")
     lines, final_newline = _lines(text)
+    longest = max(len(words) for words in lines) + 1
+    if longest > _MAX_STEPS:
+        raise CodecError(f"a line of {longest - 1:,} words is longer than the {_MAX_STEPS:,} tokens a line can have; "
+                         "split it")
     identity = model_sha256(model)
     with exact_model(model) as model:
         buckets, prior = latent_coding(model, precision)
@@ -159,7 +169,10 @@ def compress_text(model: LatentVariableModel, text: str, precision: int = 12, ma
             return taken
 
         batches = encode_in_batches(coder, len(lines), max_batch, code_batch, progress, "line")
-    header = Header(mode="lossless", kind="text", model_sha256=identity, item_shape=model.data_shape,
+    unknown = [len(w.encode()) for words in lines for w in words if w not in tokenizer.index]
+    header = Header(mode="lossless", kind="text", model_sha256=identity,
+                    longest_line=longest, longest_word=max(unknown, default=0),
+                    item_shape=model.data_shape,
                     count=len(lines), batches=tuple(batches), precision=precision, final_newline=final_newline,
                     tokenizer_sha256=tokenizer.sha256(), written_by=WRITTEN_BY, content_sha256="0" * 64,
                     source=source or {})
@@ -172,6 +185,7 @@ def decompress_text(model: LatentVariableModel, data: bytes, progress: bool = Fa
     """The text that :func:`compress_text` coded, exactly."""
     model, tokenizer = _text_model(model)
     header, payload = unpack(data)
+    check_decodable(header)
     if header.kind != "text":
         raise CodecError("this file holds arrays, not text: use vaekit.codec.decompress")
     if header.model_sha256 != model_sha256(model) or header.tokenizer_sha256 != tokenizer.sha256():
@@ -188,16 +202,16 @@ def decompress_text(model: LatentVariableModel, data: bytes, progress: bool = Fa
             with progress_bar(header.count, "decompressing", "line", progress) as bar:
                 for start, size in reversed_starts(list(header.batches)):
                     index = prior.pop(coder, size)
-                    words, x = _decode_batch(coder, model, tokenizer, size, index, buckets, spelling)
+                    words, x = _decode_batch(coder, model, tokenizer, size, index, buckets, spelling, header)
                     latent_code(model.encode(x), buckets, size, "posterior q(z|x)").push(coder, index)
                     lines[start:start + size] = [" ".join(w) for w in words]
                     bar.update(size)
+    except DecodeMismatch:
+        raise CodecError(mismatch(header)) from None
     except CodecError:
         raise
-    except BaseException as error:  # constriction reports a Rust panic as a BaseException
-        if isinstance(error, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise CodecError(f"the payload does not decode ({type(error).__name__}: {error})") from None
+    except BaseException as error:
+        raise catch_panic(error) from None
     text = "\n".join(lines) + ("\n" if header.final_newline else "")
     if content_sha256(header, _utf8(text)) != header.content_sha256 or \
             not np.array_equal(coder.get_compressed(), initial_words(buckets)):

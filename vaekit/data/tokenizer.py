@@ -152,5 +152,6 @@ def tokenizer_from_json(tree: dict[str, Any]) -> Tokenizer:
 def load_tokenizer(path: str | Path) -> Tokenizer:
     try:
         return tokenizer_from_json(json.loads(Path(path).read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{path} is not a readable tokenizer ({error})") from None
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        raise ValueError(f"{path} is not a readable tokenizer ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0][:200] if str(error) else ''})") from None

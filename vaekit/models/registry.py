@@ -4,6 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+import torch
+
+from vaekit.limits import check_fits
+
 if TYPE_CHECKING:
     from vaekit.config import ModelConfig
     from vaekit.models.base import LatentVariableModel
@@ -23,8 +27,39 @@ def register(name: str) -> Callable[[M], M]:
     return add
 
 
+_SIZE_FIELDS = ("data_shape", "latent_dim", "hidden", "channels", "codebook_size", "prior_components", "embedding_dim",
+                "vocab_size", "discriminator", "mixture_components")
+
+
 def build_model(config: "ModelConfig") -> "LatentVariableModel":
     """Instantiate the registered model that ``config.name`` names."""
     if config.name not in MODELS:
         raise ValueError(f"unknown model '{config.name}'; registered: {', '.join(sorted(MODELS))}")
+    check_size(config)
     return MODELS[config.name](config)
+
+
+def skeleton(config: "ModelConfig") -> "LatentVariableModel | None":
+    """The model built on PyTorch's meta device: its shapes without its memory (None for a model whose
+    construction reads values, which meta tensors lack: Pyro's autoregressive networks)."""
+    validate = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(False)
+    try:
+        with torch.device("meta"):
+            return MODELS[config.name](config)
+    except (RuntimeError, NotImplementedError):
+        return None
+    finally:
+        torch.distributions.Distribution.set_default_validate_args(validate)
+
+
+def check_size(config: "ModelConfig") -> None:
+    """Refuse, before allocating, a model whose training state (weights, gradients and Adam's two moments, float32)
+    would not fit in memory, naming its size fields."""
+    model = skeleton(config)
+    if model is None:
+        return
+    count = sum(p.numel() for p in model.parameters())
+    sizes = {k: v for k, v in config.model_dump().items() if k in _SIZE_FIELDS and v is not None}
+    check_fits(16.0 * count, f"a {config.name} of {count:,} parameters ("
+                             + ", ".join(f"model.{k}={str(v)[:60]}" for k, v in sizes.items()) + ")")

@@ -76,4 +76,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a vaekit checkpoint")
     if _digest(tensors) != metadata.get("sha256"):
         raise CheckpointError(f"{path} fails its checksum: the file is corrupt")
-    return _unpack(json.loads(metadata["state"]), tensors)
+    try:
+        return _unpack(json.loads(metadata["state"]), tensors)
+    except (KeyError, TypeError, ValueError, RecursionError) as error:
+        raise CheckpointError(f"{path} has an unreadable state ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0][:200] if str(error) else ''})") from None

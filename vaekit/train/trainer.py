@@ -30,7 +30,7 @@ from vaekit.models import LatentVariableModel, Loss
 from vaekit.nn.bayes import minibatch_weights
 from vaekit.progress import progress
 from vaekit.train import distributed
-from vaekit.train.checkpoint import load_checkpoint, save_checkpoint
+from vaekit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vaekit.train.metrics_log import MetricsLog
 from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
 
@@ -78,6 +78,16 @@ class TrainResult:
     seconds: float
     stopped: str                  # "completed", "early-stopping" or "time-budget"
     best_valid: float | None      # the best validation ELBO (the reconstruction term for models without one)
+
+
+def _check_counters(path: Path | None, counters: object, epochs: int, steps_per_epoch: int, total: int) -> None:
+    """A checkpoint's counters are refused unless they lie where this run's training could have been."""
+    expected = {"step": total, "epoch": epochs, "batch": steps_per_epoch}
+    if not isinstance(counters, dict) or any(not isinstance(counters.get(k), int) or isinstance(counters.get(k), bool)
+                                             or not 0 <= counters[k] <= most for k, most in expected.items()):
+        shown = {k: counters.get(k) for k in expected} if isinstance(counters, dict) else counters
+        raise CheckpointError(f"{path} holds counters {str(shown)[:200]} that this run cannot be at "
+                              f"({epochs} epochs of {steps_per_epoch} steps, {total} in all): it is not this run's")
 
 
 class Trainer:
@@ -131,11 +141,15 @@ class Trainer:
         for stale in [*folder.glob(f".{self.checkpoint_path.name}.*.tmp"), *folder.glob(".tmp*")]:
             stale.unlink()  # (the checkpoint itself is replaced atomically)
         state = load_checkpoint(self.checkpoint_path)
-        self.model.load_state_dict(state["model"])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-        for name, schedule in schedulers.items():
-            schedule.load_state_dict(state["schedulers"][name])
+        try:
+            self.model.load_state_dict(state["model"])
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizers"][name])
+            for name, schedule in schedulers.items():
+                schedule.load_state_dict(state["schedulers"][name])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(f"{self.checkpoint_path} does not hold this run's model and optimizer state "
+                                  f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from None
         rng = state["rng"]
         rank, size = distributed.world()
         if isinstance(rng, list) and len(rng) != size:
@@ -179,6 +193,7 @@ class Trainer:
             if self.checkpoint_path is None or not self.checkpoint_path.exists():
                 raise FileNotFoundError(f"nothing to resume: no checkpoint at {self.checkpoint_path}")
             counters, best = self._restore(schedulers)
+            _check_counters(self.checkpoint_path, counters, epochs, steps_per_epoch, total)
             log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
         else:
             torch.manual_seed(cfg.seed + distributed.world()[0])  # each rank its own noise
