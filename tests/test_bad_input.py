@@ -72,6 +72,27 @@ def _write_inputs(tmp: Path) -> None:
     (tmp / "list.yaml").write_text("- a\n- b\n")
     (tmp / "broken.yaml").write_text("model: {name: vae\n")
     (tmp / "a-file").write_text("plain text")
+    os.mkfifo(tmp / "fifo.npy")  # opening it for reading would wait for a writer forever
+    with open(tmp / "huge-header.npy", "wb") as f:  # a header claiming 10^11 images, and no data
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**11, 784)})
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8))
+    (tmp / "alias-bomb.yaml").write_text(bomb)
+    (tmp / "deep.yaml").write_text("model:\n  hidden: " + "[" * 5000 + "]" * 5000 + "\n")
+    Image.fromarray(np.full((28, 28), 1000, dtype=np.uint16)).save(tmp / "deep.png")
+    _png_bomb(tmp / "bomb.png")
+
+
+def _png_bomb(path: Path) -> None:
+    """A PNG of 20,000 x 20,000 one-bit pixels: about 50 KB that decode to 400 megapixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = zlib.compress(b"\0" * (20_000 * 2_501), 9)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20_000, 20_000, 1, 0, 0, 0, 0))
+                     + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
 
 
 def _damaged_models(tmp: Path, vae: Path) -> None:
@@ -98,6 +119,46 @@ def _damaged_models(tmp: Path, vae: Path) -> None:
     (tmp / "cut.vkz").write_bytes(whole[:len(whole) // 2])
     (tmp / "no-weights" / "model.safetensors").unlink()
     (tmp / "bad-config" / "config.json").write_text("{not json")
+    config = json.loads((vae / "config.json").read_text())
+    for name in ("nested-config", "huge-shape", "nan-weights"):
+        shutil.copytree(vae, tmp / name)
+    (tmp / "nested-config" / "config.json").write_text('{"model": ' + "[" * 5000 + "]" * 5000 + "}")
+    huge = {**config, "model": {**config["model"], "data_shape": [1, 10**6, 10**6]}}
+    (tmp / "huge-shape" / "config.json").write_text(json.dumps(huge))
+    from safetensors.torch import load_file
+    from safetensors.torch import save_file as save_torch
+
+    weights = load_file(str(vae / "model.safetensors"))
+    weights[next(iter(weights))].fill_(float("nan"))
+    save_torch(weights, str(tmp / "nan-weights" / "model.safetensors"))
+    config["weights_sha256"] = hashlib.sha256((tmp / "nan-weights" / "model.safetensors").read_bytes()).hexdigest()
+    (tmp / "nan-weights" / "config.json").write_text(json.dumps(config))
+    _forged_checkpoints(tmp, vae)
+
+
+def _forged_checkpoints(tmp: Path, vae: Path) -> None:
+    """Runs whose checkpoint holds a state that does not fit: a missing tensor, counters past the run's end, a
+    negative batch (each with the tensors' checksum recomputed, as a forger would)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file as save_torch
+
+    from vaekit.train.checkpoint import _digest
+
+    source = vae.parent / "checkpoints" / "last.safetensors"
+    with safe_open(str(source), framework="pt") as f:
+        metadata, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    for name, edit in [("missing-tensor", None), ("epoch-past-end", ("epoch", 10**6)), ("negative-batch",
+                                                                                         ("batch", -5))]:
+        run = tmp / name / "vae"
+        shutil.copytree(vae.parent, run)
+        state, forged = json.loads(metadata["state"]), dict(tensors)
+        if edit is None:
+            forged.pop(next(iter(forged)))
+        else:
+            counters = next(v for k, v in state["__dict__"] if k == "counters")["__dict__"]
+            next(pair for pair in counters if pair[0] == edit[0])[1] = edit[1]
+        save_torch(forged, str(run / "checkpoints" / "last.safetensors"),
+                   metadata={**metadata, "state": json.dumps(state), "sha256": _digest(forged)})
     (tmp / "no-config" / "config.json").unlink()
 
 
@@ -242,6 +303,48 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
         Case("configs", "an override of the wrong type", ["train", *TINY, "train.lr=fast", f"out_dir={out}"]),
         Case("configs", "an override that is not key=value", ["train", *TINY, "epochs", f"out_dir={out}"]),
         Case("configs", "load_config with an unknown key", call=lambda: load_config(t / "bad.yaml")),
+        Case("hostile and huge input", "a FIFO as the data .npy", ["train", *TINY, f"data.name={t}/fifo.npy",
+                                                                   f"out_dir={out}"]),
+        Case("hostile and huge input", "a FIFO as the labels of compress",
+             ["compress", str(vae), str(t / "mixed" / "grey.png"), "--labels", str(t / "fifo.npy"), "-o", f"{o}.vkz"]),
+        Case("hostile and huge input", "a FIFO to compress", ["compress", str(vae), str(t / "fifo.npy"),
+                                                              "-o", f"{o}.vkz"]),
+        Case("hostile and huge input", "a .npy header claiming 10^11 images", ["train", *TINY,
+                                                                               f"data.name={t}/huge-header.npy",
+                                                                               f"out_dir={out}"]),
+        Case("hostile and huge input", "a 400-megapixel PNG of 50 KB to reconstruct",
+             ["reconstruct", str(vae), str(t / "bomb.png"), "-o", f"{o}.png"]),
+        Case("hostile and huge input", "a 400-megapixel PNG of 50 KB to compress",
+             ["compress", str(vae), str(t / "bomb.png"), "-o", f"{o}.vkz"]),
+        Case("hostile and huge input", "a 16-bit PNG to compress losslessly",
+             ["compress", str(vae), str(t / "deep.png"), "-o", f"{o}.vkz"]),
+        Case("hostile and huge input", "a recipe that is a YAML alias bomb", ["train", "--config",
+                                                                              str(t / "alias-bomb.yaml")]),
+        Case("hostile and huge input", "a recipe nested 5,000 deep", ["train", "--config", str(t / "deep.yaml")]),
+        Case("hostile and huge input", "an override that is not valid YAML", ["train", *TINY,
+                                                                              "model.hidden=[200,200"]),
+        Case("hostile and huge input", "a seed of 2^70", ["train", *TINY, f"train.seed={2**70}", f"out_dir={out}"]),
+        Case("hostile and huge input", "a latent of 10^9 dimensions", ["train", *TINY, "model.latent_dim=1000000000",
+                                                                       f"out_dir={out}"]),
+        Case("hostile and huge input", "hidden layers of 10^6 units", ["train", *TINY, "model.hidden=[1000000,1000000]",
+                                                                       f"out_dir={out}"]),
+        Case("hostile and huge input", "a saved config.json nested 5,000 deep",
+             ["sample", str(t / "nested-config"), "-o", f"{o}.png"]),
+        Case("hostile and huge input", "a saved config.json with data_shape [1, 10^6, 10^6]",
+             ["sample", str(t / "huge-shape"), "-o", f"{o}.png"]),
+        Case("hostile and huge input", "NaN weights in a valid file", ["evaluate", str(t / "nan-weights")]),
+        Case("hostile and huge input", "a sample count of 10^9", ["sample", str(vae), "-n", "1000000000",
+                                                                  "-o", f"{o}.png"]),
+        Case("hostile and huge input", "--nrow 10^9", ["sample", str(vae), "--nrow", "1000000000", "-o", f"{o}.png"]),
+        Case("hostile and huge input", "interpolate --steps 10^7", ["interpolate", str(vae), "--steps", "10000000",
+                                                                    "-o", f"{o}.png"]),
+        Case("hostile and huge input", "evaluate --k 10^9", ["evaluate", str(vae), "--k", "1000000000"]),
+        Case("hostile and huge input", "--resume from a checkpoint missing a tensor",
+             ["train", *TINY, f"out_dir={t}/missing-tensor", "name=vae", "--resume"]),
+        Case("hostile and huge input", "--resume from a checkpoint at epoch 10^6",
+             ["train", *TINY, f"out_dir={t}/epoch-past-end", "name=vae", "--resume"]),
+        Case("hostile and huge input", "--resume from a checkpoint at batch -5",
+             ["train", *TINY, f"out_dir={t}/negative-batch", "name=vae", "--resume"]),
         Case("another kind of model", "classify with a VAE", ["classify", str(vae), "-n", "3"]),
         Case("another kind of model", "--class with an unconditional VAE", ["sample", str(vae), "--class", "3",
                                                                             "-o", f"{o}.png"]),
@@ -283,6 +386,8 @@ def _run(case: Case, out: Path) -> tuple[str, str]:
 
 
 def test_bad_input_everywhere(tmp_path: Path) -> None:
+    from vaekit.limits import gigabytes, physical_memory
+
     t = tmp_path
     _write_inputs(t)
     runs = t / "runs"
@@ -309,7 +414,8 @@ def test_bad_input_everywhere(tmp_path: Path) -> None:
             problems.append(f"{case.what}: wrote {sorted(p.name for p in out.iterdir())}")
         if case.accepted:
             outcome, message = f"{outcome}: {case.accepted}", message.splitlines()[-1] if message else ""
-        rows.setdefault(case.kind, []).append((case.what, command, outcome, message.replace(str(t), "<tmp>")))
+        shown = message.replace(str(t), "<tmp>").replace(gigabytes(physical_memory()), "<memory>")
+        rows.setdefault(case.kind, []).append((case.what, command, outcome, shown))
         for p in sorted(out.rglob("*"), reverse=True):
             p.rmdir() if p.is_dir() else p.unlink()
     assert not problems, "\n".join(problems)
@@ -327,8 +433,8 @@ def _render(rows: dict[str, list[tuple[str, str, str, str]]]) -> str:
              "Every command and the public loaders were given the inputs below by `tests/test_bad_input.py`, which "
              "writes this page and fails when it is out of date. Each refusal is one line on stderr with exit status "
              "2 (a function raises one exception with a one-line message), and nothing is left in the output "
-             "folder. `<tmp>` stands for the test's temporary folder. Kills, full disks and non-finite losses are "
-             "in [training](training.md).\n"]
+             "folder. `<tmp>` stands for the test's temporary folder and `<memory>` for the machine's memory. "
+             "Kills, full disks and non-finite losses are in [training](training.md).\n"]
     for kind, entries in rows.items():
         parts.append(f"## {kind[0].upper() + kind[1:]}\n\n| input | where | outcome | message |\n|---|---|---|---|")
         parts += [f"| {cell(what)} | {command} | {outcome} | {cell(message)} |" for what, command, outcome, message

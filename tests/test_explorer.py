@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -22,10 +23,35 @@ from vaekit.models import build_model
 from vaekit.run import model_config_for
 
 
+def _client(app: FastAPI) -> TestClient:
+    return TestClient(app, base_url="http://127.0.0.1")  # the explorer answers only its own host
+
+
 def _png(image: torch.Tensor) -> str:
     buffer = io.BytesIO()
     Image.fromarray((image[0].numpy() * 255).astype(np.uint8)).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _png_bomb() -> str:
+    """A PNG of 20,000 x 20,000 black pixels: a few hundred kilobytes that decode to 400 megapixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = zlib.compress(b"\0" * (20_000 * 2_501), 9)  # each row: filter byte + 20,000 one-bit pixels, padded
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20_000, 20_000, 1, 0, 0, 0, 0))
+           + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return base64.b64encode(png).decode()
+
+
+def test_only_its_own_host_is_answered(vae_app) -> None:  # type: ignore[no-untyped-def]
+    _, client = vae_app
+    assert client.get("/api/info").status_code == 200
+    assert client.get("/api/info", headers={"host": "rebound.example.com"}).status_code == 400
+    elsewhere = TestClient(client.app, base_url="http://explorer.lan")
+    assert elsewhere.get("/api/info").status_code == 400
 
 
 def _decoded_image(url: str) -> np.ndarray:
@@ -43,7 +69,7 @@ def vae_app(mnist):
     torch.manual_seed(0)
     model = VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[64])
     model.fit(mnist, epochs=2, progress=False)
-    return model, TestClient(create_app(model, mnist.test, "binarized-mnist"))
+    return model, _client(create_app(model, mnist.test, "binarized-mnist"))
 
 
 def test_info_page_and_generation(vae_app, mnist) -> None:  # type: ignore[no-untyped-def]
@@ -111,11 +137,16 @@ def test_malformed_and_oversized_requests(vae_app, mnist) -> None:  # type: igno
         ("/api/samples", {"n": 4, "label": 3}, 400, "not conditioned"),
         ("/api/decode", {"z": [0.0]}, 400, "needs 2 numbers"),
         ("/api/decode", {"z": [0.0, 1e9]}, 422, "less than or equal to 10"),
-        ("/api/decode", {"z": [0.0, "NaN"]}, 422, "finite"),
+        ("/api/decode", b'{"z": [0.0, NaN]}', 422, "finite"),
+        ("/api/decode", b'{"z": [Infinity, 0.0]}', 422, "finite"),
+        ("/api/samples", {"n": "16"}, 422, "valid integer"),
+        ("/api/samples", {"n": True}, 422, "valid integer"),
+        ("/api/analyze", {"input": {"file": "data:image/png;base64"}}, 400, "without its comma"),
+        ("/api/analyze", {"input": {"file": _png_bomb()}}, 400, "megapixels"),
         ("/api/interpolate", {"a": {"test": 0}, "b": {"test": 1}, "steps": 1}, 422, "greater than or equal to 2"),
         ("/api/classify", {"input": {"test": 0}}, 400, "no classifier"),
     ]
-    flat = TestClient(create_app(VAE(data_shape=(1, 28, 28), latent_dim=3, hidden=[8]), mnist.test))
+    flat = _client(create_app(VAE(data_shape=(1, 28, 28), latent_dim=3, hidden=[8]), mnist.test))
     response = flat.get("/api/latent-map")
     assert response.status_code == 400 and "2-D latent" in response.text
     for path, body, status, words in cases:
@@ -132,7 +163,7 @@ def test_classifier_gives_classes_with_uncertainty(mnist) -> None:  # type: igno
     model = build_model(ModelConfig(name="bnn", data_shape=(1, 28, 28), num_classes=10, hidden=[64],
                                     dataset_size=len(mnist.train)))
     model.fit(mnist, epochs=3, progress=False)
-    client = TestClient(create_app(model, mnist.test, "binarized-mnist"))
+    client = _client(create_app(model, mnist.test, "binarized-mnist"))
     assert not client.get("/api/info").json()["generative"]
     right = 0
     for i in range(20):
@@ -147,7 +178,7 @@ def test_classifier_gives_classes_with_uncertainty(mnist) -> None:  # type: igno
 def test_conditional_model_takes_a_label(mnist) -> None:  # type: ignore[no-untyped-def]
     model = build_model(ModelConfig(name="conditional-vae", data_shape=(1, 28, 28), num_classes=10, latent_dim=2,
                                     hidden=[32]))
-    client = TestClient(create_app(model, mnist.test, "binarized-mnist"))
+    client = _client(create_app(model, mnist.test, "binarized-mnist"))
     assert client.post("/api/samples", json={"n": 2}).status_code == 400  # which class?
     assert client.post("/api/samples", json={"n": 2, "label": 10}).status_code == 400
     assert len(client.post("/api/samples", json={"n": 2, "label": 4}).json()["items"]) == 2
@@ -161,7 +192,7 @@ def test_text_model_reads_and_compresses_sentences() -> None:
     config = ModelConfig(name="sentence-vae", likelihood="categorical", embedding_dim=16, hidden=[32], latent_dim=4)
     model = build_model(model_config_for(config, data))
     model.tokenizer = data.tokenizer
-    client = TestClient(create_app(model, data.test, "brown"))
+    client = _client(create_app(model, data.test, "brown"))
     assert all(isinstance(item["text"], str) for item in client.post("/api/samples", json={"n": 3}).json()["items"])
     sentence = "The jury said it did find that the city was well run ."
     out = client.post("/api/analyze", json={"input": {"text": sentence}}).json()
@@ -188,7 +219,7 @@ def test_audio_model_takes_a_wav_and_answers_with_sound() -> None:
     spec = log_mel(torch.from_numpy(read_audio(io.BytesIO(wav), audio)[None]), audio)
     model = build_model(ModelConfig(name="vae", architecture="conv", data_shape=(1, 64, 64), likelihood="gaussian",
                                     latent_dim=4, audio=audio))
-    client = TestClient(create_app(model, Split(spec.repeat(3, 1, 1, 1)), "espeak"))
+    client = _client(create_app(model, Split(spec.repeat(3, 1, 1, 1)), "espeak"))
     out = client.post("/api/analyze", json={"input": {"file": base64.b64encode(wav).decode()}}).json()
     for item in (out["input"], out["reconstruction"]):
         sound, rate = soundfile.read(io.BytesIO(base64.b64decode(item["audio"].split(",", 1)[1])))

@@ -92,3 +92,25 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+
+
+def test_overwrite_keeps_the_earlier_run_until_the_new_one_is_saved(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaekit import run as runs
+    from vaekit.config import load_config
+
+    config = load_config(None, ["data.limit=300", "data.validation=100", "model.hidden=[16]", "model.latent_dim=2",
+                                "train.epochs=1", "train.progress=false", "train.expected_steps=0", "evaluate.k=2",
+                                "evaluate.limit=20", "evaluate.samples=4", f"out_dir={tmp_path}", "name=r"])
+    runs.run(config)
+    earlier = (tmp_path / "r" / "model" / "model.safetensors").read_bytes()
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the new run dies before it has a checkpoint
+    monkeypatch.setattr(runs.Trainer, "fit", killed)
+    with pytest.raises(KeyboardInterrupt):
+        runs.run(config, overwrite=True)
+    assert (tmp_path / ".r.replaced" / "model" / "model.safetensors").read_bytes() == earlier
+    monkeypatch.undo()
+    runs.run(config, overwrite=True)
+    assert not (tmp_path / ".r.replaced").exists() and (tmp_path / "r" / "model" / "model.safetensors").exists()

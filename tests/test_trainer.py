@@ -40,6 +40,11 @@ def test_resume_equals_an_uninterrupted_run(mnist_binary, tmp_path) -> None:
              if json.loads(line)["split"] == "train"]
     assert steps == sorted(set(steps))  # no step logged twice after the resumes
 
+    def train_lines(run: str) -> list[dict]:
+        lines = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in line.items() if k != "seconds"} for line in lines if line["split"] == "train"]
+    assert train_lines("cut") == train_lines("whole")  # each line averages the same steps, resumed or not
+
 
 def test_non_finite_loss_stops_with_the_step(mnist_binary, tmp_path) -> None:
     model = _model()

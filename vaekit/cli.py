@@ -7,6 +7,7 @@ import logging
 import math
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,12 +25,22 @@ class _Parser(argparse.ArgumentParser):
 
 def _positive(text: str) -> int:
     try:
-        value = int(text)
+        value = int(text) if len(text) <= 20 else -1
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]}")
     return value
+
+
+def _at_most(most: int) -> Callable[[str], int]:
+    """A positive integer no larger than ``most``: a count whose memory would otherwise be allocated unchecked."""
+    def parse(text: str) -> int:
+        value = _positive(text)
+        if value > most:
+            raise argparse.ArgumentTypeError(f"expected at most {most:,}, got {value:,}")
+        return value
+    return parse
 
 
 def _data_config(model, name: str | None) -> DataConfig:  # type: ignore[no-untyped-def]
@@ -429,7 +440,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     data = _load_test_data(model, args.data)
     if data.data_shape != model.data_shape and data.kind != "tokens":
         raise ValueError(f"data '{data.name}' has shape {data.data_shape}, the model expects {model.data_shape}")
-    serve(model, data.test, data.name, args.host, args.port, model_reference(args.model))
+    serve(model, data.test, data.name, args.host, args.port, model_reference(args.model), args.allow_host)
 
 
 def cmd_data(args: argparse.Namespace) -> None:
@@ -476,15 +487,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data set whose test split to use (default: the data the model was trained on)")
     p.add_argument("--ood", help="classifiers: a data set whose test split is scored as out of distribution")
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
-    p.add_argument("--k", type=_positive, default=5000, help="importance samples per example (default 5000)")
+    p.add_argument("--k", type=_at_most(1_000_000), default=5000, help="importance samples per example (default 5000)")
     p.add_argument("--limit", type=_positive, help="evaluate the first N test examples only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", help="also write the report as JSON here")
 
     p = model_command("sample", "decode draws from the prior into a PNG grid (text models: print sentences)",
                       cmd_sample)
-    p.add_argument("-n", type=_positive, default=64, help="number of samples")
-    p.add_argument("--nrow", type=_positive, default=8)
+    p.add_argument("-n", type=_at_most(10_000), default=64, help="number of samples")
+    p.add_argument("--nrow", type=_at_most(1_000), default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--class", dest="class_", metavar="C",
                    help="a conditional model's class to draw, by name (a class folder's) or index (default: a row of "
@@ -502,18 +513,18 @@ def build_parser() -> argparse.ArgumentParser:
                        "data)")
         p.add_argument("-o", "--output", help=f"default {default}; audio: a folder (default {default[:-4]}); "
                        "text: also write the sentences here")
-        p.add_argument("--nrow", type=_positive, default=8)
+        p.add_argument("--nrow", type=_at_most(1_000), default=8)
         p.add_argument("--labels", nargs="+", metavar="C",
                        help="a conditional model's class of each input, in order, by name or index")
-    sub.choices["reconstruct"].add_argument("-n", type=_positive, default=32, help="test examples to use")
-    sub.choices["interpolate"].add_argument("--steps", type=_positive, default=10)
+    sub.choices["reconstruct"].add_argument("-n", type=_at_most(10_000), default=32, help="test examples to use")
+    sub.choices["interpolate"].add_argument("--steps", type=_at_most(1_000), default=10)
     sub.choices["interpolate"].add_argument("--method", choices=["linear", "slerp"], default="linear")
 
     p = model_command("classify", "predicted class and its probability (with its uncertainty, for classifiers)",
                       cmd_classify)
     p.add_argument("inputs", nargs="*", help="image files (default: test examples of --data)")
     p.add_argument("--data", help="default: the data the model was trained on")
-    p.add_argument("-n", type=_positive, default=20, help="test examples to classify")
+    p.add_argument("-n", type=_at_most(100_000), default=20, help="test examples to classify")
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
 
     p = model_command("compress", "compress images, a .npy array or (text models) a text file into one file",
@@ -544,6 +555,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8000)
     p.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine "
                    "only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to NAME (a host name others use to reach it; repeatable)")
     p.add_argument("--data", help="the data set whose test examples the page offers (default: the model's training "
                    "data)")
     p.set_defaults(func=cmd_serve)

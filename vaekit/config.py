@@ -6,6 +6,7 @@ A run is a :class:`RunConfig`: what data, which model, how to train, how to eval
 from __future__ import annotations
 
 import math
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +45,7 @@ class DataConfig(_Strict):
     vocab_size: int = Field(10000, ge=8)  # text: tokens in the vocabulary, the four specials included
     lowercase: bool = False  # text, word tokenizer: fold case (the codec then cannot restore the text)
     max_length: int = Field(50, ge=2)  # text: sentences of more tokens (with </s>) are left out
-    seed: int = 0  # seeds the split and the fixed binarization of validation/test data
+    seed: int = Field(0, ge=0, lt=2**32)  # seeds the split and the fixed binarization of validation/test data
 
     @model_validator(mode="after")
     def _check_sizes(self) -> "DataConfig":
@@ -263,20 +264,20 @@ class TrainConfig(_Strict):
     checkpoint_every: int = Field(1000, ge=1)  # steps
     log_every: int = Field(50, ge=1)  # steps
     compile: bool = False  # torch.compile the loss (pays back its warm-up on runs of more than a minute)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
     progress: bool = True
 
 
 class EvalConfig(_Strict):
     """What `vaekit evaluate` and the end of a training run measure and draw."""
 
-    k: int = Field(5000, ge=1)  # importance samples for log p(x) (Burda et al. 2015 use 5000)
+    k: int = Field(5000, ge=1, le=1_000_000)  # importance samples for log p(x) (Burda et al. 2015 use 5000)
     limit: int | None = Field(None, ge=1)  # evaluate the first N test examples only
     batch_size: int = Field(32, ge=1)  # data points per importance-sampling batch
     samples: int = Field(64, ge=1)  # images in the sample grid
     weight_draws: int = Field(10, ge=1)  # bnn: weight draws each test prediction averages over
     ood: str | None = None  # classifiers: a data set (same shape) whose test split is scored as out of distribution
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)
 
 
 class RunConfig(_Strict):
@@ -304,6 +305,40 @@ class RunConfig(_Strict):
         return self.out_dir / self.name
 
 
+_BRIEF = reprlib.Repr()
+_BRIEF.maxlevel, _BRIEF.maxlist, _BRIEF.maxdict, _BRIEF.maxstring, _BRIEF.maxother, _BRIEF.maxlong = 2, 4, 4, 60, 60, 40
+MAX_RECIPE_BYTES = 1 << 20
+MAX_DEPTH = 32  # of nested lists and mappings in a recipe or an override
+
+
+class _RecipeLoader(yaml.SafeLoader):
+    """YAML without aliases (a billion-laughs recipe expands to gigabytes) and at most :data:`MAX_DEPTH` deep."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not allowed in a recipe: write the value out")
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.YAMLError(f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            self._depth -= 1
+
+
+def read_yaml(text: str, what: str) -> Any:
+    """``text`` parsed as a recipe's YAML, or a ConfigError naming ``what`` and the first problem."""
+    if len(text) > MAX_RECIPE_BYTES:
+        raise ConfigError(f"{what} is {len(text):,} characters; a recipe has at most {MAX_RECIPE_BYTES:,}")
+    try:
+        return yaml.load(text, Loader=_RecipeLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{what} is not valid YAML{where}: {problem}") from None
+
+
 def describe(error: ValidationError) -> str:
     """A validation error as one line: each key and what was wrong with it (a section's own check: its message)."""
     parts = []
@@ -315,7 +350,7 @@ def describe(error: ValidationError) -> str:
             message = e["msg"].removeprefix("Value error, ")
             parts.append(f"{where}: {message}" if where else message)
         else:
-            got = repr(e.get("input"))
+            got = _BRIEF.repr(e.get("input"))  # bounded in depth and length, whatever the input's size
             parts.append(f"{where or 'config'}: {e['msg']} (got {got if len(got) <= 80 else got[:77] + '...'})")
     return "; ".join(parts)
 
@@ -338,7 +373,7 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"override '{item}' is not of the form key.sub=value")
-        _set(tree, key.strip(), yaml.safe_load(raw) if raw.strip() else None)
+        _set(tree, key.strip(), read_yaml(raw, f"override '{item[:80]}'") if raw.strip() else None)
     return tree
 
 
@@ -368,13 +403,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not path.is_file():
             raise ConfigError(f"config file '{path}' {'is a folder' if path.is_dir() else 'not found'}; give a YAML "
                               "recipe such as configs/vae-mnist.yaml")
-        try:
-            tree = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-            raise ConfigError(f"config file '{path}' is not valid YAML{where}: {problem}") from None
+        tree = read_yaml(path.read_text(), f"config file '{path}'") or {}
         if not isinstance(tree, dict):
             raise ConfigError(f"config file '{path}' must hold a mapping of sections, got {type(tree).__name__}")
     return make_config(_merge(tree, parse_overrides(overrides or [])))

@@ -27,6 +27,7 @@ from vaekit.distributions.likelihoods import AUTO, check_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, TextModel, build_model
+from vaekit.models.registry import check_size
 from vaekit.parzen import parzen_of_model
 from vaekit.plots import (
     CLASSIFIER_PANELS,
@@ -46,8 +47,9 @@ LATENT_POINTS = 2000  # test images in the latent-space figure
 log = logging.getLogger(__name__)
 
 
-def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunConfig) -> None:
-    """Create the run directory; refuse to clobber a run, or to resume one with other data or model."""
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunConfig) -> Path | None:
+    """Create the run directory; refuse to clobber a run, or to resume one with other data or model. With
+    ``overwrite``, an earlier run is moved aside (its path returned), to be deleted once the new one is saved."""
     if resume:
         if not (run_dir / "checkpoints" / "last.safetensors").exists():
             raise ValueError(f"cannot resume: {run_dir} holds no checkpoint")
@@ -59,16 +61,22 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
                     raise ValueError(f"cannot resume {run_dir} with a different {section}.{key} (was "
                                      f"{saved[section].get(key)!r}, now {value!r}); only train and evaluate "
                                      "settings may change on resume")
-        return
+        return None
+    aside = run_dir.with_name(f".{run_dir.name}.replaced")  # an earlier run that an unfinished overwrite left
+    replaced = aside if overwrite and aside.exists() else None
     if (run_dir / "checkpoints").exists():
         if not overwrite:
             raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it, "
                              "--overwrite to start again, or choose another name=")
-        shutil.rmtree(run_dir)
+        shutil.rmtree(aside, ignore_errors=True)
+        run_dir.rename(aside)
+        replaced = aside
+        log.info("the earlier run is kept in %s until this one is saved", aside)
     for parent in (run_dir, *run_dir.parents):
         if parent.exists() and not parent.is_dir():
             raise ValueError(f"cannot write the run to {run_dir}: {parent} is a file; give out_dir= a folder")
     run_dir.mkdir(parents=True, exist_ok=True)
+    return replaced
 
 
 def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
@@ -173,10 +181,11 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     distributed.init_from_environment()  # under torchrun: join the other ranks
     data = load_data(config.data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
+    check_size(config.model)  # before anything is written
+    replaced = None
     if distributed.is_main():
         log.info("%s", data.describe())
-    if distributed.is_main():
-        prepare_run_dir(run_dir, resume, overwrite, config)
+        replaced = prepare_run_dir(run_dir, resume, overwrite, config)
         save_config(config, run_dir / "config.yaml")
     distributed.barrier()
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
@@ -187,6 +196,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     if not distributed.is_main():  # rank 0 saves, draws and evaluates
         return {"train": asdict(result)}
     model.save(run_dir / "model")
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
     test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))
     if isinstance(model, Classifier):
         return write_metrics(run_dir, data, classifier_figures(model, data, test, run_dir, config), result)

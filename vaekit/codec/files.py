@@ -22,7 +22,7 @@ from PIL import Image
 
 from vaekit.atomic import umask_mode
 from vaekit.codec.container import CodecError, Header
-from vaekit.data.user_files import image_depth, image_files, read_image
+from vaekit.data.user_files import image_depth, image_files, read_image, read_npy
 
 
 def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -82,9 +82,9 @@ def _read_exact(path: Path, data_shape: tuple[int, ...], lossless: bool) -> np.n
 
 def _read_array(path: Path, data_shape: tuple[int, ...]) -> tuple[torch.Tensor, dict[str, Any]]:
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise CodecError(f"{path}: not a readable .npy array without pickled objects ({error})") from None
+        array = read_npy(path)
+    except ValueError as error:
+        raise CodecError(str(error)) from None
     if not isinstance(array, np.ndarray) or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
         raise CodecError(f"{path}: expected one numeric .npy array")
     source = {"kind": "npy", "dtype": array.dtype.str, "shape": list(array.shape)}
@@ -198,9 +198,9 @@ def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...], keep_names
 def read_labels(path: Path) -> np.ndarray:
     """A conditional model's labels: a .npy of integers (N,), never unpickled."""
     try:
-        labels = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as error:
-        raise CodecError(f"{path}: not a readable .npy array of labels ({error})") from None
+        labels = read_npy(path)
+    except ValueError as error:
+        raise CodecError(f"labels {error}") from None
     if not isinstance(labels, np.ndarray) or labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise CodecError(f"{path}: labels must be a 1-D integer array")
     return labels

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,9 +11,11 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
+from numpy.lib import format as npy_format
 from PIL import Image, UnidentifiedImageError
 
 from vaekit.data.dataset import Kind, Split
+from vaekit.limits import check_fits
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +61,38 @@ def as_labels(y: object, count: int, source: Path) -> torch.Tensor:
     return torch.from_numpy(y.astype(np.int64))
 
 
+def _claimed_bytes(path: Path) -> int:
+    """What loading ``path`` would allocate, from the .npy header or the .npz member sizes, checked against the
+    file's size (a 100-byte .npy can claim 10^11 rows)."""
+    with open(path, "rb") as f:
+        if f.read(6) == b"\x93NUMPY":
+            f.seek(0)
+            version = npy_format.read_magic(f)
+            read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _, dtype = read(f)
+            claimed = math.prod(shape) * dtype.itemsize
+            if path.stat().st_size < f.tell() + claimed:
+                raise ValueError(f"its header claims an array of shape {tuple(shape)} ({claimed:,} bytes), more than "
+                                 f"the file's {path.stat().st_size:,}")
+            return claimed
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    return path.stat().st_size
+
+
 def read_npy(path: Path) -> np.ndarray | np.lib.npyio.NpzFile:
-    """A .npy or .npz file, never unpickling; a clear error for anything else."""
+    """A .npy or .npz file, never unpickling; a clear error for anything else. Only a regular file is opened (a FIFO
+    would block), and only after what it would take in memory is known to fit."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: {'a folder' if path.is_dir() else 'not a regular file'}, not a .npy/.npz array")
     try:
+        check_fits(2.0 * _claimed_bytes(path), f"{path}")
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable .npy/.npz array without pickled objects ({error})") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not a readable .npy/.npz array without pickled objects "
+                         f"({str(error).splitlines()[0][:200] if str(error) else type(error).__name__})") from None
 
 
 def load_array(path: Path, labels: Path | None = None) -> Split:
@@ -98,7 +128,10 @@ def _opened_image(path: Path | BinaryIO) -> Iterator[Image.Image]:
                                  f"({image.width * image.height / 1e6:.0f} megapixels); vaekit reads images of at "
                                  f"most {MAX_PIXELS // 1_000_000} megapixels")
             yield image
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:  # Pillow's own refusal, past twice its limit
+        where = f"{path}: the" if isinstance(path, (str, Path)) else "The uploaded"
+        raise ValueError(f"{where} image has more than {MAX_PIXELS // 1_000_000} megapixels ({error})") from None
+    except (UnidentifiedImageError, OSError) as error:
         if not isinstance(path, (str, Path)):
             raise ValueError("the uploaded file is not a readable PNG or JPEG image") from None
         raise ValueError(f"{path}: not a readable PNG or JPEG image ({error})") from None

@@ -5,7 +5,7 @@ import ipaddress
 import logging
 
 from vaekit.data.dataset import Split
-from vaekit.explorer.app import create_app
+from vaekit.explorer.app import LOOPBACK, create_app
 from vaekit.models import LatentVariableModel
 
 __all__ = ["create_app", "serve"]
@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "127.0.0.1", port: int = 8000,
-          model_ref: str = "") -> None:
-    """Serve the explorer with uvicorn until interrupted; on 127.0.0.1 (this machine only) unless told otherwise."""
+          model_ref: str = "", allowed_hosts: list[str] | None = None) -> None:
+    """Serve the explorer with uvicorn until interrupted; on 127.0.0.1 (this machine only) unless told otherwise,
+    answering requests addressed to the host it listens on (and its loopback names) or to ``allowed_hosts``."""
     import uvicorn
 
     try:
@@ -23,6 +24,10 @@ def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "
     except ValueError:
         public = host != "localhost"
     if public:
-        log.warning("serving on %s: other machines on the network can reach the explorer", host)
+        names = ", ".join([host, *(allowed_hosts or [])])
+        log.warning("serving on %s: other machines on the network can reach the explorer; it answers requests "
+                    "addressed to %s (add names with --allow-host)", host, names)
     print(f"vaekit explorer of {model.registered_name} on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
-    uvicorn.run(create_app(model, test, data_name, model_ref), host=host, port=port, log_level="warning")
+    hosts = [host, *(LOOPBACK if not public else []), *(allowed_hosts or [])]
+    uvicorn.run(create_app(model, test, data_name, model_ref, hosts), host=host, port=port, log_level="warning",
+                timeout_keep_alive=5, limit_concurrency=64)

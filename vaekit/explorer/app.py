@@ -16,8 +16,10 @@ from typing import Annotated, Any
 
 import torch
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from vaekit.data.dataset import Split
 from vaekit.data.tokenizer import PAD_ID
@@ -33,7 +35,7 @@ WEIGHT_DRAWS = 20  # a Bayesian network's predictions average over this many wei
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "16" and true are not numbers
 
 
 class Source(_Request):
@@ -270,8 +272,14 @@ class _BodyLimit:
         await self.app(scope, replay, send)
 
 
-def create_app(model: LatentVariableModel, test: Split, data_name: str = "", model_ref: str = "") -> FastAPI:
-    """The explorer for ``model``, with ``test`` as the test examples it offers."""
+LOOPBACK = ["127.0.0.1", "localhost", "::1"]
+
+
+def create_app(model: LatentVariableModel, test: Split, data_name: str = "", model_ref: str = "",
+               hosts: list[str] | None = None) -> FastAPI:
+    """The explorer for ``model``, with ``test`` as the test examples it offers, answering requests whose Host header
+    names one of ``hosts`` (default: this machine's loopback names), so that a page elsewhere cannot reach it by
+    rebinding a DNS name to 127.0.0.1."""
     explorer = Explorer(model, test, data_name, model_ref)
     app = FastAPI(title="vaekit explorer", docs_url=None, redoc_url=None, openapi_url=None)
     pages = {"/": ("index.html", "text/html"), "/explorer.js": ("explorer.js", "text/javascript"),
@@ -281,6 +289,13 @@ def create_app(model: LatentVariableModel, test: Split, data_name: str = "", mod
     @app.exception_handler(ValueError)
     async def bad_input(_: Request, error: ValueError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        """Each field and what was wrong with it, never the input itself (NaN cannot even be written as JSON)."""
+        parts = [f"{'.'.join(str(p) for p in e['loc'] if p not in ('body', 'r')) or 'body'}: {e['msg']}"
+                 for e in error.errors()]
+        return JSONResponse({"detail": "; ".join(parts)[:1000]}, status_code=422)
 
     def page(path: str) -> Any:
         text, mime = files[path]
@@ -307,4 +322,5 @@ def create_app(model: LatentVariableModel, test: Split, data_name: str = "", mod
     for name, (handler, body) in posts.items():
         app.post(f"/api/{name}")(endpoint(handler, body))
     app.add_middleware(_BodyLimit, limit=MAX_BODY)  # type: ignore[arg-type]
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts or LOOPBACK)  # type: ignore[arg-type]
     return app

@@ -78,6 +78,8 @@ def items(model: LatentVariableModel, x: torch.Tensor) -> list[dict[str, Any]]:
 def decode_base64(data: str) -> bytes:
     """Bytes sent as base64 (a data URL's prefix is allowed); a clear error for anything else. (Its length is bounded
     where the request is validated.)"""
+    if data.startswith("data:") and "," not in data:
+        raise ValueError("the file is a data URL without its comma before the base64")
     payload = data.split(",", 1)[1] if data.startswith("data:") else data
     try:
         return base64.b64decode(payload, validate=True)

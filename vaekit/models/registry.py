@@ -60,6 +60,8 @@ def check_size(config: "ModelConfig") -> None:
     if model is None:
         return
     count = sum(p.numel() for p in model.parameters())
-    sizes = {k: v for k, v in config.model_dump().items() if k in _SIZE_FIELDS and v is not None}
+    fields = type(config).model_fields  # name the sizes this config sets, not every default
+    sizes = {k: v for k, v in config.model_dump().items() if k in _SIZE_FIELDS and v is not None
+             and (k == "data_shape" or v != fields[k].get_default(call_default_factory=True))}
     check_fits(16.0 * count, f"a {config.name} of {count:,} parameters ("
                              + ", ".join(f"model.{k}={str(v)[:60]}" for k, v in sizes.items()) + ")")

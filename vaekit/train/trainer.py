@@ -211,9 +211,9 @@ class Trainer:
         try:
             while counters["epoch"] < epochs and stopped == "completed":
                 model.train()
-                sums: dict[str, float] = {}
-                epoch_sums: dict[str, float] = {}
-                seen = epoch_seen = 0
+                if counters["batch"] == 0 or "sums" not in counters:  # a new epoch; a resumed one keeps its sums
+                    counters.update(sums={}, seen=0, epoch_sums={}, epoch_seen=0)
+                sums, epoch_sums = counters["sums"], counters["epoch_sums"]
                 for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
@@ -230,21 +230,22 @@ class Trainer:
                         schedule.step()
                     counters["step"] += 1
                     counters["batch"] += 1
-                    seen += 1
-                    epoch_seen += 1
+                    counters["seen"] += 1
+                    counters["epoch_seen"] += 1
                     for name, value in logged.items():
                         sums[name] = sums.get(name, 0.0) + float(value)
                         epoch_sums[name] = epoch_sums.get(name, 0.0) + float(value)
                     bar.update(1)
                     counters["elapsed"] = time.perf_counter() - started
                     if counters["step"] % cfg.log_every == 0:
-                        means = {k: v / seen for k, v in sums.items()}
+                        means = {k: v / counters["seen"] for k, v in sums.items()}
                         bar.set_postfix(loss=f"{means['loss']:.2f}")
                         if metrics is not None:
                             metrics.write("train", counters["step"], {"epoch": counters["epoch"], **means,
                                           "lr": first.param_groups[0]["lr"],
                                           "seconds": round(counters["elapsed"], 3)})
-                        sums, seen = {}, 0
+                        sums.clear()
+                        counters["seen"] = 0
                     if counters["step"] % cfg.checkpoint_every == 0:
                         self._save(counters, schedulers, best)
                     stop = self._must_stop(counters["elapsed"])
@@ -264,7 +265,7 @@ class Trainer:
                 counters["epoch"] += 1
                 counters["batch"] = 0
                 problem = model.diagnose(distributed.mean_over_ranks(
-                    {k: v / max(1, epoch_seen) for k, v in epoch_sums.items()}))
+                    {k: v / max(1, counters["epoch_seen"]) for k, v in epoch_sums.items()}))
                 if problem is not None:
                     self._save(counters, schedulers, best)
                     raise TrainingFailed(f"training stopped after epoch {counters['epoch']}: {problem}; the "
