@@ -358,13 +358,26 @@ def portability(r: dict) -> str:
                       "float32 ELBO pass images/s (baseline)"], rows) + "\n")
 
 
+def hostile_files(r: dict) -> str:
+    """The mutation fuzz: outcomes of every mutant, the slowest refusal and the peak memory."""
+    outcomes = ", ".join(f"{name}: {count:,}" for name, count in sorted(r["outcomes"].items()))
+    rows = [[kind, ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items()))]
+            for kind, counts in r["by_kind"].items()]
+    defects = sum(c for name, c in r["outcomes"].items() if name not in ("CodecError", "decoded as the genuine file"))
+    return ("## Hostile files\n\n" + _header(r) + "\n" + r["setting"] + ".\n\n"
+            f"**{r['mutants']:,} mutants, {defects} outcomes other than the genuine file's output or one CodecError**; "
+            f"{outcomes}. Slowest decode {r['worst_seconds']:.2f} s, peak memory of a worker "
+            f"{r['peak_mb']:,.0f} MB.\n\n" + _table(["mutation", "outcomes"], rows) + "\n")
+
+
 SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits, "compression": compression, "family": family,
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
             "bnn": bayes_by_backprop, "text": text,
             "audio": audio, "scale": scale,
-            "explorer": explorer, "own_data": own_data, "portability": portability}
+            "explorer": explorer, "own_data": own_data, "portability": portability,
+            "hostile_files": hostile_files}
 
 
 def main() -> None:

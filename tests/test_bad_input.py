@@ -440,5 +440,42 @@ def _render(rows: dict[str, list[tuple[str, str, str, str]]]) -> str:
         parts += [f"| {cell(what)} | {command} | {outcome} | {cell(message)} |" for what, command, outcome, message
                   in entries]
         parts.append("")
-    return "\n".join(parts)
+    return "\n".join(parts + [_portability_and_bounds()])
+
+
+def _portability_and_bounds() -> str:
+    """The measured portability matrix and fuzz (from benchmarks/results) and the bounds, read from the code."""
+    from vaekit.codec.container import MAX_BATCH_ELEMENTS, MAX_HEADER_BYTES, MAX_SYMBOLS
+    from vaekit.codec.files import MAX_NAMES_BYTES
+    from vaekit.config import MAX_DEPTH, MAX_RECIPE_BYTES
+    from vaekit.data.user_files import MAX_PIXELS
+
+    results = ROOT / "benchmarks" / "results"
+    portable = json.loads((results / "portability.json").read_text())
+    fuzz = json.loads((results / "hostile_files.json").read_text())
+    lines = ["## Portability\n", f"Measured by `{portable['command']}` ({portable['date']}): {portable['setting']}.\n",
+             "| model | files the 4 encoders wrote | decodes exact |", "|---|---|---|"]
+    for r in portable["rows"]:
+        files = "the same bytes" if r["files"] == 1 else f"{r['files']} different files"
+        lines.append(f"| {r['model']} | {files} | {r['exact']} / {r['decodes']} |")
+    outcomes = ", ".join(f"{name} {count:,}" for name, count in sorted(fuzz["outcomes"].items()))
+    lines += ["", "Guarantees and their limits: [compression](compression.md#the-same-file-on-every-machine).\n",
+              "## Hostile files\n", f"Measured by `{fuzz['command']}` ({fuzz['date']}): {fuzz['setting']}. "
+              f"{fuzz['mutants']:,} mutants: {outcomes}; the slowest decode took {fuzz['worst_seconds']:.2f} s and a "
+              f"worker's peak memory was {fuzz['peak_mb']:,.0f} MB.\n",
+              "## Bounds\n", "| what | bound |", "|---|---|",
+              "| memory one request may take (a file's decoded items, an array, a model's training state) | half of "
+              "the machine's |",
+              f"| data elements per network pass while coding | {MAX_BATCH_ELEMENTS:,} |",
+              f"| a lossy file's range of latent symbols | {MAX_SYMBOLS:,} |",
+              f"| a compressed file's header | {MAX_HEADER_BYTES >> 20} MiB |",
+              f"| a compressed file's names, unpacked | {MAX_NAMES_BYTES >> 20} MiB |",
+              f"| an image's pixels, read from its header before decoding | {MAX_PIXELS:,} |",
+              f"| a recipe | {MAX_RECIPE_BYTES >> 20} MiB, nested at most {MAX_DEPTH} deep, no YAML aliases |",
+              "| JSON nested too deeply, numbers of thousands of digits (headers, configs, checkpoints, tokenizers) "
+              "| one error |",
+              "| a text file's lines and spelled-out words while decoding | the longest its header records |",
+              "| `sample -n`, `reconstruct -n`; `--nrow`, `interpolate --steps`; `evaluate --k` | 10,000; 1,000; "
+              "1,000,000 |", ""]
+    return "\n".join(lines)
 

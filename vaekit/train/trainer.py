@@ -80,14 +80,17 @@ class TrainResult:
     best_valid: float | None      # the best validation ELBO (the reconstruction term for models without one)
 
 
-def _check_counters(path: Path | None, counters: object, epochs: int, steps_per_epoch: int, total: int) -> None:
-    """A checkpoint's counters are refused unless they lie where this run's training could have been."""
-    expected = {"step": total, "epoch": epochs, "batch": steps_per_epoch}
-    if not isinstance(counters, dict) or any(not isinstance(counters.get(k), int) or isinstance(counters.get(k), bool)
-                                             or not 0 <= counters[k] <= most for k, most in expected.items()):
-        shown = {k: counters.get(k) for k in expected} if isinstance(counters, dict) else counters
-        raise CheckpointError(f"{path} holds counters {str(shown)[:200]} that this run cannot be at "
-                              f"({epochs} epochs of {steps_per_epoch} steps, {total} in all): it is not this run's")
+def _check_counters(path: Path | None, counters: object, epochs: int, steps_per_epoch: int) -> None:
+    """A checkpoint's counters are refused unless they could be a run's: whole numbers, the batch within an epoch,
+    at least one step per finished epoch. (Past this run's end is allowed: train settings may change on resume.)"""
+    names = ("step", "epoch", "batch")
+    given = [counters.get(k) for k in names] if isinstance(counters, dict) else []
+    values = [v for v in given if isinstance(v, int) and not isinstance(v, bool) and v >= 0]
+    if not (len(values) == 3 and values[2] <= steps_per_epoch and values[1] <= values[0]):
+        raise CheckpointError(f"{path} holds counters {str(dict(zip(names, given)) or counters)[:200]} that no run "
+                              f"of {steps_per_epoch} steps an epoch can be at: it is damaged or forged")
+    if values[1] >= epochs:
+        log.warning("the checkpoint is at epoch %d, past train.epochs=%d: nothing is left to train", values[1], epochs)
 
 
 class Trainer:
@@ -193,7 +196,7 @@ class Trainer:
             if self.checkpoint_path is None or not self.checkpoint_path.exists():
                 raise FileNotFoundError(f"nothing to resume: no checkpoint at {self.checkpoint_path}")
             counters, best = self._restore(schedulers)
-            _check_counters(self.checkpoint_path, counters, epochs, steps_per_epoch, total)
+            _check_counters(self.checkpoint_path, counters, epochs, steps_per_epoch)
             log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
         else:
             torch.manual_seed(cfg.seed + distributed.world()[0])  # each rank its own noise
