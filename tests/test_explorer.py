@@ -229,3 +229,46 @@ def test_audio_model_takes_a_wav_and_answers_with_sound() -> None:
     bad = base64.b64encode(b"RIFF....WAVEfmt nonsense").decode()
     response = client.post("/api/analyze", json={"input": {"file": bad}})
     assert response.status_code == 400 and "WAV/FLAC" in response.text
+
+
+def test_a_client_that_trickles_its_headers_is_cut_off(mnist, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    import vaekit.explorer as explorer
+
+    monkeypatch.setattr(explorer, "HEADER_SECONDS", 1.0)
+    app = create_app(VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[8]), mnist.test)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", http=explorer.header_deadline_protocol()))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        port = sock.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as ok:  # a whole request is answered
+            ok.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert ok.recv(100).startswith(b"HTTP/1.1 200")
+        slow = socket.create_connection(("127.0.0.1", port))
+        start = time.monotonic()
+        closed = False
+        for byte in b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n":  # a byte every 0.2 s, never the blank line
+            try:
+                slow.sendall(bytes([byte]))
+                slow.settimeout(0.2)
+                closed = slow.recv(1) == b""
+            except TimeoutError:
+                pass
+            except OSError:
+                closed = True
+            if closed:
+                break
+        assert closed and time.monotonic() - start < 5
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,6 +1,7 @@
 """The web explorer of a saved model (``vaekit serve``): :func:`create_app` builds it, :func:`serve` runs it."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 
@@ -11,6 +12,33 @@ from vaekit.models import LatentVariableModel
 __all__ = ["create_app", "serve"]
 
 log = logging.getLogger(__name__)
+
+
+HEADER_SECONDS = 10.0  # a connection must deliver a request's headers within this long
+
+
+def header_deadline_protocol() -> type:
+    """uvicorn's h11 protocol with a deadline for each request's headers, from the connection or the last response:
+    a client that trickles them a byte at a time (slowloris) is cut off; uvicorn itself has no such timeout."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def _arm(self) -> None:
+            self.loop.call_later(HEADER_SECONDS, self._expire, self.cycle)
+
+        def _expire(self, waiting_for: object) -> None:
+            if self.cycle is waiting_for:  # no new request since: its headers never arrived
+                self.transport.close()
+
+    return HeaderDeadline
 
 
 def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "127.0.0.1", port: int = 8000,
@@ -30,4 +58,4 @@ def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "
     print(f"vaekit explorer of {model.registered_name} on http://{host}:{port}/ (Ctrl+C to stop)", flush=True)
     hosts = [host, *(LOOPBACK if not public else []), *(allowed_hosts or [])]
     uvicorn.run(create_app(model, test, data_name, model_ref, hosts), host=host, port=port, log_level="warning",
-                timeout_keep_alive=5, limit_concurrency=64)
+                timeout_keep_alive=5, limit_concurrency=64, http=header_deadline_protocol())
