@@ -66,7 +66,7 @@ def test_samples_evaluation_and_save_load(trained, tmp_path) -> None:  # type: i
 
 def test_compression_round_trips(trained) -> None:  # type: ignore[no-untyped-def]
     model, data, _, _ = trained
-    x = data.test.x[:200]
+    x = data.test.x[:100]
     blob = compress(model, x, batch_size=64)
     assert torch.equal(decompress(model, blob), x)
     bound_bits = -model.elbo(x).mean().item() / math.log(2)
