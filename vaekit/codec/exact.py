@@ -86,6 +86,13 @@ def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.matmul(_integers(a, bits), bq) / 2.0 ** (bits + WEIGHT_BITS)
 
 
+def _along(f: Callable[[torch.Tensor, int], torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``f(x, dim)`` under the signatures of ``F.softmax`` and ``Tensor.softmax`` (dim, then dtype options)."""
+    def apply(x: torch.Tensor, dim: int = -1, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return f(x, dim)
+    return apply
+
+
 def _activation(f: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     def apply(x: torch.Tensor, *args: Any, inplace: bool = False, **kwargs: Any) -> torch.Tensor:
         return f(x, *args, **kwargs)
@@ -100,10 +107,9 @@ _REPLACED: dict[Callable[..., Any], Callable[..., torch.Tensor]] = {
     torch.exp: pm.exp, torch.Tensor.exp: pm.exp, torch.log: pm.log, torch.Tensor.log: pm.log,
     torch.sigmoid: pm.sigmoid, torch.Tensor.sigmoid: pm.sigmoid, torch.tanh: pm.tanh, torch.Tensor.tanh: pm.tanh,
     F.softplus: pm.softplus, F.elu: _activation(pm.elu), torch.log1p: pm.log1p, torch.expm1: pm.expm1,
-    torch.softmax: pm.softmax, F.softmax: lambda x, dim=-1, *a, **k: pm.softmax(x, dim),
-    torch.Tensor.softmax: lambda x, dim=-1, *a, **k: pm.softmax(x, dim),
-    torch.log_softmax: pm.log_softmax, F.log_softmax: lambda x, dim=-1, *a, **k: pm.log_softmax(x, dim),
-    torch.Tensor.log_softmax: lambda x, dim=-1, *a, **k: pm.log_softmax(x, dim),
+    torch.softmax: _along(pm.softmax), F.softmax: _along(pm.softmax), torch.Tensor.softmax: _along(pm.softmax),
+    torch.log_softmax: _along(pm.log_softmax), F.log_softmax: _along(pm.log_softmax),
+    torch.Tensor.log_softmax: _along(pm.log_softmax),
     torch.special.ndtr: pm.ndtr, torch.special.ndtri: pm.ndtri, torch.logsumexp: pm.logsumexp,
 }
 

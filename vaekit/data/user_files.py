@@ -120,16 +120,15 @@ MAX_PIXELS = 64_000_000  # an image file claiming more is refused before it is d
 @contextmanager
 def _opened_image(path: Path | BinaryIO) -> Iterator[Image.Image]:
     """``Image.open``, with anything unreadable, here or in the caller's work on the image, as one clear error."""
+    where = f"{path}: the" if isinstance(path, (str, Path)) else "The uploaded"
     try:
         with Image.open(path) as image:
             if image.width * image.height > MAX_PIXELS:  # known from the header, before any pixel is decoded
-                where = f"{path}: the" if isinstance(path, (str, Path)) else "The uploaded"
                 raise ValueError(f"{where} image is {image.width}x{image.height} pixels "
                                  f"({image.width * image.height / 1e6:.0f} megapixels); vaekit reads images of at "
                                  f"most {MAX_PIXELS // 1_000_000} megapixels")
             yield image
     except Image.DecompressionBombError as error:  # Pillow's own refusal, past twice its limit
-        where = f"{path}: the" if isinstance(path, (str, Path)) else "The uploaded"
         raise ValueError(f"{where} image has more than {MAX_PIXELS // 1_000_000} megapixels ({error})") from None
     except (UnidentifiedImageError, OSError) as error:
         if not isinstance(path, (str, Path)):
