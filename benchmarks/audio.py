@@ -23,6 +23,7 @@ from common import ROOT, save_row, use_shared_data
 use_shared_data()
 
 from vaekit.config import load_config  # noqa: E402
+from vaekit.contract import Conditional  # noqa: E402
 from vaekit.data import keep_labels, load_data  # noqa: E402
 from vaekit.data.spectrogram import to_waveform  # noqa: E402
 from vaekit.evaluate import latent_probe_error, probe_error  # noqa: E402
@@ -57,12 +58,12 @@ def spectrogram_row(name: str, epochs: int | None, per_digit: int, extra: list[s
     test = load_data(name="spoken-digits").test
     assert test.y is not None
     with torch.no_grad():
-        recon = model.reconstruct(test.x, test.y if model.conditional else None)
+        recon = model.reconstruct(test.x, test.y if isinstance(model, Conditional) else None)
     row = {"row": name, "elbo": metrics["test"]["elbo"], "log_likelihood": metrics["test"]["log_likelihood"],
            "k": metrics["test"]["k"], "lsd_db": metrics["test"]["log_spectral_distance"],
            "reconstructions_recognized": recognized(recon, test.y), "epochs": metrics["train"]["epochs"],
            "train_minutes": round(metrics["train"]["seconds"] / 60, 2), "extra": extra}
-    if model.conditional:
+    if isinstance(model, Conditional):
         torch.manual_seed(0)
         start = time.perf_counter()
         specs = samples_per_class(model, per_digit, seed=0)

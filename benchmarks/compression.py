@@ -27,7 +27,7 @@ from PIL import Image
 
 use_shared_data()
 
-from vaekit import VAE, DataConfig, TrainConfig, compress, decompress, load, load_data  # noqa: E402
+from vaekit import VAE, DataConfig, TrainConfig, compress, decompress, load, load_data, save  # noqa: E402
 from vaekit.data.dataset import Split  # noqa: E402
 from vaekit.evaluate import mean_elbo  # noqa: E402
 from vaekit.image_quality import psnr, ssim  # noqa: E402
@@ -72,7 +72,7 @@ def trained(name: str, args: argparse.Namespace) -> tuple[VAE, dict]:
     epochs = max(1, int(minutes * 60 / _EPOCH_SECONDS[key]))
     model = VAE(data_shape=data.data_shape, **options)
     result = Trainer(model, TrainConfig(epochs=epochs, max_minutes=minutes, **config)).fit(data)
-    model.eval().save(directory)
+    save(model.eval(), directory)
     info = {"minutes": round(result.seconds / 60, 1), "epochs": result.epochs}
     (directory / "training.json").write_text(json.dumps(info) + "\n")
     return model, info

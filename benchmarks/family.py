@@ -38,6 +38,7 @@ from vaekit import (  # noqa: E402
     load_data,
     objectives,  # noqa: E402
 )
+from vaekit.contract import Conditional, given  # noqa: E402
 from vaekit.data import Data, binarize  # noqa: E402
 from vaekit.evaluate import evaluate  # noqa: E402
 from vaekit.models import (  # noqa: E402
@@ -121,7 +122,7 @@ def run_vaekit(build, data: Data, seconds: float, k: int) -> dict:  # type: igno
     row = {"library": "vaekit", "epochs": result.epochs, "train_seconds": result.seconds,
            "samples_per_s": result.steps * config.batch_size / result.seconds, "nll": report.nll,
            "elbo": report.elbo, "test_images": len(data.test), "k": k, "nll_seconds": time.perf_counter() - start}
-    if model.needs_labels:
+    if isinstance(model, Conditional):
         row["marginal_nll"] = marginal_nll(model, data, k)
     return row
 
@@ -134,7 +135,7 @@ def marginal_nll(model, data: Data, k: int) -> float:  # type: ignore[no-untyped
     torch.manual_seed(0)
     total = 0.0
     for x in data.test.batches(20, shuffle=False):
-        per_class = torch.stack([objectives.log_likelihood(model.given(torch.full((len(x),), c)), x, k)
+        per_class = torch.stack([objectives.log_likelihood(given(model, torch.full((len(x),), c)), x, k)
                                  for c in range(classes)])
         total += (torch.logsumexp(per_class, 0) - math.log(classes)).sum().item()
     return -total / len(data.test)

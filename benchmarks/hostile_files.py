@@ -26,7 +26,7 @@ from common import ROOT, save_result, use_shared_data
 
 use_shared_data()
 
-from vaekit import VAE, DataConfig, compress, load_data  # noqa: E402
+from vaekit import VAE, DataConfig, compress, fit, load_data, save  # noqa: E402
 from vaekit.codec.container import FORMAT_VERSION, MAGIC, unpack  # noqa: E402
 from vaekit.models import VQVAE  # noqa: E402
 
@@ -110,9 +110,9 @@ def main() -> None:
     data = load_data(DataConfig(name="binarized-mnist", limit=3000, validation=0))
     torch.manual_seed(0)
     vae = VAE(data_shape=data.data_shape, latent_dim=20, hidden=[200])
-    vae.fit(data, epochs=2, batch_size=100, progress=False, expected_steps=0)
+    fit(vae, data, epochs=2, batch_size=100, progress=False, expected_steps=0)
     vq = VQVAE(data_shape=data.data_shape, latent_dim=8, codebook_size=32, channels=[16, 32])
-    vq.fit(data, epochs=1, batch_size=100, progress=False, expected_steps=0)
+    fit(vq, data, epochs=1, batch_size=100, progress=False, expected_steps=0)
     x = data.test.x[:200]  # a VQ-VAE decodes its codes one grid position at a time: slow, hence fewer mutants, items
     outcomes: Counter[str] = Counter()
     by_kind: dict[str, Counter[str]] = {}
@@ -122,7 +122,7 @@ def main() -> None:
         for name, model, mode, flips, items in [("VAE lossless", vae, "lossless", 400, 200),
                                                 ("VAE lossy", vae, "lossy", 400, 200),
                                                 ("VQ-VAE lossless", vq, "lossless", 60, 40)]:
-            model.save(folder / name)
+            save(model, folder / name)
             genuine = compress(model, x[:items], mode)
             (folder / f"{name}.vkz").write_bytes(genuine)
             files, kinds = [], []

@@ -21,7 +21,7 @@ from common import ROOT, save_result, use_shared_data
 
 use_shared_data()
 
-from vaekit import VAE, DataConfig, load_data  # noqa: E402
+from vaekit import VAE, DataConfig, fit, load_data, save  # noqa: E402
 from vaekit.data.dataset import Split  # noqa: E402
 from vaekit.evaluate import mean_elbo  # noqa: E402
 from vaekit.models import MixturePriorVAE  # noqa: E402
@@ -67,8 +67,8 @@ def one_model(name: str, data_name: str, cls: type, options: dict, work: Path) -
     data = load_data(DataConfig(name=data_name, limit=5000, validation=0))
     torch.manual_seed(0)
     model = cls(data_shape=data.data_shape, **options)
-    model.fit(data, epochs=2, batch_size=100, progress=False, expected_steps=0)
-    model.save(work / "model")
+    fit(model, data, epochs=2, batch_size=100, progress=False, expected_steps=0)
+    save(model, work / "model")
     x = data.test.x[:ITEMS]
     np.save(work / "x.npy", x.numpy())
     start = time.perf_counter()

@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal
 
-from vaekit import ModelConfig, TrainConfig, load
+from vaekit import ModelConfig, TrainConfig, fit, load, save
 from vaekit.codec import CodecError, compress
+from vaekit.contract import given
 from vaekit.models import AAE
 from vaekit.parzen import parzen_estimate, parzen_log_density
 from vaekit.train import Trainer, TrainingFailed, load_checkpoint
@@ -45,7 +46,7 @@ def test_the_codes_come_to_match_the_prior(prior: str, mnist_binary) -> None:  #
             return mmd(model.encode(x).mean, model.prior().sample((1000,)))
 
     before = distance()
-    model.fit(mnist_binary, epochs=8, batch_size=50, progress=False)
+    fit(model, mnist_binary, epochs=8, batch_size=50, progress=False)
     assert distance() < 0.4 * before  # measured: 0.31 -> 0.09 (gaussian), 1.08 -> 0.05 (mixture)
 
 
@@ -118,8 +119,8 @@ def test_priors_samplers_and_save_load(tmp_path: Path, mnist_binary) -> None:  #
         roll.use_prior(lambda n: torch.zeros(n, 2))
 
     model = _aae(latent_prior="mixture", encoder_kind="gaussian")
-    model.fit(mnist_binary, epochs=1, batch_size=200, progress=False)
-    model.save(tmp_path / "aae")
+    fit(model, mnist_binary, epochs=1, batch_size=200, progress=False)
+    save(model, tmp_path / "aae")
     again = load(tmp_path / "aae")
     x = mnist_binary.test.x[:16]
     torch.testing.assert_close(again.reconstruct(x), model.reconstruct(x))
@@ -153,10 +154,10 @@ def test_supervised_aae_separates_style_from_content(mnist_binary) -> None:  # t
     assert first.in_features == 784  # the label goes to the decoder only
     with pytest.raises(ValueError, match="needs the labels"):
         model.sample(4)
-    model.fit(mnist_binary, epochs=6, batch_size=50, progress=False)
+    fit(model, mnist_binary, epochs=6, batch_size=50, progress=False)
     x, y = mnist_binary.test.x[:500], mnist_binary.test.y[:500]
-    right = model.given(y).decode(model.encode(x).mean).log_prob(x)
-    wrong = model.given((y + 1) % 10).decode(model.encode(x).mean).log_prob(x)
+    right = given(model, y).decode(model.encode(x).mean).log_prob(x)
+    wrong = given(model, (y + 1) % 10).decode(model.encode(x).mean).log_prob(x)
     assert (right - wrong).mean() > 5  # the label carries content: the true one reconstructs better
     grid = class_analogies(model, x[:3], y[:3])
     assert grid.shape == (3 * 11, 1, 28, 28)
@@ -169,7 +170,7 @@ def test_cluster_error_on_a_known_answer() -> None:
     from vaekit.evaluate import cluster_error
 
     class ThreeClusters:  # clusters by the first pixel: 0.0 -> cluster 0, 0.5 -> 1, 1.0 -> 2, sure in proportion
-        def classify(self, x: torch.Tensor) -> torch.Tensor:
+        def cluster_probabilities(self, x: torch.Tensor) -> torch.Tensor:
             centre = torch.tensor([0.0, 0.5, 1.0])
             return torch.softmax(-10 * (x.flatten(1)[:, :1] - centre).abs(), dim=1)
 
@@ -190,7 +191,7 @@ def test_semi_supervised_and_clustering_aaes_learn_on_real_slices() -> None:
     semi = SemiSupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=5, hidden=[256],
                              discriminator=[64, 64])
     assert set(semi.optimizer_groups()) == {"reconstruction", "discriminator", "generator", "classification"}
-    semi.fit(labelled, epochs=6, batch_size=100, labelled_per_batch=50, progress=False)
+    fit(semi, labelled, epochs=6, batch_size=100, labelled_per_batch=50, progress=False)
     error = (semi.classify(test.x).argmax(1) != test.y).float().mean().item()
     assert error < 0.5, error  # 100 labels; chance is 0.9 (measured: 0.28)
 
@@ -198,7 +199,7 @@ def test_semi_supervised_and_clustering_aaes_learn_on_real_slices() -> None:
     torch.manual_seed(0)
     clusters = ClusteringAAE(data_shape=(1, 28, 28), num_classes=16, latent_dim=5, hidden=[256, 256],
                              discriminator=[128, 128])
-    clusters.fit(unlabelled, epochs=20, batch_size=100, progress=False,
+    fit(clusters, unlabelled, epochs=20, batch_size=100, progress=False,
                  phase_lr={"discriminator": 3e-4, "generator": 3e-4})
     codes = clusters.encode(test.x[:10]).mean
     assert codes.shape == (10, 16 + 5) and torch.allclose(codes[:, :16].sum(1), torch.ones(10))
@@ -241,7 +242,7 @@ def test_dimensionality_reduction_puts_each_class_around_its_cluster_head() -> N
                                                                     heads[2:])).sum().item(), rel=1e-4)
     with torch.no_grad():
         model.heads.copy_(heads)  # type: ignore[union-attr]
-    model.fit(data, epochs=10, batch_size=100, labelled_per_batch=50, progress=False)
+    fit(model, data, epochs=10, batch_size=100, labelled_per_batch=50, progress=False)
     codes = {split: model.encode(getattr(data, split).x).mean for split in ("valid", "test")}
     assert codes["test"].shape == (len(data.test), 2)
     centres = torch.stack([codes["valid"][data.valid.y == c].mean(0) for c in range(10)])

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from vaekit import DataConfig, ModelConfig, load, load_data
+from vaekit import DataConfig, ModelConfig, fit, load, load_data, save
 from vaekit.models import BayesianClassifier, Classifier
 from vaekit.nn import data_decoder, data_encoder
 from vaekit.nn.bayes import BayesianLayer, BayesianLinear, complexity_cost, mean_weights, minibatch_weights, to_bayesian
@@ -115,7 +115,7 @@ def test_the_bayesian_classifier_learns_and_its_uncertainty_shrinks_with_data() 
         torch.manual_seed(0)
         model = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[100],
                                    dataset_size=len(data.train))  # type: ignore[attr-defined]
-        model.fit(data, epochs=epochs, batch_size=64, lr=1e-2, progress=False)
+        fit(model, data, epochs=epochs, batch_size=64, lr=1e-2, progress=False)
         model.eval()
         x, y = data.test.x[:1000], data.test.y[:1000]  # type: ignore[attr-defined]
         draws = model.predictive(x, 20)
@@ -125,7 +125,7 @@ def test_the_bayesian_classifier_learns_and_its_uncertainty_shrinks_with_data() 
         assert error < 0.3, (name, error)  # chance is 0.9 (measured: small 0.21, large 0.10)
     assert spread["large"] < 0.7 * spread["small"], spread  # measured: small 0.16, large 0.03 nats
     with pytest.raises(ValueError, match="dataset_size"):
-        model.fit(small, epochs=1, progress=False)
+        fit(model, small, epochs=1, progress=False)
 
 
 def test_save_load_and_the_plain_classifier(tmp_path: Path) -> None:
@@ -133,15 +133,15 @@ def test_save_load_and_the_plain_classifier(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[64], dataset_size=2000,
                                local_reparameterization=True)
-    model.fit(data, epochs=1, batch_size=100, progress=False)
-    again = load(model.save(tmp_path / "bnn"))
+    fit(model, data, epochs=1, batch_size=100, progress=False)
+    again = load(save(model, tmp_path / "bnn"))
     x = data.test.x[:10]  # type: ignore[attr-defined]
     with mean_weights(model), mean_weights(again):
         torch.testing.assert_close(again.classify(x, 1), model.classify(x, 1))
     torch.manual_seed(0)
     plain = Classifier(data_shape=(1, 28, 28), num_classes=10, hidden=[64], dropout=0.5)
     assert any(isinstance(m, nn.Dropout) for m in plain.modules())
-    plain.fit(data, epochs=2, batch_size=100, progress=False)
+    fit(plain, data, epochs=2, batch_size=100, progress=False)
     plain.eval()
     assert (plain.classify(x).argmax(1) == data.test.y[:10]).float().mean() > 0.5  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="dropout"):
@@ -188,13 +188,35 @@ def test_the_bayesian_vae_bound_includes_the_weights_kl(tmp_path: Path) -> None:
     assert out.terms["weights_kl"].item() == pytest.approx(weights_kl, rel=1e-5) and weights_kl > 0
     assert out.value.item() == pytest.approx(-out.terms["elbo"].item() + weights_kl, rel=1e-4)
     before = model.loss(x).terms["elbo"].item()
-    model.fit(data, epochs=3, batch_size=100, progress=False)
+    fit(model, data, epochs=3, batch_size=100, progress=False)
     model.eval()
     assert model.elbo(x).mean().item() > before + 100  # it learns (measured: -547 -> -208 nats)
     mean, spread = model.samples_with_uncertainty(4, draws=10, seed=0)
     assert mean.shape == spread.shape == (4, 1, 28, 28) and spread.max() > 0
-    again = load(model.save(tmp_path / "bvae"))
+    again = load(save(model, tmp_path / "bvae"))
     torch.testing.assert_close(again.reconstruct(x), model.reconstruct(x))  # evaluation: the mean weights
+
+
+def test_blundells_minibatch_share_reaches_only_the_weights_cost(mnist_binary) -> None:  # type: ignore[no-untyped-def]
+    """Blundell et al. sec. 3.4 weight the complexity cost of the weights by pi_i on minibatch i; the latent KL of a
+    Bayesian VAE is the data's own term and keeps weight 1 (it once got the share too)."""
+    from vaekit.contract import Batch
+    from vaekit.models import BayesianVAE
+
+    torch.manual_seed(0)
+    vae = BayesianVAE(data_shape=(1, 28, 28), latent_dim=4, hidden=[16], dataset_size=100)
+    bnn = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[16], dataset_size=100)
+    x, y = mnist_binary.test.x[:20], mnist_binary.test.y[:20]
+    for model, cost in ((vae, "weights_kl"), (bnn, "complexity")):
+        model.train()
+        out = {}
+        for share in (1.0, 3.0):
+            torch.manual_seed(1)  # the same draws of weights and latents
+            out[share] = model.loss(Batch(x, y, complexity_share=share))
+        for name, value in out[1.0].terms.items():
+            torch.testing.assert_close(out[3.0].terms[name], value)
+        assert out[1.0].terms[cost] > 0
+        torch.testing.assert_close(out[3.0].value - out[1.0].value, 2.0 * out[1.0].terms[cost])
 
 
 def test_the_curve_fit_band_widens_away_from_the_data() -> None:
@@ -230,8 +252,8 @@ def test_vaekit_evaluate_reports_a_classifier(tmp_path: Path) -> None:
     data = _mnist(1000)
     torch.manual_seed(0)
     model = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[32], dataset_size=1000)
-    model.fit(data, epochs=1, batch_size=100, progress=False)
-    shown = subprocess.run([VAEKIT, "evaluate", str(model.save(tmp_path / "bnn")), "--data", "mnist", "--limit",
+    fit(model, data, epochs=1, batch_size=100, progress=False)
+    shown = subprocess.run([VAEKIT, "evaluate", str(save(model, tmp_path / "bnn")), "--data", "mnist", "--limit",
                             "200", "--ood", "fashion-mnist", "--weight-draws", "3", "-o", str(tmp_path / "r.json")],
                            capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr

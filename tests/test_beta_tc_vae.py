@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaekit import DataConfig, compress, decompress, load, load_data
+from vaekit import DataConfig, compress, decompress, fit, load, load_data, save
 from vaekit.models import BetaTCVAE
 from vaekit.objectives import elbo_terms
 
@@ -17,7 +17,7 @@ def data():
 def test_the_three_parts_add_up_to_the_kl(data) -> None:  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     model = BetaTCVAE(data_shape=data.data_shape, latent_dim=6, hidden=[64], dataset_size=2000)
-    model.fit(data, epochs=1, progress=False, compile=False)
+    fit(model, data, epochs=1, progress=False, compile=False)
     x = data.test.x[:256]
     with torch.no_grad():
         torch.manual_seed(1)
@@ -47,11 +47,11 @@ def test_training_lowers_the_loss_and_the_verbs_work(data, tmp_path) -> None:  #
     model = BetaTCVAE(data_shape=data.data_shape, latent_dim=8, hidden=[128], beta=4.0, dataset_size=2000)
     x = data.test.x[:256]
     first = model.loss(x).value.item()
-    model.fit(data, epochs=3, batch_size=100, progress=False, compile=False)
+    fit(model, data, epochs=3, batch_size=100, progress=False, compile=False)
     assert model.eval().loss(x).value.item() < first - 50
     images = model.sample(8, seed=0)
     assert images.shape == (8, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
-    model.save(tmp_path / "tc")
+    save(model, tmp_path / "tc")
     again = load(tmp_path / "tc")
     assert isinstance(again, BetaTCVAE) and again.config.beta == 4.0
     assert torch.equal(decompress(again, compress(model, x[:20])), x[:20])

@@ -13,6 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
+from vaekit import fit, save
+
 ROOT = Path(__file__).resolve().parent.parent
 VAEKIT = shutil.which("vaekit") or str(Path(sys.executable).parent / "vaekit")
 
@@ -98,8 +100,8 @@ def test_compress_an_8bit_array_across_processes_lossless_and_lossy(tmp_path: Pa
     torch.manual_seed(0)
     model = VAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[64], likelihood="logistic-mixture",
                 mixture_components=3)
-    model.fit(data, epochs=1, progress=False, compile=False)
-    model.save(tmp_path / "model")
+    fit(model, data, epochs=1, progress=False, compile=False)
+    save(model, tmp_path / "model")
     array = np.round(data.test.x[:40, 0].numpy() * 255).astype(np.uint8)  # (40, 28, 28): items of (1, 28, 28)
     np.save(tmp_path / "x.npy", array)
     for mode in ("lossless", "lossy"):

@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaekit import VAE, CodecError, DataConfig, compress, decompress, load_data
+from vaekit import VAE, CodecError, DataConfig, compress, decompress, fit, load_data
 from vaekit.codec import read_header
 from vaekit.codec.container import Header, pack, unpack
 from vaekit.data.dataset import Split
@@ -21,7 +21,7 @@ def _trained(data_name: str, **options: object) -> tuple[VAE, torch.Tensor]:
     data = load_data(DataConfig(name=data_name, limit=3000, validation=0))
     torch.manual_seed(0)
     model = VAE(data_shape=data.data_shape, latent_dim=8, hidden=[128], **options)
-    model.fit(data, epochs=3, batch_size=100, progress=False, compile=False)
+    fit(model, data, epochs=3, batch_size=100, progress=False, compile=False)
     return model.eval(), data.test.x[:300]
 
 

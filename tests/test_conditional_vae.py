@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from vaekit import CodecError, DataConfig, compress, decompress, load, load_data
+from vaekit import CodecError, DataConfig, compress, decompress, fit, load, load_data, save
 from vaekit.codec.container import unpack
+from vaekit.contract import Batch, given
 from vaekit.data import Data, Split
 from vaekit.evaluate import evaluate
 from vaekit.generate import interpolate, samples_per_class
@@ -22,8 +23,8 @@ def trained():  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     model = ConditionalVAE(data_shape=data.data_shape, num_classes=10, latent_dim=8, hidden=[200])
     x, y = data.test.x[:500], data.test.y[:500]
-    first = model.loss(x, 1.0, y).value.item()
-    model.fit(data, epochs=4, batch_size=100, progress=False, compile=False)
+    first = model.loss(Batch(x, y)).value.item()
+    fit(model, data, epochs=4, batch_size=100, progress=False, compile=False)
     return model.eval(), data, first
 
 
@@ -36,7 +37,7 @@ def nearest_class_mean(train_x: torch.Tensor, train_y: torch.Tensor, images: tor
 def test_training_lowers_the_loss_and_labels_matter(trained) -> None:  # type: ignore[no-untyped-def]
     model, data, first = trained
     x, y = data.test.x[:500], data.test.y[:500]
-    assert model.loss(x, 1.0, y).value.item() < first - 50
+    assert model.loss(Batch(x, y)).value.item() < first - 50
     torch.manual_seed(0)
     right = model.elbo(x, y).mean().item()
     torch.manual_seed(0)
@@ -84,11 +85,11 @@ def test_labels_are_checked(trained) -> None:  # type: ignore[no-untyped-def]
 
 def test_save_load_and_compression_with_labels(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, data, _ = trained
-    model.save(tmp_path / "m")
+    save(model, tmp_path / "m")
     again = load(tmp_path / "m")
     assert isinstance(again, ConditionalVAE) and again.config.num_classes == 10
     x, y = data.test.x[:300], data.test.y[:300]
-    torch.testing.assert_close(again.given(y).encode(x).mean, model.given(y).encode(x).mean)
+    torch.testing.assert_close(given(again, y).encode(x).mean, given(model, y).encode(x).mean)
     blob = compress(model, x, labels=y)
     decoded, labels = decompress(again, blob, return_labels=True)
     assert torch.equal(decoded, x) and np.array_equal(labels, y.numpy())

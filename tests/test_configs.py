@@ -10,6 +10,7 @@ import torch
 
 from vaekit import ModelConfig
 from vaekit.config import HIERARCHICAL, LABELLED, RECURRENT, load_config
+from vaekit.contract import Batch, Classifies, Density, Latent, LearnsFromLabels
 from vaekit.data import load_data
 from vaekit.data.synthetic import kitchen_sentences, shape_images, spoken_words
 from vaekit.models import MODELS, build_model
@@ -33,8 +34,8 @@ def test_recipe_builds(path: Path, mnist_binary, tmp_path: Path) -> None:  # typ
     x, y = next(data.test.labelled_batches(8, shuffle=False))
     if config.data.name == "mnist":  # 8-bit recipes: the same images as pixel values in [0, 1]
         x = x * 0.5 + 0.25
-    loss = model.loss(x, 1.0, y) if model.needs_labels else model.loss(x)
-    assert math.isfinite(loss.value.item())
+    for _, loss in model.steps(Batch(x, y)):
+        assert math.isfinite(loss.value.item())
 
 
 LAYERS = [{"latent": 4, "hidden": [16]}, {"latent": 2, "hidden": [8]}]
@@ -58,19 +59,16 @@ def test_every_model_every_architecture(name: str, architecture: str) -> None:
         return
     model = build_model(ModelConfig(**config))  # type: ignore[arg-type]
     x = torch.rand(6, *shape).mul(255).round().div(255)
-    y = torch.tensor([0, 1, 2, 0, 1, 2]) if model.needs_labels else None
-    if len(model.optimizer_groups()) > 1:  # a phased step (the adversarial autoencoder): every phase's loss
-        losses = [out.value for _, out in model.phase_losses(x, 1.0, y)]
-    else:
-        losses = [(model.loss(x, 1.0, y) if model.needs_labels else model.loss(x)).value]
+    y = torch.tensor([0, 1, 2, 0, 1, 2]) if isinstance(model, LearnsFromLabels) else None
+    losses = [out.value for _, out in model.steps(Batch(x, y))]  # a phased step (adversarial): every phase's loss
+    assert len(losses) == len(model.optimizer_groups())
     for loss in losses:
         loss.backward(retain_graph=True)
         assert math.isfinite(loss.item())
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
-    if not model.generative:  # a classifier: p(y|x) for any input size, and a clear refusal to sample
-        assert model.classify(x).shape == (6, 3)
-        with pytest.raises(ValueError, match="no latent variables"):
-            model.sample(2)
+    if not isinstance(model, Latent):  # a classifier: p(y|x) for any input size, and nothing to sample
+        assert isinstance(model, Classifies) and model.classify(x).shape == (6, 3)
+        assert not hasattr(model, "sample") and not isinstance(model, Density)
         return
     assert model.sample(2, seed=0, y=None if y is None else 1).shape == (2, *shape)
     assert model.reconstruct(x, y).shape == x.shape

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from vaekit import VAE, load_data
+from vaekit import VAE, fit, load_data
 from vaekit.data import DiskSplit
 
 
@@ -38,7 +38,7 @@ def test_streamed_rows_train_like_memory(mnist_npy: tuple[Path, Path]) -> None:
     for data in (streamed, memory):
         torch.manual_seed(0)
         model = VAE(data_shape=data.data_shape, latent_dim=4, hidden=[32], likelihood="logistic-mixture")
-        model.fit(data, epochs=1, batch_size=128, progress=False)
+        fit(model, data, epochs=1, batch_size=128, progress=False)
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from vaekit import VAE, DataConfig, load_data
+from vaekit import VAE, DataConfig, fit, load_data
 from vaekit.codec import decompress
 from vaekit.config import AudioConfig, ModelConfig
 from vaekit.explorer import create_app
@@ -68,7 +68,7 @@ def mnist():
 def vae_app(mnist):
     torch.manual_seed(0)
     model = VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[64])
-    model.fit(mnist, epochs=2, progress=False)
+    fit(model, mnist, epochs=2, progress=False)
     return model, _client(create_app(model, mnist.test, "binarized-mnist"))
 
 
@@ -162,7 +162,7 @@ def test_classifier_gives_classes_with_uncertainty(mnist) -> None:  # type: igno
     torch.manual_seed(0)
     model = build_model(ModelConfig(name="bnn", data_shape=(1, 28, 28), num_classes=10, hidden=[64],
                                     dataset_size=len(mnist.train)))
-    model.fit(mnist, epochs=3, progress=False)
+    fit(model, mnist, epochs=3, progress=False)
     client = _client(create_app(model, mnist.test, "binarized-mnist"))
     assert not client.get("/api/info").json()["generative"]
     right = 0

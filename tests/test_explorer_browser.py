@@ -23,7 +23,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from test_cli import ROOT
 
-from vaekit import VAE, DataConfig, load_data
+from vaekit import VAE, DataConfig, fit, load_data
 from vaekit.explorer import create_app
 
 BROWSER = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,7 +36,7 @@ def server():
     data = load_data(DataConfig(name="binarized-mnist", limit=5000, validation=500))
     torch.manual_seed(0)
     model = VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[128])
-    model.fit(data, epochs=5, progress=False)
+    fit(model, data, epochs=5, progress=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     uv = uvicorn.Server(uvicorn.Config(create_app(model, data.test, "binarized-mnist"), log_level="warning"))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
-from vaekit import ModelConfig, compress, decompress, load
+from vaekit import ModelConfig, compress, decompress, fit, load, save
 from vaekit.distributions.gaussian_chain import GaussianChain
 from vaekit.models import HierarchicalVAE, LadderVAE
 from vaekit.models.ladder_vae import precision_weighted
@@ -42,7 +42,7 @@ def trained(request: pytest.FixtureRequest, mnist_binary):  # type: ignore[no-un
     torch.manual_seed(0)
     model = request.param(data_shape=mnist_binary.data_shape, layers=LAYERS)
     first = model.loss(mnist_binary.test.x[:500]).value.item()
-    model.fit(mnist_binary, epochs=3, batch_size=100, progress=False, compile=False)
+    fit(model, mnist_binary, epochs=3, batch_size=100, progress=False, compile=False)
     return model.eval(), first
 
 
@@ -65,7 +65,7 @@ def test_bounds_samples_and_latents(trained, mnist_binary) -> None:  # type: ign
 
 def test_save_load_and_compression(trained, mnist_binary, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, _ = trained
-    model.save(tmp_path / "m")
+    save(model, tmp_path / "m")
     again = load(tmp_path / "m")
     assert type(again) is type(model) and again.config == model.config
     z = model.prior().sample((5,))

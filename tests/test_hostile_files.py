@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaekit import VAE, compress
+from vaekit import VAE, compress, save
 from vaekit.codec.container import FORMAT_VERSION, MAGIC, pack, unpack
 from vaekit.codec.files import pack_names
 
@@ -77,7 +77,7 @@ def _forgeries(model: VAE) -> dict[str, bytes]:
 def test_forged_files_end_in_one_error_within_memory_and_time_limits(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = VAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[32]).eval()
-    model.save(tmp_path / "model")
+    save(model, tmp_path / "model")
     files = []
     for i, (name, blob) in enumerate(_forgeries(model).items()):
         files.append(tmp_path / f"{i}.vkz")
@@ -97,7 +97,7 @@ def test_a_saved_model_config_nested_or_huge_is_one_error(tmp_path: Path, text: 
     from vaekit import ModelFileError, load
 
     torch.manual_seed(0)
-    VAE(data_shape=(1, 4, 4), latent_dim=2, hidden=[4]).save(tmp_path / "m")
+    save(VAE(data_shape=(1, 4, 4), latent_dim=2, hidden=[4]), tmp_path / "m")
     (tmp_path / "m" / "config.json").write_text(text)
     with pytest.raises(ModelFileError, match="config.json"):
         load(tmp_path / "m")

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from vaekit import ModelConfig, compress, decompress, load
+from vaekit import ModelConfig, compress, decompress, fit, load, save
 from vaekit.models import IAFVAE
 
 
@@ -15,7 +15,7 @@ def trained(mnist_binary):  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     model = IAFVAE(data_shape=mnist_binary.data_shape, latent_dim=8, hidden=[128], flow_steps=2)
     first = model.loss(mnist_binary.test.x[:500]).value.item()
-    model.fit(mnist_binary, epochs=3, batch_size=100, progress=False, compile=False)
+    fit(model, mnist_binary, epochs=3, batch_size=100, progress=False, compile=False)
     return model.eval(), first
 
 
@@ -44,7 +44,7 @@ def test_training_bounds_samples(trained, mnist_binary) -> None:  # type: ignore
 
 def test_save_load_and_compression(trained, mnist_binary, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, _ = trained
-    model.save(tmp_path / "m")
+    save(model, tmp_path / "m")
     again = load(tmp_path / "m")
     assert isinstance(again, IAFVAE) and again.config.flow_steps == 2
     x = mnist_binary.test.x[:300]

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from vaekit import ConfigError, DataConfig, ModelConfig, compress, decompress, load, load_data
+from vaekit import ConfigError, DataConfig, ModelConfig, compress, decompress, fit, load, load_data, save
 from vaekit.models import IWAE
 from vaekit.objectives import log_importance_weights
 
@@ -17,7 +17,7 @@ def trained():
     torch.manual_seed(0)
     model = IWAE(data_shape=data.data_shape, latent_dim=8, hidden=[128], importance_samples=5)
     first = model.loss(data.test.x[:500]).value.item()
-    model.fit(data, epochs=3, batch_size=100, progress=False, compile=False)
+    fit(model, data, epochs=3, batch_size=100, progress=False, compile=False)
     return model.eval(), data, first
 
 
@@ -56,7 +56,7 @@ def test_samples_save_load_and_compression(trained, tmp_path) -> None:  # type: 
     model, data, _ = trained
     images = model.sample(16, seed=0)
     assert images.shape == (16, 1, 28, 28) and 0 <= images.min() and images.max() <= 1
-    model.save(tmp_path / "iwae")
+    save(model, tmp_path / "iwae")
     again = load(tmp_path / "iwae")
     assert isinstance(again, IWAE) and again.config.importance_samples == 5
     x = data.test.x[:50]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import MixtureSameFamily
 
-from vaekit import CodecError, DataConfig, compress, decompress, load, load_data
+from vaekit import CodecError, DataConfig, compress, decompress, fit, load, load_data, save
 from vaekit.models import MixturePriorVAE, VampPriorVAE
 
 PRIOR_PARAMETERS = ("prior_", "pseudo_inputs")
@@ -22,7 +22,7 @@ def trained(request: pytest.FixtureRequest):
     start = {name: value.detach().clone() for name, value in model.named_parameters()
              if name.startswith(PRIOR_PARAMETERS)}
     first = model.loss(data.test.x[:500]).value.item()
-    model.fit(data, epochs=3, batch_size=100, progress=False, compile=False)
+    fit(model, data, epochs=3, batch_size=100, progress=False, compile=False)
     return model.eval(), data, first, start
 
 
@@ -47,7 +47,7 @@ def test_log_likelihood_bounds_and_samples(trained) -> None:  # type: ignore[no-
 
 def test_save_load_and_compression(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model, data, _, _ = trained
-    model.save(tmp_path / "m")
+    save(model, tmp_path / "m")
     again = load(tmp_path / "m")
     assert type(again) is type(model)
     torch.testing.assert_close(again.prior().mean, model.prior().mean)

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 import vaekit
-from vaekit import load_data
+from vaekit import fit, load_data
 from vaekit.codec.container import CodecError, unpack
 from vaekit.codec.files import pack_names, unpack_names
 from vaekit.data.synthetic import SHAPES, WORDS, kitchen_sentences, shape_images, spoken_words
@@ -166,7 +166,7 @@ def test_the_api_refuses_a_likelihood_that_does_not_fit(shapes: Path) -> None:
     data = load_data(name=str(shapes))
     model = vaekit.VAE(data_shape=data.data_shape, latent_dim=2, hidden=[8])  # Bernoulli, on 8-bit pixels
     with pytest.raises(ValueError, match="'bernoulli' does not fit 8bit data 'shapes'.*likelihood=logistic-mixture"):
-        model.fit(data, epochs=1, progress=False)
+        fit(model, data, epochs=1, progress=False)
     with pytest.raises(ValueError, match="likelihood 'auto' is chosen from the data"):
         vaekit.VAE(data_shape=data.data_shape, likelihood="auto")
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch.distributions import Categorical
 
-from vaekit import DataConfig, load, load_data
+from vaekit import DataConfig, fit, load, load_data, save
+from vaekit.contract import Batch
 from vaekit.data import UNLABELLED
 from vaekit.models import M1, M1M2, M2
 
@@ -51,7 +52,7 @@ def test_unlabelled_bound_is_the_q_weighted_labelled_bounds_plus_entropy() -> No
     every = model.labelled_bound(x.repeat_interleave(10, 0), torch.arange(10).repeat(3)).view(3, 10)
     q = Categorical(logits=model.classifier(x))
     torch.testing.assert_close(unlabelled, (q.probs * every).sum(1) + q.entropy())
-    loss = model.loss(x, 1.0, torch.tensor([UNLABELLED, 4, UNLABELLED]))
+    loss = model.loss(Batch(x, torch.tensor([UNLABELLED, 4, UNLABELLED])))
     torch.manual_seed(1)
     assert loss.terms["classification"].item() == pytest.approx(-q.log_prob(torch.tensor(4))[1].item(), rel=1e-5)
 
@@ -95,10 +96,10 @@ def test_m1_classifies_its_own_features_without_changing_the_vae() -> None:
     torch.manual_seed(1)
     vae_only = model.negative_elbo(model, x, 1.0).value
     torch.manual_seed(1)  # the same z draws: the difference is the classifier's term alone
-    loss = model.loss(x, 1.0, y)
+    loss = model.loss(Batch(x, y))
     encoder_grad = torch.autograd.grad(loss.value - vae_only, list(model.encoder.parameters()), allow_unused=True)
     assert all(g is None or not g.any() for g in encoder_grad)  # the classifier's loss leaves the VAE alone
-    model.fit(data, epochs=5, batch_size=100, labelled_per_batch=100, progress=False)
+    fit(model, data, epochs=5, batch_size=100, labelled_per_batch=100, progress=False)
     test = load_data(DataConfig(name="binarized-mnist", validation=0)).test
     error = (model.classify(test.x[:2000]).argmax(1) != test.y[:2000]).float().mean().item()
     assert error < 0.5, error  # chance is 0.9, with 200 labels
@@ -114,17 +115,17 @@ def test_m1_m2_stacks_m2_on_the_codes_and_saves_whole(tmp_path: Path) -> None:
     torch.manual_seed(1)
     m1_only = model.negative_elbo(model, x, 1.0).value
     torch.manual_seed(1)  # the same z1 draws: the difference is M2's objective alone
-    loss = model.loss(x, 1.0, y)
+    loss = model.loss(Batch(x, y))
     assert "m2_classification" in loss.terms
     m1_params = list(model.encoder.parameters()) + list(model.decoder.parameters())
     grads = torch.autograd.grad(loss.value - m1_only, m1_params, allow_unused=True)
     assert all(g is None or not g.any() for g in grads)  # M2 learns on M1's codes without moving M1
-    model.fit(data, epochs=4, batch_size=100, labelled_per_batch=100, progress=False)
+    fit(model, data, epochs=4, batch_size=100, labelled_per_batch=100, progress=False)
     test = load_data(DataConfig(name="binarized-mnist", validation=0)).test
     probabilities = model.classify(test.x[:2000])
     error = (probabilities.argmax(1) != test.y[:2000]).float().mean().item()
     assert error < 0.5, error  # chance is 0.9, with 200 labels
-    model.save(tmp_path / "stack")
+    save(model, tmp_path / "stack")
     again = load(tmp_path / "stack")
     assert isinstance(again, M1M2) and again.top.config.classifier_weight == 50.0
     torch.testing.assert_close(again.classify(test.x[:100]), probabilities[:100])

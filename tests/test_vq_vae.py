@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vaekit import CodecError, DataConfig, compress, decompress, load, load_data
+from vaekit import CodecError, DataConfig, compress, decompress, fit, load, load_data, save
 from vaekit.codec.container import unpack
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models import VQVAE
@@ -22,7 +22,7 @@ def trained():  # type: ignore[no-untyped-def]
     x = data.test.x[:300]
     first = model.loss(x).terms
     codebook = model.codebook.detach().clone()
-    model.fit(data, epochs=2, batch_size=100, progress=False, compile=False)
+    fit(model, data, epochs=2, batch_size=100, progress=False, compile=False)
     return model.eval(), data, first, codebook
 
 
@@ -59,7 +59,7 @@ def test_samples_evaluation_and_save_load(trained, tmp_path) -> None:  # type: i
     assert torch.equal(images, model.sample(8, seed=0))
     x = data.test.x[:50]
     torch.testing.assert_close(model.log_likelihood(x, k=100), model.elbo(x))  # q is a point mass
-    model.save(tmp_path / "m")
+    save(model, tmp_path / "m")
     again = load(tmp_path / "m")
     assert torch.equal(again.sample(8, seed=0), images)
 

@@ -6,7 +6,9 @@ from vaekit.config import ConfigError, DataConfig, EvalConfig, ModelConfig, RunC
 from vaekit.data import load_data  # noqa: E402
 from vaekit.models import VAE, LatentVariableModel  # noqa: E402
 from vaekit.saving import ModelFileError, load  # noqa: E402
+from vaekit.saving import save_model as save  # noqa: E402
+from vaekit.train import fit  # noqa: E402
 
 __all__ = ["VAE", "CodecError", "ConfigError", "DataConfig", "EvalConfig", "LatentVariableModel", "ModelConfig",
-           "ModelFileError", "RunConfig", "TrainConfig", "compress", "decompress", "load",
-           "load_data"]
+           "ModelFileError", "RunConfig", "TrainConfig", "compress", "decompress", "fit", "load",
+           "load_data", "save"]

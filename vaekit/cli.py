@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from vaekit.config import ConfigError, DataConfig, RunConfig, load_config
+from vaekit.contract import Classifies, Conditional, Latent, Sentences, WeightPosterior
 
 EXIT_USAGE = 2
 
@@ -47,7 +48,6 @@ def _data_config(model, name: str | None) -> DataConfig:  # type: ignore[no-unty
     """The data a command reads: by default the data the model was trained on (its saved record: the same test
     split); --data names another, read at the model's sentence length or image size."""
     from vaekit.data import DATASETS
-    from vaekit.models import TextModel
 
     if name is None:
         record = model.trained_on
@@ -59,7 +59,7 @@ def _data_config(model, name: str | None) -> DataConfig:  # type: ignore[no-unty
             raise ValueError(f"the data this model was trained on, {recorded.name}, is not there any more: give "
                              "--data")
         return recorded
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         return DataConfig(name=name, max_length=model.max_length)
     shape = model.data_shape
     if name not in DATASETS and Path(name).is_dir() and len(shape) == 3 and shape[0] in (1, 3):
@@ -100,13 +100,13 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
 
     if args.inputs:
         x = load_images([Path(p) for p in args.inputs], model.data_shape)
-        if not model.conditional:
+        if not isinstance(model, Conditional):
             return x, None
         return x, _given_labels(model, args.labels, len(x))
     x, y = _test_examples(model, args, count)
-    if model.conditional and y is None:
+    if isinstance(model, Conditional) and y is None:
         raise ValueError(f"{model.registered_name} needs labelled inputs; the data has no labels")
-    return x, y if model.conditional else None
+    return x, y if isinstance(model, Conditional) else None
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -170,7 +170,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaekit.data import load_data
     from vaekit.distributions.likelihoods import check_likelihood
     from vaekit.evaluate import EvalReport, evaluate
-    from vaekit.models import Classifier
     from vaekit.saving import load
     from vaekit.uncertainty import ClassifierReport, classifier_report
 
@@ -178,10 +177,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     data = _load_test_data(model, args.data)
     test = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
     torch.manual_seed(args.seed)
-    if isinstance(model, Classifier):  # error, calibration and uncertainty; --ood scores another set's test split
+    if not isinstance(model, Latent) and isinstance(model, Classifies):  # error, calibration and uncertainty;
+        # --ood scores another set's test split
         ood = None if args.ood is None else (args.ood, load_data(_data_config(model, args.ood)).test)
         report: EvalReport | ClassifierReport = classifier_report(
-            model, test, ood, samples=args.weight_draws if model.bayesian else 1)
+            model, test, ood, samples=args.weight_draws if isinstance(model, WeightPosterior) else 1)
     else:
         check_likelihood(model.config.likelihood, data.kind, data.name)
         report = evaluate(model, test, k=args.k, seed=args.seed)
@@ -214,23 +214,22 @@ def _audio_inputs(model, args: argparse.Namespace, count: int):  # type: ignore[
     if not args.inputs:
         return _inputs(model, args, count)
     x = read_clips(model, [Path(p) for p in args.inputs])
-    if not model.conditional:
+    if not isinstance(model, Conditional):
         return x, None
     return x, _given_labels(model, args.labels, len(x))
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.generate import class_index, samples_per_class, save_grid
-    from vaekit.models import TextModel
     from vaekit.saving import load
     from vaekit.sentences import sample_text
 
     model = load(args.model)
     if args.class_ is not None:
-        if not model.conditional:
+        if not isinstance(model, Conditional):
             raise ValueError(f"--class is for models conditioned on a label; {model.registered_name} is not")
         args.class_ = class_index(model, args.class_)
-    if isinstance(model, TextModel):  # sentences, greedy or drawn token by token
+    if isinstance(model, Sentences):  # sentences, greedy or drawn token by token
         _print_text(sample_text(model, args.n, args.seed, greedy=not args.draw), args.output)
         return
     if model.config.audio is not None:  # WAV files and their spectrograms in a folder
@@ -240,7 +239,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         print(f"{len(written) - 1} WAV files in {args.output or 'samples'}/, spectrograms in {written[-1]}")
         return
     args.output = args.output or "samples.png"
-    if model.conditional and args.class_ is None:  # a row of --nrow samples for each class
+    if isinstance(model, Conditional) and args.class_ is None:  # a row of --nrow samples for each class
         print(save_grid(samples_per_class(model, args.nrow, args.seed), args.output, nrow=args.nrow))
         return
     print(save_grid(model.sample(args.n, seed=args.seed, y=args.class_), args.output, nrow=args.nrow))
@@ -248,12 +247,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaekit.generate import reconstruction_pairs, save_grid
-    from vaekit.models import TextModel
     from vaekit.saving import load
     from vaekit.sentences import reconstruct_text
 
     model = load(args.model)
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         lines = _sentences(model, args, args.n)
         _print_text([f"  in: {a}\n out: {b}" for a, b in zip(lines, reconstruct_text(model, lines))], args.output)
         return
@@ -271,12 +269,11 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.generate import interpolate, save_grid
-    from vaekit.models import TextModel
     from vaekit.saving import load
     from vaekit.sentences import homotopy
 
     model = load(args.model)
-    if isinstance(model, TextModel):  # a homotopy between two sentences
+    if isinstance(model, Sentences):  # a homotopy between two sentences
         lines = _sentences(model, args, 2)
         if len(lines) != 2:
             raise ValueError(f"interpolate needs exactly two sentences, got {len(lines)}")
@@ -304,7 +301,7 @@ def cmd_classify(args: argparse.Namespace) -> None:
     from vaekit.uncertainty import predict
 
     model = load(args.model)
-    if not model.has_classifier:
+    if not isinstance(model, Classifies):
         raise ValueError(f"{model.registered_name} has no classifier; classifiers (classifier, bnn) and "
                          "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
     if args.inputs:
@@ -351,17 +348,16 @@ def cmd_compress(args: argparse.Namespace) -> None:
     from vaekit.codec.files import folder_labels, model_reference, read_inputs, read_labels
     from vaekit.generate import class_names
     from vaekit.image_quality import SSIM_WINDOW, psnr, ssim
-    from vaekit.models import TextModel
     from vaekit.saving import load
 
     model = load(args.model)
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         return _compress_text(model, args)
     x, source, names = read_inputs(args.inputs, model.data_shape, keep_names=not args.no_names,
                                    lossless=args.mode == "lossless")
     source["model"] = model_reference(args.model, args.output)
     labels = None if args.labels is None else read_labels(Path(args.labels))
-    if labels is None and model.conditional:  # a labelled folder: each image's class is the folder it sits in
+    if labels is None and isinstance(model, Conditional):  # a labelled folder: an image's class is its folder
         labels = folder_labels(names, class_names(model))
         if labels is None:
             raise ValueError(f"{model.registered_name} codes each item's class: put the images in folders named "

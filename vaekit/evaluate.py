@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 import torch
 
 from vaekit import objectives
+from vaekit.contract import Batch, Classifies, Clusters, Density, Latent, Trainable, given
 from vaekit.data import SequenceSplit, Split
-from vaekit.models import LatentVariableModel
+from vaekit.models import LatentVariableModel, Model
 from vaekit.progress import progress as progress_bar
 
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -26,7 +27,7 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
     model.eval()
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
     for x, y in split.labelled_batches(batch_size, shuffle=False):
-        t = objectives.elbo_terms(model.given(y), x)
+        t = objectives.elbo_terms(given(model, y), x)
         sums["elbo"] += t.elbo.sum().item()
         sums["reconstruction"] += t.reconstruction.sum().item()
         sums["kl"] += t.kl.sum().item()
@@ -35,37 +36,7 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
 
 
 @torch.no_grad()
-def mean_reconstruction(model: LatentVariableModel, split: Split, batch_size: int = 1000) -> dict[str, float]:
-    """Mean log p(x|z) (nats per datum) at the posterior mean z of each datum: the validation figure of models
-    without a bound on log p(x)."""
-    was_training = model.training
-    model.eval()
-    total = 0.0
-    for x, y in split.labelled_batches(batch_size, shuffle=False):
-        given = model.given(y)
-        total += given.decode(given.encode(x).mean).log_prob(x).sum().item()
-    model.train(was_training)
-    return {"reconstruction": total / max(1, len(split))}
-
-
-@torch.no_grad()
-def mean_log_predictive(model: LatentVariableModel, split: Split, batch_size: int = 1000) -> dict[str, float]:
-    """A classifier's mean log p(y|x) (its predictive, averaged over weight draws for a Bayesian one) and its
-    error over a labelled split: the validation figures of models without latent variables."""
-    was_training = model.training
-    model.eval()
-    log_predictive = wrong = 0.0
-    for x, y in split.labelled_batches(batch_size, shuffle=False):
-        assert y is not None  # the Trainer checks that labelled models get labelled data
-        probs = model.classify(x)
-        log_predictive += probs.gather(1, y[:, None]).clamp(min=1e-12).log().sum().item()
-        wrong += (probs.argmax(1) != y).sum().item()
-    model.train(was_training)
-    return {"log_predictive": log_predictive / max(1, len(split)), "error": wrong / max(1, len(split))}
-
-
-@torch.no_grad()
-def mean_log_likelihood(model: LatentVariableModel, split: Split, batch_size: int = 1000) -> dict[str, float]:
+def mean_log_likelihood(model: Density, split: Split, batch_size: int = 1000) -> dict[str, float]:
     """The mean exact log p(x) (nats per datum) of a model without latent variables (a language model)."""
     was_training = model.training
     model.eval()
@@ -74,28 +45,30 @@ def mean_log_likelihood(model: LatentVariableModel, split: Split, batch_size: in
     return {"log_likelihood": total / max(1, len(split))}
 
 
-def validation_scores(model: LatentVariableModel, split: Split) -> tuple[str, dict[str, float]]:
-    """The figures a model is validated on, and the one (higher is better) that picks the best epoch: the ELBO,
-    the reconstruction term for models without a bound, a classifier's log predictive, or a language model's
-    exact log p(x)."""
-    if not model.generative:
-        return "log_predictive", mean_log_predictive(model, split)
-    if not model.latent:
-        return "log_likelihood", mean_log_likelihood(model, split)
-    if model.tractable:
-        return "elbo", mean_elbo(model, split)
-    return "reconstruction", mean_reconstruction(model, split)
+@torch.no_grad()
+def validation_scores(model: Trainable, split: Split, batch_size: int = 1000) -> tuple[str, dict[str, float]]:
+    """The means of ``model.scores`` over a split, in evaluation mode, and the name of the first (higher is
+    better), which picks the best epoch: the ELBO, the reconstruction term of a model without a bound, a
+    classifier's log predictive, a language model's exact log p(x)."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    for x, y in split.labelled_batches(batch_size, shuffle=False):
+        for name, values in model.scores(Batch(x, y)).items():
+            sums[name] = sums.get(name, 0.0) + values.sum().item()
+    model.train(was_training)
+    return next(iter(sums)), {k: v / max(1, len(split)) for k, v in sums.items()}
 
 
 @torch.no_grad()
-def cluster_error(model: LatentVariableModel, reference: Split, test: Split, batch_size: int = 1000) -> float:
+def cluster_error(model: Clusters, reference: Split, test: Split, batch_size: int = 1000) -> float:
     """Makhzani et al. 2015, sec. 6: each cluster takes the label of the labelled ``reference`` example it is surest
     of (highest q(cluster|x)); each test example takes its cluster's label; the share of test labels missed."""
     if reference.y is None or test.y is None:
         raise ValueError("the clustering error needs labelled reference and test data")
-    q = torch.cat([model.classify(x) for x in reference.batches(batch_size, shuffle=False)])  # (N, clusters)
+    q = torch.cat([model.cluster_probabilities(x) for x in reference.batches(batch_size, shuffle=False)])  # (N, K)
     label_of = reference.y[q.argmax(0)]  # (clusters,)
-    clusters = torch.cat([model.classify(x).argmax(1) for x in test.batches(batch_size, shuffle=False)])
+    clusters = torch.cat([model.cluster_probabilities(x).argmax(1) for x in test.batches(batch_size, shuffle=False)])
     return (label_of[clusters] != test.y).float().mean().item()
 
 
@@ -129,7 +102,7 @@ class EvalReport:
 
 
 @torch.no_grad()
-def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size: int = 32,
+def evaluate(model: Model, split: Split, k: int = 5000, batch_size: int = 32,
              seed: int = 0, progress: bool = True) -> EvalReport:
     """Evaluate ``model`` on ``split``: ELBO terms, log p(x) with k importance samples, active units. A model
     without a bound on log p(x) gets its reconstruction term and active units only; a language model, its exact
@@ -138,8 +111,9 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
         raise ValueError("cannot evaluate on an empty split")
     if split.data_shape != model.data_shape:
         raise ValueError(f"the data's shape {split.data_shape} differs from the model's {model.data_shape}")
-    if not model.latent:
+    if not isinstance(model, Latent):
         return _language_model_report(model, split, time.perf_counter())
+    bounded, classifies = isinstance(model, Density), isinstance(model, Classifies)
     start = time.perf_counter()
     model.eval()
     tokens = split.elements if split.kind == "tokens" and isinstance(split, SequenceSplit) else None
@@ -150,29 +124,29 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     wrong = 0  # a classifier's mistakes on the labelled examples
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        bar = progress_bar(len(split), f"log p(x), k={k}" if model.tractable else "evaluating", "item", progress)
+        bar = progress_bar(len(split), f"log p(x), k={k}" if bounded else "evaluating", "item", progress)
         for x, y in split.labelled_batches(batch_size, shuffle=False):  # one pass: ELBO terms, means, log p(x)
-            given = model.given(y)  # a conditional model's figures are of log p(x|y)
-            means.append(given.encode(x).mean)
-            if not model.tractable:
-                sums["reconstruction"] += given.decode(means[-1]).log_prob(x).sum().item()
+            dists = given(model, y)  # a conditional model's figures are of log p(x|y)
+            means.append(dists.encode(x).mean)
+            if not bounded:
+                sums["reconstruction"] += dists.decode(means[-1]).log_prob(x).sum().item()
             else:
-                t = objectives.elbo_terms(given, x)
+                t = objectives.elbo_terms(dists, x)
                 sums["elbo"] += t.elbo.sum().item()
                 sums["reconstruction"] += t.reconstruction.sum().item()
                 sums["kl"] += t.kl.sum().item()
                 if t.kl_per_dim is not None:
                     kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
-                sums["log_likelihood"] += objectives.log_likelihood(given, x, k).sum().item()
-            if model.has_classifier and y is not None:
+                sums["log_likelihood"] += objectives.log_likelihood(dists, x, k).sum().item()
+            if classifies and y is not None:
                 wrong += int((model.classify(x).argmax(1) != y).sum())
             bar.update(len(x))
         bar.close()
-    error = wrong / len(split) if model.has_classifier and split.y is not None else None
+    error = wrong / len(split) if classifies and split.y is not None else None
     mean_z = torch.cat(means).flatten(1)
     active = int((mean_z.var(0) > ACTIVE_UNIT_THRESHOLD).sum()) if len(mean_z) > 1 else 0
     m = {key: value / len(split) for key, value in sums.items()}
-    if not model.tractable:
+    if not bounded:
         return EvalReport(examples=len(split), k=0, elbo=None, reconstruction=m["reconstruction"], kl=None,
                           log_likelihood=None, nll=None, bits_per_dim=None, elbo_bits_per_dim=None, kl_per_dim=[],
                           active_units=active, seconds=time.perf_counter() - start, classification_error=error)
@@ -189,7 +163,7 @@ def evaluate(model: LatentVariableModel, split: Split, k: int = 5000, batch_size
     return report
 
 
-def _language_model_report(model: LatentVariableModel, split: Split, start: float) -> EvalReport:
+def _language_model_report(model: Density, split: Split, start: float) -> EvalReport:
     """A language model's exact test figures: its ELBO is log p(x), with no KL and no latent units."""
     assert isinstance(split, SequenceSplit), "a language model's data are sentences"
     log_p = mean_log_likelihood(model, split)["log_likelihood"]

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from torch.distributions import Normal
 
+from vaekit.contract import Conditional, given
 from vaekit.models import LatentVariableModel
 
 
@@ -68,7 +69,7 @@ def class_index(model: LatentVariableModel, given: str) -> int:
 def samples_per_class(model: LatentVariableModel, per_class: int = 8, seed: int = 0) -> torch.Tensor:
     """A conditional model's samples, one row of ``per_class`` for each class in turn."""
     classes = model.config.num_classes
-    if not model.conditional or classes is None:
+    if not isinstance(model, Conditional) or classes is None:
         raise ValueError(f"samples per class need a model conditioned on labels; {model.registered_name} is not")
     return model.sample(classes * per_class, seed=seed, y=torch.arange(classes).repeat_interleave(per_class))
 
@@ -78,11 +79,11 @@ def class_analogies(model: LatentVariableModel, x: torch.Tensor, y: torch.Tensor
     """Kingma et al. 2014 fig. 1: a row per input, the input then the decoder's mean for its style z ~ q(z|x, y)
     (the posterior mean) with each class in turn; (N * (1 + C), C, H, W)."""
     classes = model.config.num_classes
-    if not model.conditional or classes is None:
+    if not isinstance(model, Conditional) or classes is None:
         raise ValueError(f"class analogies need a model conditioned on labels; {model.registered_name} is not")
-    style = model.given(y).encode(model.check_input(x)).mean  # (N, latent)
+    style = given(model, y).encode(model.check_input(x)).mean  # (N, latent)
     every = torch.arange(classes).repeat(len(x))
-    drawn = model.given(every).decode(style.repeat_interleave(classes, 0)).mean.view(len(x), classes, *x.shape[1:])
+    drawn = given(model, every).decode(style.repeat_interleave(classes, 0)).mean.view(len(x), classes, *x.shape[1:])
     return torch.cat([x[:, None], drawn], dim=1).flatten(0, 1)
 
 
@@ -117,15 +118,15 @@ def interpolate(model: LatentVariableModel, x1: torch.Tensor, x2: torch.Tensor, 
     if method not in ("linear", "slerp"):
         raise ValueError(f"method must be 'linear' or 'slerp', got {method!r}")
     ends: list[torch.Tensor | None] = [None, None] if y is None else [y[:1], y[1:2]]
-    z1 = model.given(ends[0]).encode(model.check_input(x1)).mean[:1]
-    z2 = model.given(ends[1]).encode(model.check_input(x2)).mean[:1]
+    z1 = given(model, ends[0]).encode(model.check_input(x1)).mean[:1]
+    z2 = given(model, ends[1]).encode(model.check_input(x2)).mean[:1]
     t = torch.linspace(0, 1, steps)
     z = z1 + t[:, None] * (z2 - z1) if method == "linear" else slerp(z1.expand(steps, -1), z2.expand(steps, -1), t)
     if y is None:
         return model.decode(z).mean
     assert model.config.num_classes is not None
     onehot = torch.nn.functional.one_hot(torch.as_tensor(y[:2]).long(), model.config.num_classes).float()
-    return model.given(onehot[0] + t[:, None] * (onehot[1] - onehot[0])).decode(z).mean
+    return given(model, onehot[0] + t[:, None] * (onehot[1] - onehot[0])).decode(z).mean
 
 
 @torch.no_grad()
@@ -137,13 +138,13 @@ def traversals(model: LatentVariableModel, x: torch.Tensor | None = None, dims: 
     dims = list(range(min(latent, 10))) if dims is None else dims
     if any(not 0 <= d < latent for d in dims):
         raise ValueError(f"latent dimensions must lie in 0..{latent - 1}, got {dims}")
-    given = model.given(y)
-    base = given.prior().mean if x is None else given.encode(model.check_input(x)).mean[0]
+    dists = given(model, y)
+    base = dists.prior().mean if x is None else dists.encode(model.check_input(x)).mean[0]
     values = torch.linspace(-span, span, steps)
     z = base.repeat(len(dims) * steps, 1)
     for row, d in enumerate(dims):
         z[row * steps:(row + 1) * steps, d] = values
-    return model.given(None if y is None else y[:1].expand(len(z))).decode(z).mean
+    return given(model, None if y is None else y[:1].expand(len(z))).decode(z).mean
 
 
 @torch.no_grad()

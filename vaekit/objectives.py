@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from pyro.distributions import Delta
 from torch.distributions import Distribution, Independent, kl_divergence
 
-if TYPE_CHECKING:
-    from vaekit.models.base import Distributions
+from vaekit.contract import Latent
 
 
 @dataclass
@@ -50,7 +48,7 @@ def kl_term(q: Distribution, p: Distribution, z: torch.Tensor) -> tuple[torch.Te
         return q.log_prob(z) - p.log_prob(z), None
 
 
-def elbo_terms(model: "Distributions", x: torch.Tensor) -> ElboTerms:
+def elbo_terms(model: Latent, x: torch.Tensor) -> ElboTerms:
     """One reparameterized sample z ~ q(z|x) and the ELBO's two terms."""
     q = model.encode(x)
     z = q.rsample()
@@ -59,25 +57,25 @@ def elbo_terms(model: "Distributions", x: torch.Tensor) -> ElboTerms:
     return ElboTerms(reconstruction, kl, per_dim, z)
 
 
-def elbo(model: "Distributions", x: torch.Tensor) -> torch.Tensor:
+def elbo(model: Latent, x: torch.Tensor) -> torch.Tensor:
     """The evidence lower bound per example [B], in nats."""
     return elbo_terms(model, x).elbo
 
 
-def importance_terms(model: "Distributions", x: torch.Tensor, k: int,
+def importance_terms(model: Latent, x: torch.Tensor, k: int,
                      reparameterized: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """For k samples z_i ~ q(z|x): log p(x|z_i) and log p(z_i) - log q(z_i|x), each [k, B].
     ``reparameterized`` draws with rsample, so that gradients flow through z (training)."""
     return _sampled_terms(model, x, model.encode(x), model.prior(), k, reparameterized)
 
 
-def _sampled_terms(model: "Distributions", x: torch.Tensor, q: Distribution, prior: Distribution, k: int,
+def _sampled_terms(model: Latent, x: torch.Tensor, q: Distribution, prior: Distribution, k: int,
                    reparameterized: bool) -> tuple[torch.Tensor, torch.Tensor]:
     z = q.rsample((k,)) if reparameterized else q.sample((k,))  # (k, B, latent)
     return model.decode(z).log_prob(x), prior.log_prob(z) - q.log_prob(z)  # x broadcasts over k
 
 
-def importance_weighted_bound(model: "Distributions", x: torch.Tensor, k: int,
+def importance_weighted_bound(model: Latent, x: torch.Tensor, k: int,
                               prior_weight: float | torch.Tensor = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The k-sample bound L_k (Burda et al. eq. 8) per example [B], differentiable through z, with
     log p(z_i) - log q(z_i|x) scaled by ``prior_weight`` (beta, warm-up); and the mean one-sample ELBO [B]."""
@@ -86,14 +84,14 @@ def importance_weighted_bound(model: "Distributions", x: torch.Tensor, k: int,
     return bound, (reconstruction + prior_ratio).mean(0)
 
 
-def log_importance_weights(model: "Distributions", x: torch.Tensor, k: int) -> torch.Tensor:
+def log_importance_weights(model: Latent, x: torch.Tensor, k: int) -> torch.Tensor:
     """log p(x, z_i) - log q(z_i|x) for k samples z_i ~ q(z|x): shape [k, B]."""
     reconstruction, prior_ratio = importance_terms(model, x, k)
     return reconstruction + prior_ratio
 
 
 @torch.no_grad()
-def log_likelihood(model: "Distributions", x: torch.Tensor, k: int = 5000,
+def log_likelihood(model: Latent, x: torch.Tensor, k: int = 5000,
                    max_decodes: int = 2048) -> torch.Tensor:
     """The importance-weighted estimate of log p(x) per example [B], with k samples each.
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from vaekit.contract import Conditional
+
 if TYPE_CHECKING:
     from vaekit.models import LatentVariableModel
 
@@ -66,6 +68,6 @@ def parzen_of_model(model: "LatentVariableModel", valid: torch.Tensor, test: tor
     """:func:`parzen_estimate` on ``samples`` decoded prior draws of ``model`` (in seeded chunks of 1,000; a
     conditional model's spread evenly over its classes)."""
     chunk = min(samples, 1000)
-    classes = torch.arange(chunk) % (model.config.num_classes or 1) if model.conditional else None
+    classes = torch.arange(chunk) % model.num_classes if isinstance(model, Conditional) else None
     drawn = torch.cat([model.sample(chunk, seed=seed + i, y=classes) for i in range(math.ceil(samples / chunk))])
     return parzen_estimate(drawn[:samples], valid, test)

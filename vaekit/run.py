@@ -21,13 +21,14 @@ import yaml
 from pydantic import ValidationError
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import BAYESIAN, CLASSIFIERS, LABELLED, ConfigError, ModelConfig, RunConfig, describe, save_config
+from vaekit.config import ConfigError, ModelConfig, RunConfig, describe, save_config
+from vaekit.contract import Classifies, Clusters, Conditional, Density, Latent, Sentences, WeightPosterior
 from vaekit.data import Data, Split, load_data
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
-from vaekit.models import AAE, BayesianVAE, Classifier, LatentVariableModel, TextModel, build_model
-from vaekit.models.registry import check_size
+from vaekit.models import LatentVariableModel, build_model
+from vaekit.models.registry import check_size, model_class
 from vaekit.parzen import parzen_of_model
 from vaekit.plots import (
     CLASSIFIER_PANELS,
@@ -37,6 +38,7 @@ from vaekit.plots import (
     loss_curves,
     reliability_diagram,
 )
+from vaekit.saving import save_model
 from vaekit.sentences import text_figures
 from vaekit.sounds import audio_figures, reconstruction_distance
 from vaekit.train import Trainer, distributed
@@ -81,16 +83,18 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool, config: RunCon
 
 def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
     """The recipe's model with what the data decides filled in: the data shape, a conditional model's classes."""
+    fills = model_class(model.name).data_fills  # the fields this model takes from the data
     update: dict[str, Any] = {"data_shape": data.data_shape}
-    if model.name not in CLASSIFIERS:  # classifiers have no likelihood of x
+    if "likelihood" in fills:  # classifiers have no likelihood of x
         likelihood = AUTO[data.kind] if model.likelihood == "auto" else model.likelihood
         if model.likelihood == "auto":
             log.info("likelihood auto: %s for %s data", likelihood, data.kind)
         check_likelihood(likelihood, data.kind, data.name)
         update["likelihood"] = likelihood
-        if likelihood == "logistic-mixture" and data.levels < 256:  # few grey levels: the mass on those alone
+        if "levels" in fills and likelihood == "logistic-mixture" and data.levels < 256:  # few grey levels:
+            # the mass on those alone
             update["levels"] = data.levels
-    if model.name in LABELLED:
+    if "num_classes" in fills:
         if data.train.y is None:
             raise ValueError(f"{model.name} learns from labelled data; '{data.name}' has no labels (image folders "
                              "get labels from class sub-folders, arrays from an .npz 'y')")
@@ -100,11 +104,11 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
             raise ValueError(f"model.num_classes is {model.num_classes}, but '{data.name}' has labels up to "
                              f"{classes - 1}")
         update["num_classes"] = model.num_classes or classes
-    if model.name in BAYESIAN:
+    if "dataset_size" in fills:
         update["dataset_size"] = len(data.train)
     if data.tokenizer is not None:
         update["vocab_size"] = len(data.tokenizer)
-    if data.audio is not None and model.name not in CLASSIFIERS:
+    if data.audio is not None and "audio" in fills:
         update["audio"] = data.audio
     try:
         return ModelConfig.model_validate({**model.model_dump(), **update})
@@ -114,7 +118,7 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
 
 def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config: RunConfig) -> list[Path]:
     """The run's pictures (image data) or sentences (text). A conditional model's samples are a row per class."""
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         assert data.tokenizer is not None
         lines = [data.tokenizer.decode(row) for row in data.test.x[:10].tolist()]
         written = []
@@ -122,7 +126,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
             atomic_write_text(run_dir / name, text)
             written.append(run_dir / name)
         if (run_dir / "metrics.jsonl").exists():
-            panels = ELBO_PANELS if model.latent else {"log_likelihood": "log p(x) (nats)"}
+            panels = ELBO_PANELS if isinstance(model, Latent) else {"log_likelihood": "log p(x) (nats)"}
             written.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", panels))
         return written
     if model.config.audio is not None:  # sounds (WAV) and spectrogram pictures
@@ -136,7 +140,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         return [loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS)]
     seed, x, y = config.evaluate.seed, data.test.x[:32], data.test.y
     extra = []
-    if model.conditional:
+    if isinstance(model, Conditional):
         samples = save_grid(samples_per_class(model, seed=seed), run_dir / "samples.png")
         if y is not None:
             extra.append(save_grid(class_analogies(model, x[:8], y[:8]), run_dir / "analogies.png",
@@ -149,19 +153,21 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         save_grid(traversals(model, x[:1], y=None if y is None else y[:1]), run_dir / "traversals.png", nrow=9),
         *extra,
     ]
-    if isinstance(model, BayesianVAE):  # samples (top) and their spread over weight draws (bottom, brighter: more)
-        mean, spread = model.samples_with_uncertainty(16, seed=seed)
+    uncertain = getattr(model, "samples_with_uncertainty", None)  # a Bayesian decoder's
+    if uncertain is not None:  # samples (top) and their spread over weight draws (bottom, brighter: more)
+        mean, spread = uncertain(16, seed=seed)
         figures.append(save_grid(torch.cat([mean, spread / spread.max().clamp(min=1e-12)]),
                                  run_dir / "weight_uncertainty.png", nrow=16))
     if model.latent_size == 2 and model.config.head_margin is None:  # cluster heads' codes: latent.png
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
-    if not model.tractable:  # an adversarial autoencoder: q(z) beside the p(z) it was matched to
+    if not isinstance(model, Density):  # an adversarial autoencoder: q(z) beside the p(z) it was matched to
         with torch.no_grad():
             codes = model.encode(data.test.x[:LATENT_POINTS]).mean
             prior = model.prior().sample((LATENT_POINTS,))
         figures.append(latent_space(codes, None if y is None else y[:LATENT_POINTS], prior, run_dir / "latent.png"))
     if (run_dir / "metrics.jsonl").exists():
-        panels = adversarial_panels(model.adversaries) if isinstance(model, AAE) else ELBO_PANELS
+        adversaries = getattr(model, "adversaries", None)  # the prefixes of an adversarial model's logged terms
+        panels = ELBO_PANELS if adversaries is None else adversarial_panels(adversaries)
         figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", panels))
     return figures
 
@@ -190,30 +196,30 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
     distributed.barrier()
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         model.tokenizer = data.tokenizer
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
     if not distributed.is_main():  # rank 0 saves, draws and evaluates
         return {"train": asdict(result)}
-    model.save(run_dir / "model")
+    save_model(model, run_dir / "model")
     if replaced is not None:
         shutil.rmtree(replaced, ignore_errors=True)
     test = data.test if config.evaluate.limit is None else data.test.subset(slice(0, config.evaluate.limit))
-    if isinstance(model, Classifier):
+    if not isinstance(model, Latent) and isinstance(model, Classifies):  # p(y|x) alone
         return write_metrics(run_dir, data, classifier_figures(model, data, test, run_dir, config), result)
     write_figures(model, data, run_dir, config)
     report = evaluate(model, test, k=config.evaluate.k, batch_size=config.evaluate.batch_size,
                       seed=config.evaluate.seed, progress=config.train.progress)
-    if not model.tractable:
+    if not isinstance(model, Density):
         report.parzen = parzen_figures(model, data, test, config.evaluate.seed)
     if model.config.audio is not None:
         report.log_spectral_distance = reconstruction_distance(model, test)
-    if config.model.name == "clustering-aae":  # clusters get their labels from the validation data
+    if isinstance(model, Clusters):  # clusters get their labels from the validation data
         report.cluster_error = cluster_error(model, data.valid, test)
     return write_metrics(run_dir, data, report.as_dict(), result)
 
 
-def classifier_figures(model: Classifier, data: Data, test: Split, run_dir: Path, config: RunConfig) -> dict[str, Any]:
+def classifier_figures(model: Classifies, data: Data, test: Split, run_dir: Path, config: RunConfig) -> dict[str, Any]:
     """A classifier's test report (vaekit.uncertainty), scoring ``evaluate.ood``'s test split as out of
     distribution if given, and its reliability diagram."""
     ood = None
@@ -222,7 +228,8 @@ def classifier_figures(model: Classifier, data: Data, test: Split, run_dir: Path
                                                          "limit": None})).test
         ood = (config.evaluate.ood, other if config.evaluate.limit is None else other.subset(slice(0, len(test))))
     torch.manual_seed(config.evaluate.seed)
-    report = classifier_report(model, test, ood, samples=config.evaluate.weight_draws if model.bayesian else 1)
+    draws = config.evaluate.weight_draws if isinstance(model, WeightPosterior) else 1
+    report = classifier_report(model, test, ood, samples=draws)
     reliability_diagram(report.reliability, run_dir / "reliability.png",
                         f"{config.model.name}: expected calibration error {report.expected_calibration_error:.4f}")
     if (run_dir / "metrics.jsonl").exists():

@@ -19,8 +19,9 @@ from safetensors.torch import save as save_weights
 from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
 from vaekit.config import DataRecord, ModelConfig
+from vaekit.contract import Sentences
 from vaekit.data.tokenizer import Tokenizer, load_tokenizer
-from vaekit.models import MODELS, LatentVariableModel, TextModel, build_model
+from vaekit.models import MODELS, Model, build_model
 from vaekit.models.registry import skeleton
 
 FORMAT = "vaekit-model"
@@ -32,17 +33,17 @@ class ModelFileError(ValueError):
     """A saved model that cannot be loaded; the message says which file and why."""
 
 
-def weights_bytes(model: LatentVariableModel) -> bytes:
+def weights_bytes(model: Model) -> bytes:
     """The model's weights serialized as safetensors (deterministic: same weights, same bytes)."""
     return save_weights({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()})
 
 
-def weights_sha256(model: LatentVariableModel) -> str:
+def weights_sha256(model: Model) -> str:
     """SHA-256 of :func:`weights_bytes`, as recorded in a saved model's config.json."""
     return hashlib.sha256(weights_bytes(model)).hexdigest()
 
 
-def model_sha256(model: LatentVariableModel) -> str:
+def model_sha256(model: Model) -> str:
     """The model's identity for a compressed file: SHA-256 of its weights and of the config that builds its
     network (same weights under another activation or likelihood compute other outputs)."""
     digest = hashlib.sha256(weights_bytes(model))
@@ -50,7 +51,7 @@ def model_sha256(model: LatentVariableModel) -> str:
     return digest.hexdigest()
 
 
-def save_model(model: LatentVariableModel, directory: str | Path) -> Path:
+def save_model(model: Model, directory: str | Path) -> Path:
     """Write the model's config and weights atomically into ``directory`` (created if needed)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def save_model(model: LatentVariableModel, directory: str | Path) -> Path:
             "model": model.config.model_dump(mode="json"), "weights_sha256": hashlib.sha256(raw).hexdigest()}
     if model.trained_on is not None:
         meta["trained_on"] = model.trained_on.model_dump(mode="json")
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         if model.tokenizer is None:
             raise ValueError(f"{model.registered_name} needs its tokenizer to be saved: set model.tokenizer")
         tokenizer = model.tokenizer
@@ -88,7 +89,7 @@ def read_config(directory: Path) -> dict:
     return meta
 
 
-def load(directory: str | Path) -> LatentVariableModel:
+def load(directory: str | Path) -> Model:
     """``vaekit.load(path)``: rebuild a saved model from its config and load its verified weights (eval mode)."""
     directory = Path(directory)
     meta = read_config(directory)
@@ -121,7 +122,7 @@ def load(directory: str | Path) -> LatentVariableModel:
         except ValidationError as error:
             raise ModelFileError(f"{directory / CONFIG_FILE}: invalid record of the training data: "
                                  f"{error.errors()[0]['msg']}") from None
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         model.tokenizer = _tokenizer(directory, meta)
     return model.eval()
 

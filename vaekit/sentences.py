@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
+from vaekit.contract import Latent
 from vaekit.data.tokenizer import Tokenizer
 from vaekit.generate import interpolate
 from vaekit.models import TextModel
@@ -53,10 +54,10 @@ def homotopy(model: TextModel, first: str, last: str, steps: int = 7) -> list[st
 def text_figures(model: TextModel, lines: Sequence[str], seed: int = 0, n: int = 20) -> dict[str, str]:
     """A run's text "figures": samples (greedy and drawn), reconstructions of ``lines`` and a homotopy between
     the first two; file name -> content."""
-    out = {"samples.txt": "\n".join(["# greedy, from z ~ p(z)" if model.latent else "# greedy",
-                                     *sample_text(model, n if model.latent else 1, seed),
+    out = {"samples.txt": "\n".join(["# greedy, from z ~ p(z)" if isinstance(model, Latent) else "# greedy",
+                                     *sample_text(model, n if isinstance(model, Latent) else 1, seed),
                                      "", "# drawn token by token", *sample_text(model, n, seed, greedy=False)]) + "\n"}
-    if model.latent:
+    if isinstance(model, Latent):
         pairs = [f"  in: {a}\n out: {b}" for a, b in zip(lines, reconstruct_text(model, lines))]
         out["reconstructions.txt"] = "\n".join(pairs) + "\n"
         out["homotopy.txt"] = "\n".join(homotopy(model, lines[0], lines[1])) + "\n"

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from vaekit.config import AudioConfig
+from vaekit.contract import Conditional
 from vaekit.data.audio import read_audio
 from vaekit.data.dataset import Split
 from vaekit.data.spectrogram import log_mel, log_spectral_distance, to_waveform
@@ -69,7 +70,7 @@ def read_clips(model: LatentVariableModel, paths: Sequence[Path | BinaryIO]) -> 
 def sample_sounds(model: LatentVariableModel, folder: Path, n: int = 10, seed: int = 0,
                   label: int | None = None) -> list[Path]:
     """Samples from the prior: n of them, or of a conditional model two per class (or n of class ``label``)."""
-    if model.conditional and label is None:
+    if isinstance(model, Conditional) and label is None:
         specs = samples_per_class(model, 2, seed)
         names = [f"{_file_safe(name)}-{i}" for name in class_names(model) for i in range(2)]
     else:
@@ -98,7 +99,7 @@ def interpolate_sounds(model: LatentVariableModel, x: torch.Tensor, folder: Path
 def audio_figures(model: LatentVariableModel, test_x: torch.Tensor, test_y: torch.Tensor | None, run_dir: Path,
                   seed: int = 0) -> list[Path]:
     """A run's sounds: samples/, reconstructions/ (8 test clips) and interpolation/ (test clips 0 and 1)."""
-    y = test_y if model.conditional else None
+    y = test_y if isinstance(model, Conditional) else None
     return [*sample_sounds(model, run_dir / "samples", seed=seed),
             *reconstruct_sounds(model, test_x[:8], run_dir / "reconstructions", None if y is None else y[:8]),
             *interpolate_sounds(model, test_x[:2], run_dir / "interpolation", y=None if y is None else y[:2])]
@@ -110,5 +111,6 @@ def reconstruction_distance(model: LatentVariableModel, split: Split, batch_size
     audio = audio_of(model)
     total = 0.0
     for x, y in split.labelled_batches(batch_size, shuffle=False):
-        total += log_spectral_distance(x, model.reconstruct(x, y if model.conditional else None), audio).sum().item()
+        labels = y if isinstance(model, Conditional) else None
+        total += log_spectral_distance(x, model.reconstruct(x, labels), audio).sum().item()
     return total / max(1, len(split))

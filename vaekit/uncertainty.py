@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from vaekit.contract import Classifies, Latent
 from vaekit.data import Split
-from vaekit.models import Classifier, LatentVariableModel
+from vaekit.models import Model
 
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:
@@ -49,10 +50,10 @@ class Prediction:
 
 
 @torch.no_grad()
-def predict(model: LatentVariableModel, x: torch.Tensor, weight_draws: int) -> Prediction:
+def predict(model: Model, x: torch.Tensor, weight_draws: int) -> Prediction:
     """The classes of ``x``: a classifier's averaged over ``weight_draws`` draws of a Bayesian network's weights (one
     for a plain network), or a semi-supervised model's q(y|x)."""
-    if isinstance(model, Classifier):
+    if (not isinstance(model, Latent) and isinstance(model, Classifies)):
         draws = model.predictive(x, weight_draws)
         return Prediction(draws.mean(0), predictive_entropy(draws), mutual_information(draws), len(draws))
     probs = model.classify(x)
@@ -114,14 +115,14 @@ class ClassifierReport:
 
 
 @torch.no_grad()
-def draws_over(model: Classifier, split: Split, samples: int, batch_size: int = 1000) -> torch.Tensor:
+def draws_over(model: Classifies, split: Split, samples: int, batch_size: int = 1000) -> torch.Tensor:
     """The model's predictive under ``samples`` weight draws for every example of a split: (S, N, C)."""
     model.eval()
     return torch.cat([model.predictive(x, samples) for x, _ in split.labelled_batches(batch_size, shuffle=False)],
                      dim=1)
 
 
-def classifier_report(model: Classifier, test: Split, ood: tuple[str, Split] | None = None,
+def classifier_report(model: Classifies, test: Split, ood: tuple[str, Split] | None = None,
                       samples: int = 10, bins: int = 15) -> ClassifierReport:
     """Evaluate a classifier (``model.predictive``) on labelled ``test`` data, and, given ``ood`` (its name and
     a split of other data), how well its uncertainty tells the two apart."""

@@ -30,6 +30,7 @@ from vaekit.codec.container import (
     unpack,
 )
 from vaekit.codec.exact import exact_model
+from vaekit.contract import Conditional, Density
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import model_sha256
@@ -59,7 +60,7 @@ def _eight_bit(x: torch.Tensor) -> np.ndarray:
 
 def _labels(model: LatentVariableModel, labels: torch.Tensor | np.ndarray | None, count: int) -> np.ndarray | None:
     """A conditional model's labels as int32 (count,), checked; None for other models."""
-    if not model.conditional:
+    if not isinstance(model, Conditional):
         if labels is not None:
             raise CodecError(f"{model.registered_name} is not conditioned on labels; give none")
         return None
@@ -139,7 +140,7 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
     """
     if mode not in ("lossless", "lossy"):
         raise CodecError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
-    if not model.tractable:
+    if not isinstance(model, Density):
         raise CodecError(f"{model.registered_name} has no density of its codes under q(z|x) and p(z) to code "
                          "with; compress with a VAE")
     codes = isinstance(model.prior(), CodePrior)
@@ -232,9 +233,9 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
                          f"{header.model_sha256[:12]}..., not with this one ({expected[:12]}...)")
     if header.item_shape != tuple(model.data_shape):
         raise CodecError(f"the file holds items of shape {header.item_shape}; the model's are {model.data_shape}")
-    if header.classes != (model.config.num_classes if model.conditional else None):
+    if header.classes != (model.config.num_classes if isinstance(model, Conditional) else None):
         raise CodecError(f"the file codes labels of {header.classes} classes; the model takes "
-                         f"{model.config.num_classes if model.conditional else 'no labels'}")
+                         f"{model.config.num_classes if isinstance(model, Conditional) else 'no labels'}")
     words = _bytes_words(payload)
     if (header.latent == "codes") != isinstance(model.prior(), CodePrior):
         raise CodecError(f"the file holds {header.latent == 'codes' and 'a VQ-VAE' or 'continuous'} latents; "

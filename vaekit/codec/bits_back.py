@@ -36,7 +36,8 @@ from vaekit.codec.container import DecodeMismatch
 from vaekit.codec.digits import TwoDigits, bits_for
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import LatentCode, UniformCode, latent_code
-from vaekit.models.base import Distributions, LatentVariableModel
+from vaekit.contract import Conditional, Latent, given
+from vaekit.models.base import LatentVariableModel
 from vaekit.progress import progress as progress_bar
 
 _HEADROOM = 1.25  # a batch may use at most 1/1.25 of the stack's bits
@@ -57,13 +58,13 @@ def latent_coding(model: LatentVariableModel, precision: int) -> tuple[LatentBuc
 
 def data_levels(model: LatentVariableModel) -> int:
     """Values per data element of the model's p(x|z): 2 (binary), 256 (8-bit) or the data's grey levels."""
-    dists = model.given(torch.zeros(1, dtype=torch.long) if model.conditional else None)
+    dists = given(model, torch.zeros(1, dtype=torch.long) if isinstance(model, Conditional) else None)
     with torch.no_grad():
         return likelihood_masses(dists.decode(torch.zeros(1, model.latent_size)))[0]
 
 
 def _labels_code(model: LatentVariableModel) -> constriction.stream.model.Uniform | None:
-    return label_code(model.config.num_classes) if model.conditional and model.config.num_classes else None
+    return label_code(model.config.num_classes) if isinstance(model, Conditional) and model.config.num_classes else None
 
 
 def initial_words(buckets: LatentBuckets) -> np.ndarray:
@@ -74,7 +75,7 @@ def initial_words(buckets: LatentBuckets) -> np.ndarray:
     return words
 
 
-def _posterior(dists: Distributions, buckets: LatentBuckets, symbols: np.ndarray, levels: int) -> LatentCode:
+def _posterior(dists: Latent, buckets: LatentBuckets, symbols: np.ndarray, levels: int) -> LatentCode:
     x = values_of(symbols, levels)
     return latent_code(dists.encode(x), buckets, len(x), "posterior q(z|x)")
 

@@ -16,9 +16,10 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal
 from vaekit.codec import portable_math as pm
 from vaekit.codec.container import CodecError
 from vaekit.codec.digits import Masses
+from vaekit.contract import Latent, given
 from vaekit.data.levels import level_values
 from vaekit.distributions.discretized_logistic import DiscretizedLogisticMixture
-from vaekit.models.base import Distributions, LatentVariableModel
+from vaekit.models.base import LatentVariableModel
 
 GRID = 2.0**-10
 
@@ -106,9 +107,9 @@ def _differences(cdf: Masses) -> Masses:
     return lambda edge: torch.diff(cdf(edge), dim=-1).clamp_(min=0.0)
 
 
-def given_rows(model: LatentVariableModel, labels: np.ndarray | None, rows: slice) -> Distributions:
+def given_rows(model: LatentVariableModel, labels: np.ndarray | None, rows: slice) -> Latent:
     """The distributions for the items ``rows``: given their labels for a conditional model, else the model's."""
-    return model.given(None if labels is None else torch.from_numpy(labels[rows]).long())
+    return given(model, None if labels is None else torch.from_numpy(labels[rows]).long())
 
 
 def label_code(classes: int) -> constriction.stream.model.Uniform:

@@ -7,7 +7,7 @@ import logging
 
 from vaekit.data.dataset import Split
 from vaekit.explorer.app import LOOPBACK, create_app
-from vaekit.models import LatentVariableModel
+from vaekit.models import Model
 
 __all__ = ["create_app", "serve"]
 
@@ -41,7 +41,7 @@ def header_deadline_protocol() -> type:
     return HeaderDeadline
 
 
-def serve(model: LatentVariableModel, test: Split, data_name: str, host: str = "127.0.0.1", port: int = 8000,
+def serve(model: Model, test: Split, data_name: str, host: str = "127.0.0.1", port: int = 8000,
           model_ref: str = "", allowed_hosts: list[str] | None = None) -> None:
     """Serve the explorer with uvicorn until interrupted; on 127.0.0.1 (this machine only) unless told otherwise,
     answering requests addressed to the host it listens on (and its loopback names) or to ``allowed_hosts``."""

@@ -21,10 +21,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from vaekit.contract import Classifies, Conditional, Density, Latent, Sentences, WeightPosterior, given
 from vaekit.data.dataset import Split
 from vaekit.data.tokenizer import PAD_ID
 from vaekit.explorer import media
-from vaekit.models import Classifier, LatentVariableModel, TextModel
+from vaekit.models import Model
 
 MAX_BODY = 4 * 1024 * 1024  # bytes of one request
 MAX_FILE = 2 * 1024 * 1024  # bytes of one uploaded file
@@ -86,17 +87,17 @@ def _static(name: str) -> str:
 class Explorer:
     """The model, its test examples and what the handlers do with them (the routes are in :func:`create_app`)."""
 
-    def __init__(self, model: LatentVariableModel, test: Split, data_name: str, model_ref: str = "") -> None:
+    def __init__(self, model: Model, test: Split, data_name: str, model_ref: str = "") -> None:
         self.model, self.test, self.data_name = model.eval(), test, data_name
         self.source = {"model": model_ref} if model_ref else {}  # a downloaded file finds the model alone
         self.kind = media.kind_of(model)
         self.lock = threading.Lock()
-        self.generative = not isinstance(model, Classifier)
-        self.has_latent_map = self.generative and model.latent_size == 2
+        self.generative = isinstance(model, Latent) or not isinstance(model, Classifies)  # not p(y|x) alone
+        self.has_latent_map = isinstance(model, Latent) and model.latent_size == 2
 
     # --- validation -------------------------------------------------------------------------
     def _label(self, label: int | None) -> torch.Tensor | None:
-        if not self.model.conditional:
+        if not isinstance(self.model, Conditional):
             if label is not None:
                 raise ValueError(f"{self.model.registered_name} is not conditioned on a label")
             return None
@@ -124,19 +125,20 @@ class Explorer:
 
     def _given(self, label: int | None, test_label: torch.Tensor | None) -> torch.Tensor | None:
         """A conditional model's label: the request's, else the test example's."""
-        if label is None and test_label is not None and self.model.conditional:
+        if label is None and test_label is not None and isinstance(self.model, Conditional):
             return test_label
         return self._label(label)
 
     # --- handlers ---------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
         m = self.model
-        latent = m.latent_size if self.generative else 0
+        latent = m.latent_size if isinstance(m, Latent) else 0
         return {"model": m.registered_name, "kind": self.kind, "data": self.data_name, "generative": self.generative,
-                "latent_size": latent, "sliders": min(latent, MAX_SLIDERS), "conditional": m.conditional,
-                "classes": m.config.num_classes, "classifies": m.has_classifier, "bayesian": m.bayesian,
+                "latent_size": latent, "sliders": min(latent, MAX_SLIDERS), "conditional": isinstance(m, Conditional),
+                "classes": m.config.num_classes, "classifies": isinstance(m, Classifies),
+                "bayesian": isinstance(m, WeightPosterior),
                 "latent_map": self.has_latent_map, "test_count": len(self.test),
-                "codec": self.generative and m.tractable, "max_file_bytes": MAX_FILE}
+                "codec": self.generative and isinstance(m, Density), "max_file_bytes": MAX_FILE}
 
     @torch.no_grad()
     def samples(self, r: SamplesRequest) -> dict[str, Any]:
@@ -151,14 +153,14 @@ class Explorer:
         if len(r.z) != self.model.latent_size:
             raise ValueError(f"z needs {self.model.latent_size} numbers, got {len(r.z)}")
         z = torch.tensor([r.z], dtype=torch.float32)
-        return {"item": media.items(self.model, self.model.given(self._label(r.label)).decode(z).mean)[0]}
+        return {"item": media.items(self.model, given(self.model, self._label(r.label)).decode(z).mean)[0]}
 
     @torch.no_grad()
     def encode(self, r: InputRequest) -> dict[str, Any]:
         self._generative()
         x, test_label = self.read(r.input)
         y = self._given(r.label, test_label)
-        z = self.model.given(y).encode(self.model.check_input(x)).mean[0]
+        z = given(self.model, y).encode(self.model.check_input(x)).mean[0]
         return {"z": [round(v, 4) for v in z.tolist()], "item": media.items(self.model, x)[0]}
 
     @torch.no_grad()
@@ -169,7 +171,7 @@ class Explorer:
         (xa, ya), (xb, yb) = self.read(r.a), self.read(r.b)
         first, last = self._given(r.label_a, ya), self._given(r.label_b, yb)
         y = None if first is None or last is None else torch.cat([first, last])
-        if isinstance(self.model, TextModel):
+        if isinstance(self.model, Sentences):
             from vaekit.sentences import homotopy, to_text
 
             lines = homotopy(self.model, to_text(self.model, xa)[0], to_text(self.model, xb)[0], r.steps)
@@ -183,12 +185,13 @@ class Explorer:
         x, test_label = self.read(r.input)
         y = self._given(r.label, test_label)
         m = self.model
-        out: dict[str, Any] = {"input": media.items(m, x)[0],
-                               "reconstruction": media.items(m, m.reconstruct(x, y=y))[0]}
-        if m.tractable:
+        out: dict[str, Any] = {"input": media.items(m, x)[0]}
+        if isinstance(m, Latent):
+            out["reconstruction"] = media.items(m, m.reconstruct(x, y=y))[0]
+        if isinstance(m, Density):
             torch.manual_seed(0)
             nats = float(m.log_likelihood(x, k=K, y=y)[0])
-            dims = int((x != PAD_ID).sum()) if isinstance(m, TextModel) else math.prod(m.data_shape)  # tokens
+            dims = int((x != PAD_ID).sum()) if isinstance(m, Sentences) else math.prod(m.data_shape)  # tokens
             out |= {"log_likelihood": round(nats, 3), "k": K, "bits_per_dim": round(-nats / dims / math.log(2), 4),
                     **self._compressed(x, y, r.input.text)}
         return out
@@ -201,7 +204,7 @@ class Explorer:
             return {"compressed_error": "the lossless codec takes images (values in [0, 1]) and text; a standardized "
                                         "spectrogram is neither"}
         try:
-            if isinstance(self.model, TextModel):
+            if isinstance(self.model, Sentences):
                 from vaekit.codec.text import compress_text
                 from vaekit.sentences import to_text
 
@@ -218,14 +221,15 @@ class Explorer:
         from vaekit.uncertainty import predict
 
         m = self.model
-        if not m.has_classifier:
+        if not isinstance(m, Classifies):
             raise ValueError(f"{m.registered_name} has no classifier; classifiers (classifier, bnn) and "
                              "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
         x, _ = self.read(r.input)
         torch.manual_seed(0)
         p = predict(m, x, WEIGHT_DRAWS)
         probs = p.probabilities[0]
-        information = float(p.mutual_information[0]) if m.bayesian and p.mutual_information is not None else None
+        bayesian = isinstance(m, WeightPosterior) and p.mutual_information is not None
+        information = float(p.mutual_information[0]) if bayesian else None
         return {"probabilities": [round(v, 5) for v in probs.tolist()], "predicted": int(probs.argmax()),
                 "item": media.items(m, x)[0], "entropy": float(p.entropy[0]), "mutual_information": information,
                 "draws": p.draws}
@@ -236,7 +240,7 @@ class Explorer:
             raise ValueError("the latent map needs a model with a 2-D latent space")
         x = self.test.x[:MAP_POINTS]
         y = self.test.y[:MAP_POINTS] if self.test.y is not None else None
-        z = self.model.given(y if self.model.conditional else None).encode(self.model.check_input(x)).mean
+        z = given(self.model, y if isinstance(self.model, Conditional) else None).encode(self.model.check_input(x)).mean
         return {"points": [[round(a, 4), round(b, 4)] for a, b in z.tolist()],
                 "labels": None if y is None else y.tolist()}
 
@@ -275,7 +279,7 @@ class _BodyLimit:
 LOOPBACK = ["127.0.0.1", "localhost", "::1"]
 
 
-def create_app(model: LatentVariableModel, test: Split, data_name: str = "", model_ref: str = "",
+def create_app(model: Model, test: Split, data_name: str = "", model_ref: str = "",
                hosts: list[str] | None = None) -> FastAPI:
     """The explorer for ``model``, with ``test`` as the test examples it offers, answering requests whose Host header
     names one of ``hosts`` (default: this machine's loopback names), so that a page elsewhere cannot reach it by

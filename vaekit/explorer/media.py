@@ -14,16 +14,17 @@ import torch
 from matplotlib import colormaps
 from PIL import Image
 
+from vaekit.contract import Sentences
 from vaekit.data.user_files import read_image
 from vaekit.generate import to_picture
-from vaekit.models import LatentVariableModel, TextModel
+from vaekit.models import Model
 
 MAX_TEXT = 1000  # characters of one sentence
 
 
-def kind_of(model: LatentVariableModel) -> str:
+def kind_of(model: Model) -> str:
     """``text``, ``audio`` (spectrograms) or ``image``; other data is refused."""
-    if isinstance(model, TextModel):
+    if isinstance(model, Sentences):
         return "text"
     if model.config.audio is not None:
         return "audio"
@@ -54,7 +55,7 @@ def spectrogram_png(spec: torch.Tensor) -> str:
     return _data_url("image/png", buffer.getvalue())
 
 
-def wav(model: LatentVariableModel, spec: torch.Tensor) -> str:
+def wav(model: Model, spec: torch.Tensor) -> str:
     """A spectrogram's sound (Griffin-Lim) as a 16-bit WAV data URL."""
     from vaekit.data.spectrogram import to_waveform
     from vaekit.sounds import audio_of, wav_bytes
@@ -63,7 +64,7 @@ def wav(model: LatentVariableModel, spec: torch.Tensor) -> str:
     return _data_url("audio/wav", wav_bytes(to_waveform(spec.unsqueeze(0), audio)[0], audio.sample_rate))
 
 
-def items(model: LatentVariableModel, x: torch.Tensor) -> list[dict[str, Any]]:
+def items(model: Model, x: torch.Tensor) -> list[dict[str, Any]]:
     """A batch of the model's data as what the page shows: {"image"}, {"image", "audio"} or {"text"}."""
     kind = kind_of(model)
     if kind == "text":
@@ -87,7 +88,7 @@ def decode_base64(data: str) -> bytes:
         raise ValueError("the file is not valid base64") from None
 
 
-def read_upload(model: LatentVariableModel, raw: bytes) -> torch.Tensor:
+def read_upload(model: Model, raw: bytes) -> torch.Tensor:
     """An uploaded file as one datum (1, *data_shape): an image (PNG/JPEG) or a sound (WAV/FLAC), converted as the
     command line would (grey or RGB, resized; mono, resampled, fitted)."""
     kind = kind_of(model)
@@ -105,11 +106,11 @@ def read_upload(model: LatentVariableModel, raw: bytes) -> torch.Tensor:
     return x
 
 
-def read_sentence(model: LatentVariableModel, text: str) -> torch.Tensor:
+def read_sentence(model: Model, text: str) -> torch.Tensor:
     """One sentence as token ids (1, L) under the model's tokenizer."""
     from vaekit.sentences import to_ids
 
-    if not isinstance(model, TextModel):
+    if not isinstance(model, Sentences):
         raise ValueError(f"{model.registered_name} reads {kind_of(model)} files, not sentences")
     line = text.strip()
     if not line or "\n" in line or len(line) > MAX_TEXT:

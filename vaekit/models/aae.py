@@ -27,8 +27,9 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
+from vaekit.contract import Batch, Loss, given
 from vaekit.distributions.matched_priors import SamplerOnly, gaussian, ring_mixture, swiss_roll
-from vaekit.models.base import Loss
+from vaekit.models.base import as_batch
 from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
@@ -57,7 +58,7 @@ def generator_loss(discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor
 class AAE(VAE):
     """``AAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[1000, 1000], latent_prior="mixture")``."""
 
-    tractable = False
+    elbo = log_likelihood = None  # type: ignore[assignment]  # no bound on log p(x): not a Density
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
@@ -104,21 +105,25 @@ class AAE(VAE):
         return {"reconstruction": autoencoder, "discriminator": adversaries,
                 "generator": list(self.encoder.parameters())}
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The reconstruction phase's loss, -log p(x|z) with z ~ q(z|x), averaged over the batch (a supervised
         AAE decodes given the labels y)."""
-        given = self.given(y)
-        reconstruction = given.decode(self.encode(x).rsample()).log_prob(x).mean()
+        batch = as_batch(batch)
+        reconstruction = given(self, batch.y).decode(self.encode(batch.x).rsample()).log_prob(batch.x).mean()
         return Loss(-reconstruction, {"reconstruction": reconstruction.detach()})
 
-    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
-                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+    def steps(self, batch: Batch) -> Iterator[tuple[str, Loss]]:
         """Reconstruction, then the discriminator, then the encoder as generator, on the same minibatch."""
-        yield "reconstruction", self.loss(x, kl_weight, y)
-        z = self.encode(x).rsample()  # the codes of the updated encoder
-        loss, accuracy = adversary_loss(self.discriminator, self.prior().sample((len(x),)), z)
+        yield "reconstruction", self.loss(batch)
+        z = self.encode(batch.x).rsample()  # the codes of the updated encoder
+        loss, accuracy = adversary_loss(self.discriminator, self.prior().sample((len(z),)), z)
         yield "discriminator", Loss(loss, {"discriminator_accuracy": accuracy})
         yield "generator", Loss(generator_loss(self.discriminator, z), {})
+
+    def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """log p(x|z) at the posterior mean z: without a bound on log p(x), the validation figure."""
+        dists = given(self, batch.y)
+        return {"reconstruction": dists.decode(dists.encode(batch.x).mean).log_prob(batch.x)}
 
     adversaries: tuple[str, ...] = ("",)  # the prefixes of each adversary's logged terms
 
@@ -146,8 +151,6 @@ class SupervisedAAE(AAE, ConditionalVAE):
     the prior, carry the style and the label the content. ``given(y)`` gives the distributions for labels y, as
     for the conditional VAE; q(z|x) ignores them. ``SupervisedAAE(data_shape=(1, 28, 28), num_classes=10)``."""
 
-    needs_labels = True
-    conditional = True
     labels_to_encoder = False
 
     def encode_given(self, x: torch.Tensor, onehot: torch.Tensor) -> Distribution:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 
 from vaekit.config import ModelConfig
-from vaekit.models.base import Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn.bayes import bayesian_layers, complexity_cost, to_bayesian
@@ -27,7 +28,7 @@ from vaekit.nn.bayes import bayesian_layers, complexity_cost, to_bayesian
 class BayesianVAE(VAE):
     """``BayesianVAE(data_shape=(1, 28, 28), latent_dim=20, dataset_size=50000)``."""
 
-    bayesian = True
+    data_fills = (*VAE.data_fills, "dataset_size")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
@@ -42,11 +43,18 @@ class BayesianVAE(VAE):
             layer.sampling = mode
         return self
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
-        """The negative ELBO under one draw of the weights, plus their complexity cost / N (appendix F)."""
-        fit = super().loss(x, kl_weight)
-        complexity = complexity_cost(self) / self.config.dataset_size
-        return Loss(fit.value + kl_weight * complexity, {**fit.terms, "weights_kl": complexity.detach()})
+    def complexity_cost(self) -> torch.Tensor:
+        """KL(q(w) || p(w)) of the last draw of the weights."""
+        return complexity_cost(self)
+
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
+        """The negative ELBO under one draw of the weights, plus their complexity cost / N (appendix F) times the
+        batch's share of it (``batch.complexity_share``, Blundell et al. sec. 3.4), which leaves the latent KL alone."""
+        batch = as_batch(batch)
+        fit = super().loss(batch)
+        complexity = self.complexity_cost() / self.config.dataset_size
+        weight = batch.kl_weight * batch.complexity_share
+        return Loss(fit.value + weight * complexity, {**fit.terms, "weights_kl": complexity.detach()})
 
     @torch.no_grad()
     def samples_with_uncertainty(self, n: int, draws: int = 20,

@@ -22,7 +22,8 @@ import math
 import torch
 from torch.distributions import Independent
 
-from vaekit.models.base import Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -30,6 +31,8 @@ from vaekit.models.vae import VAE
 @register("beta-tc-vae")
 class BetaTCVAE(VAE):
     """``BetaTCVAE(data_shape=(1, 28, 28), latent_dim=10, beta=6.0, dataset_size=60000)``."""
+
+    data_fills = (*VAE.data_fills, "dataset_size")  # N of minibatch-weighted sampling: the training set's size
 
     def kl_decomposition(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """log p(x|z) and the three KL parts per example [B], for one reparameterized z per example."""
@@ -45,8 +48,10 @@ class BetaTCVAE(VAE):
                  "dimension_wise_kl": log_prod_qzj - self.prior().log_prob(z)}
         return self.decode(z).log_prob(x), parts
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """Eq. 4 with alpha = gamma = 1, averaged over the batch; ``kl_weight`` (warm-up) scales all three parts."""
+        batch = as_batch(batch)
+        x, kl_weight = batch.x, batch.kl_weight
         reconstruction, parts = self.kl_decomposition(x)
         mean = {name: value.mean() for name, value in parts.items()}
         penalty = mean["mutual_information"] + self.config.beta * mean["total_correlation"] \

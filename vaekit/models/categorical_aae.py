@@ -26,9 +26,9 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
+from vaekit.contract import Batch, Loss
 from vaekit.distributions.matched_priors import SamplerOnly
 from vaekit.models.aae import AAE, adversary_loss, generator_loss
-from vaekit.models.base import Loss
 from vaekit.models.registry import register
 from vaekit.nn import mlp
 
@@ -96,31 +96,31 @@ class CategoricalAAE(AAE):
         style = super().prior()
 
         def draw(n: int) -> torch.Tensor:
-            y = F.one_hot(torch.randint(self.categories, (n,)), self.categories).float()
+            y = F.one_hot(torch.randint(self.categories, (n,), device=self.device), self.categories).float()
             return self.code(y, style.sample((n,)))
 
         return SamplerOnly(draw, self.decoder_inputs(), "categorical and style")
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The reconstruction phase's loss, plus the cluster heads' hinge on their pairwise distances (sec. 7)."""
-        loss, margin = super().loss(x, kl_weight, y), self.config.head_margin
+        loss, margin = super().loss(batch), self.config.head_margin
         if self.heads is None or margin is None:
             return loss
         closeness = F.relu(margin - F.pdist(self.heads)).sum()
         return Loss(loss.value + closeness, {**loss.terms, "head_closeness": closeness.detach()})
 
-    def classify(self, x: torch.Tensor) -> torch.Tensor:
-        """q(y|x): class (or cluster) probabilities (B, C)."""
+    def code_probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """q(y|x): the categorical code's probabilities (B, C), classes or clusters."""
         with torch.no_grad():
             return self.split_code(self.check_input(x))[0].softmax(-1)
 
-    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
-                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+    def steps(self, batch: Batch) -> Iterator[tuple[str, Loss]]:
         """Reconstruction; both discriminators; the encoder as generator against both (sec. 5)."""
+        x = batch.x
         yield "reconstruction", self.loss(x)
         logits, style = self.split_code(x)  # the updated encoder's codes
         category = logits.softmax(-1)
-        one_hot = F.one_hot(torch.randint(self.categories, (len(x),)), self.categories).float()
+        one_hot = F.one_hot(torch.randint(self.categories, (len(x),), device=x.device), self.categories).float()
         style_loss, style_accuracy = adversary_loss(self.discriminator, super().prior().sample((len(x),)), style)
         category_loss, category_accuracy = adversary_loss(self.category_discriminator, one_hot, category)
         yield "discriminator", Loss(style_loss + category_loss, {"style_discriminator_accuracy": style_accuracy,
@@ -149,18 +149,25 @@ class SemiSupervisedAAE(CategoricalAAE):
     """Sec. 5: the categorical code learns the classes from the labelled examples (label -1: unlabelled).
     ``SemiSupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=10)``."""
 
-    needs_labels = True
-    has_classifier = True
+    data_fills = (*CategoricalAAE.data_fills, "num_classes")
+
+    @property
+    def num_classes(self) -> int:
+        return self.categories
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """q(y|x): class probabilities (B, C)."""
+        return self.code_probabilities(x)
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         return {**super().optimizer_groups(), "classification": list(self.encoder.parameters())}
 
-    def phase_losses(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0,
-                     y: torch.Tensor | None = None) -> Iterator[tuple[str, Loss]]:
+    def steps(self, batch: Batch) -> Iterator[tuple[str, Loss]]:
         """The categorical AAE's phases, then the classification phase on the batch's labelled examples."""
-        if y is None:
-            raise ValueError("semi-supervised-aae trains on partly labelled data: give y, -1 where unknown")
-        yield from super().phase_losses(x, kl_weight)
+        x, y = batch.x, batch.y
+        self.check_labels(y)
+        assert y is not None
+        yield from super().steps(Batch(x, kl_weight=batch.kl_weight))
         labelled = y >= 0
         if labelled.any():
             logits = self.split_code(x[labelled])[0]
@@ -173,3 +180,7 @@ class SemiSupervisedAAE(CategoricalAAE):
 class ClusteringAAE(CategoricalAAE):
     """Sec. 6: ``num_classes`` clusters (the paper: 16 or 30) found without labels.
     ``ClusteringAAE(data_shape=(1, 28, 28), num_classes=16, latent_dim=5)``."""
+
+    def cluster_probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """q(cluster|x) (B, clusters)."""
+        return self.code_probabilities(x)

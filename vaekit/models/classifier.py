@@ -6,18 +6,19 @@ encoder) trained on the cross-entropy: the SGD and dropout baselines of Blundell
 ``bnn`` is the same network with every layer Bayesian (:mod:`vaekit.nn.bayes`). Its loss per example is
 the paper's minibatch cost (eq. 8) divided by the batch size:
     -mean log p(y|x, w) + kl_weight * KL(q(w) || p(w)) / N,     w ~ q(w),
-where N is ``dataset_size`` and ``kl_weight`` is M pi_i: 1 for the uniform weighting, the Trainer's
-``train.complexity_weights: blundell`` for 2^(M-i) / (2^M - 1) (sec. 3.4). Predictions average the softmax over
-weight draws (eq. 1's expectation by Monte Carlo). Neither model has latent variables: they sample no data.
+where N is ``dataset_size`` and ``kl_weight`` is the warm-up weight times the batch's ``complexity_share``, M pi_i:
+1 for the uniform weighting, the Trainer's ``train.complexity_weights: blundell`` for 2^(M-i) / (2^M - 1) (sec. 3.4).
+Predictions average the softmax over weight draws (eq. 1's expectation by Monte Carlo). Neither model has latent
+variables: they sample no data.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
-from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import Model, as_batch
 from vaekit.models.registry import register
 from vaekit.nn import data_encoder
 from vaekit.nn.bayes import complexity_cost, to_bayesian
@@ -26,46 +27,43 @@ PREDICTIVE_SAMPLES = 10  # weight draws a Bayesian prediction averages over, unl
 
 
 @register("classifier")
-class Classifier(LatentVariableModel):
+class Classifier(Model):
     """``Classifier(data_shape=(1, 28, 28), num_classes=10, hidden=[400, 400], dropout=0.5)``."""
 
-    needs_labels = True
-    has_classifier = True
-    generative = False
+    data_fills = ("data_shape", "num_classes")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()
         self._configure(config, options)
+        self.network = data_encoder(self.config, self.config.hidden, self.num_classes)
+
+    @property
+    def num_classes(self) -> int:
         assert self.config.num_classes is not None
-        self.network = data_encoder(self.config, self.config.hidden, self.config.num_classes)
+        return self.config.num_classes
 
-    def encode(self, x: torch.Tensor) -> Distribution:
-        raise self._no_latents()
-
-    def decode(self, z: torch.Tensor) -> Distribution:
-        raise self._no_latents()
-
-    def prior(self) -> Distribution:
-        raise self._no_latents()
-
-    def _no_latents(self) -> ValueError:
-        return ValueError(f"{self.registered_name} is a classifier, p(y|x): it has no latent variables to encode, "
-                          "decode or sample from; use classify")
-
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The mean cross-entropy of the batch's labelled examples (label -1: skipped)."""
-        x, y = self._labelled(x, y)
+        x, y = self._labelled(as_batch(batch))
         logits = self.network(x)
         nll = F.cross_entropy(logits, y)
         return Loss(nll, {"nll": nll.detach(), "train_error": (logits.argmax(1) != y).float().mean().detach()})
 
-    def _labelled(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if y is None:
-            raise ValueError(f"{self.registered_name} learns from labels: give y")
-        keep = y >= 0
+    def _labelled(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        self.check_labels(batch.y)
+        assert batch.y is not None
+        keep = batch.y >= 0
         if not keep.any():
             raise ValueError("a batch without labelled examples: give every batch some (train.labelled_per_batch)")
-        return x[keep], y[keep]
+        return batch.x[keep], batch.y[keep]
+
+    def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """log p(y|x) of the predictive (averaged over weight draws for a Bayesian network) and 0/1 mistakes, per
+        labelled example."""
+        x, y = self._labelled(batch)
+        probs = self.classify(x)
+        return {"log_predictive": probs.gather(1, y[:, None]).squeeze(1).clamp(min=1e-12).log(),
+                "error": (probs.argmax(1) != y).float()}
 
     @torch.no_grad()
     def predictive(self, x: torch.Tensor, samples: int = PREDICTIVE_SAMPLES) -> torch.Tensor:
@@ -81,17 +79,24 @@ class Classifier(LatentVariableModel):
 class BayesianClassifier(Classifier):
     """``BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[400, 400], dataset_size=50000)``."""
 
-    bayesian = True
+    data_fills = (*Classifier.data_fills, "dataset_size")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
         to_bayesian(self.network, self.config)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
-        """Eq. 8 per example: the cross-entropy under one draw of the weights plus its complexity cost / N."""
-        fit = super().loss(x, kl_weight, y)
-        complexity = complexity_cost(self.network) / self.config.dataset_size
-        return Loss(fit.value + kl_weight * complexity, {**fit.terms, "complexity": complexity.detach()})
+    def complexity_cost(self) -> torch.Tensor:
+        """KL(q(w) || p(w)) of the last draw of the weights."""
+        return complexity_cost(self.network)
+
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
+        """Eq. 8 per example: the cross-entropy under one draw of the weights plus its complexity cost / N, weighted
+        by the warm-up weight and the batch's share of the cost."""
+        batch = as_batch(batch)
+        fit = super().loss(batch)
+        complexity = self.complexity_cost() / self.config.dataset_size
+        weight = batch.kl_weight * batch.complexity_share
+        return Loss(fit.value + weight * complexity, {**fit.terms, "complexity": complexity.detach()})
 
     @torch.no_grad()
     def predictive(self, x: torch.Tensor, samples: int = PREDICTIVE_SAMPLES) -> torch.Tensor:

@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution
 
-from vaekit.models.base import Loss
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -47,13 +46,15 @@ class Given:
 class ConditionalVAE(VAE):
     """``ConditionalVAE(data_shape=(1, 28, 28), num_classes=10)``; train on labelled data, sample per class."""
 
-    needs_labels = True
-    conditional = True
+    data_fills = (*VAE.data_fills, "num_classes")
 
     @property
     def num_classes(self) -> int:
         assert self.config.num_classes is not None
         return self.config.num_classes
+
+    def label_features(self) -> int:
+        return self.num_classes
 
     def given(self, y: torch.Tensor | None) -> Given:
         """The distributions for labels y: integers in 0..C-1 (B,), or probability rows (B, C)."""
@@ -62,7 +63,7 @@ class ConditionalVAE(VAE):
                              f"{self.num_classes - 1}), e.g. model.given(y).encode(x) or model.sample(n, y=3)")
         y = torch.as_tensor(y)
         if y.is_floating_point() and y.dim() == 2 and y.shape[1] == self.num_classes:
-            if (y < 0).any() or not torch.allclose(y.sum(1), torch.ones(len(y)), atol=1e-4):
+            if (y < 0).any() or not torch.allclose(y.sum(1), torch.ones(len(y), device=y.device), atol=1e-4):
                 raise ValueError("label probabilities must be non-negative rows summing to 1")
             return Given(self, y.float())
         if y.is_floating_point() or y.dim() != 1:
@@ -76,10 +77,6 @@ class ConditionalVAE(VAE):
     def encode_given(self, x: torch.Tensor, onehot: torch.Tensor) -> Distribution:
         """q(z|x, c) for one-hot (or probability) rows c."""
         return self.posterior(self.encoder(x, onehot))
-
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
-        """The negative conditional ELBO (eq. 4) of the batch x with labels y, averaged over the batch."""
-        return self.negative_elbo(self.given(y), x, kl_weight)
 
     def encode(self, x: torch.Tensor) -> Distribution:
         return self.given(None).encode(x)

@@ -21,9 +21,10 @@ from torch.distributions import Distribution
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
+from vaekit.contract import Batch, Loss
 from vaekit.distributions import make_likelihood
 from vaekit.distributions.gaussian_chain import GaussianChain
-from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.base import LatentVariableModel, as_batch
 from vaekit.models.registry import register
 from vaekit.nn import ACTIVATIONS, data_decoder, data_encoder, mlp
 
@@ -95,8 +96,10 @@ class HierarchicalVAE(LatentVariableModel):
         params = self.decoder(z1).view(*z1.shape[:-1], self.likelihood.params_per_element, *self.data_shape)
         return self.likelihood(params)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The negative k-sample bound (the negative ELBO at k = 1), averaged over the batch."""
+        batch = as_batch(batch)
+        x, kl_weight = batch.x, batch.kl_weight
         bound, elbo = objectives.importance_weighted_bound(self, x, self.config.importance_samples,
                                                            self.config.beta * kl_weight)
         return Loss(-bound.mean(), {"bound": bound.mean().detach(), "elbo": elbo.mean().detach()})

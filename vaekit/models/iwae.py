@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 
 from vaekit import objectives
-from vaekit.models.base import Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -22,8 +23,9 @@ from vaekit.models.vae import VAE
 class IWAE(VAE):
     """``IWAE(data_shape=(1, 28, 28), latent_dim=50, importance_samples=5)``; k = ``importance_samples``."""
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The negative k-sample bound (eq. 8), averaged over the batch; its gradient is eq. 12's."""
-        bound, elbo = objectives.importance_weighted_bound(self, x, self.config.importance_samples,
-                                                           self.config.beta * kl_weight)
+        batch = as_batch(batch)
+        bound, elbo = objectives.importance_weighted_bound(self, batch.x, self.config.importance_samples,
+                                                           self.config.beta * batch.kl_weight)
         return Loss(-bound.mean(), {"bound": bound.mean().detach(), "elbo": elbo.mean().detach()})

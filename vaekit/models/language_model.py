@@ -5,14 +5,13 @@ bound on log p(x) comes close to this model's exact log p(x) while its KL stays 
 """
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
+from vaekit.contract import Batch, Loss
 from vaekit.distributions.token_sequence import TokenSequence
-from vaekit.models.base import Loss
+from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.sentence_vae import TextModel
 from vaekit.nn.recurrent import SentenceDecoder
@@ -22,7 +21,6 @@ from vaekit.nn.recurrent import SentenceDecoder
 class RNNLanguageModel(TextModel):
     """``RNNLanguageModel(data_shape=(50,), vocab_size=10000, hidden=[256], likelihood="categorical")``."""
 
-    latent: ClassVar[bool] = False
     decoder: SentenceDecoder
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
@@ -30,10 +28,6 @@ class RNNLanguageModel(TextModel):
         config = self._configure(config, options)
         assert config.vocab_size is not None, "runs fill vocab_size in from the data's tokenizer"
         self.decoder = SentenceDecoder(config.vocab_size, config.embedding_dim, config.rnn, config.hidden[0], 0)
-
-    @property
-    def latent_size(self) -> int:
-        return 0
 
     def sentences(self, n: int = 1) -> Distribution:
         """p(x) as a distribution over n sentences."""
@@ -44,15 +38,15 @@ class RNNLanguageModel(TextModel):
         x = self.check_input(x)
         return self.sentences(len(x)).log_prob(x)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
-        log_p = self.log_prob(x).mean()
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
+        log_p = self.log_prob(as_batch(batch).x).mean()
         return Loss(-log_p, {"log_likelihood": log_p.detach()})
 
-    def elbo(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """With no latent variables the bound is exact: log p(x)."""
-        return self.log_prob(x)
+    def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
+        return {"log_likelihood": self.log_prob(batch.x)}
 
     def log_likelihood(self, x: torch.Tensor, k: int = 1, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The exact log p(x) per sentence (``k`` and ``y`` are unused: there are no latent variables)."""
         return self.log_prob(x)
 
     @torch.no_grad()
@@ -66,12 +60,3 @@ class RNNLanguageModel(TextModel):
                 torch.manual_seed(seed)
             p = self.sentences(n)
             return p.mode if mean else p.sample()
-
-    def encode(self, x: torch.Tensor) -> Distribution:
-        raise ValueError("rnn-lm has no latent variables: it cannot encode, reconstruct or interpolate")
-
-    def decode(self, z: torch.Tensor) -> Distribution:
-        raise ValueError("rnn-lm has no latent variables: it cannot encode, reconstruct or interpolate")
-
-    def prior(self) -> Distribution:
-        raise ValueError("rnn-lm has no latent variables: it cannot encode, reconstruct or interpolate")

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from vaekit.config import ModelConfig
-from vaekit.models.base import Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn import mlp
@@ -24,14 +25,18 @@ from vaekit.nn import mlp
 class M1(VAE):
     """``M1(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[600, 600])``."""
 
-    needs_labels = True
-    has_classifier = True
+    data_fills = (*VAE.data_fills, "num_classes")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
         assert self.config.num_classes is not None
         self.classifier = mlp(self.config.latent_dim, self.config.hidden[-1:], self.config.num_classes,
                               self.config.activation)
+
+    @property
+    def num_classes(self) -> int:
+        assert self.config.num_classes is not None
+        return self.config.num_classes
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The classifier's input: the posterior mean E[q(z|x)], without gradient to the VAE."""
@@ -42,9 +47,11 @@ class M1(VAE):
         """Class probabilities (B, C) from the features of x."""
         return torch.softmax(self.classifier(self.features(self.check_input(x))), dim=-1)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The VAE's negative ELBO over the batch, plus the classifier's cross-entropy on its labelled examples."""
-        vae = self.negative_elbo(self, x, kl_weight)
+        batch = as_batch(batch)
+        x, y = batch.x, batch.y
+        vae = self.negative_elbo(self, x, batch.kl_weight)
         if y is None or not (y >= 0).any():
             return vae
         labelled = y >= 0

@@ -18,7 +18,8 @@ import torch
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
-from vaekit.models.base import Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import as_batch
 from vaekit.models.m2 import M2
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
@@ -29,8 +30,7 @@ class M1M2(VAE):
     """``M1M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[600, 600],
     top=ModelConfig(name="m2", latent_dim=50, hidden=[500], classifier_weight=50))``."""
 
-    needs_labels = True
-    has_classifier = True
+    data_fills = (*VAE.data_fills, "num_classes")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
@@ -38,16 +38,22 @@ class M1M2(VAE):
         self.top = M2(top.model_copy(update={"data_shape": (self.config.latent_dim,), "likelihood": "gaussian",
                                              "architecture": "mlp", "num_classes": self.config.num_classes}))
 
+    @property
+    def num_classes(self) -> int:
+        assert self.config.num_classes is not None
+        return self.config.num_classes
+
     @torch.no_grad()
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities (B, C): M2's q(y|z1) at the posterior mean of z1 given x."""
         return self.top.classify(self.encode(self.check_input(x)).mean)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """M1's negative ELBO plus M2's -J^alpha on the same draw of z1 (gradient stopped), both batch means."""
-        if y is None:
-            raise ValueError("m1-m2 trains on partly labelled data: give y, with -1 for the unlabelled examples")
+        batch = as_batch(batch)
+        x, kl_weight, y = batch.x, batch.kl_weight, batch.y
+        self.check_labels(y)
         t = objectives.elbo_terms(self, x)
         m1 = self.loss_of_terms(t, kl_weight)
-        m2 = self.top.loss(t.z.detach(), kl_weight, y)
+        m2 = self.top.loss(Batch(t.z.detach(), y, kl_weight))
         return Loss(m1.value + m2.value, {**m1.terms, **{f"m2_{name}": v for name, v in m2.terms.items()}})

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
-from vaekit.models.base import Loss
+from vaekit.contract import Batch, Loss
+from vaekit.models.base import as_batch
 from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.registry import register
 from vaekit.nn import data_encoder
@@ -34,8 +35,6 @@ from vaekit.nn import data_encoder
 @register("m2")
 class M2(ConditionalVAE):
     """``M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[500])``; ``classify(x)`` gives q(y|x)."""
-
-    has_classifier = True
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
@@ -58,15 +57,17 @@ class M2(ConditionalVAE):
 
     def _unlabelled(self, x: torch.Tensor, log_q: torch.Tensor, kl_weight: float | torch.Tensor) -> torch.Tensor:
         classes = self.num_classes
-        every = torch.arange(classes).repeat(len(x))  # each datum with every class, class fastest
+        every = torch.arange(classes, device=x.device).repeat(len(x))  # each datum with every class, class fastest
         bounds = self.labelled_bound(x.repeat_interleave(classes, dim=0), every, kl_weight).view(len(x), classes)
         q = log_q.exp()
         return (q * bounds).sum(1) - (q * log_q).sum(1)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0, y: torch.Tensor | None = None) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """-J^alpha (eq. 9) over the batch, divided by its size; y holds -1 for the unlabelled examples."""
-        if y is None:
-            raise ValueError("m2 trains on partly labelled data: give y, with -1 for the unlabelled examples")
+        batch = as_batch(batch)
+        x, kl_weight, y = batch.x, batch.kl_weight, batch.y
+        self.check_labels(y)
+        assert y is not None
         labelled = y >= 0
         log_q = torch.log_softmax(self.classifier(x), dim=-1)
         none = x.new_zeros(0)  # a batch may be all labelled or all unlabelled
@@ -75,7 +76,7 @@ class M2(ConditionalVAE):
         cross_entropy = F.nll_loss(log_q[labelled], y[labelled], reduction="sum")
         n = len(x)
         value = (-(bound_l.sum() + bound_u.sum()) + self.config.classifier_weight * cross_entropy) / n
-        accuracy = (log_q[labelled].argmax(1) == y[labelled]).float().mean() if labelled.any() else torch.tensor(0.0)
+        accuracy = (log_q[labelled].argmax(1) == y[labelled]).float().mean() if labelled.any() else x.new_zeros(())
         return Loss(value, {"bound": ((bound_l.sum() + bound_u.sum()) / n).detach(),
                             "classification": (cross_entropy / labelled.sum().clamp(min=1)).detach(),
                             "train_accuracy": accuracy.detach()})

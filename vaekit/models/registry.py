@@ -10,10 +10,10 @@ from vaekit.limits import check_fits
 
 if TYPE_CHECKING:
     from vaekit.config import ModelConfig
-    from vaekit.models.base import LatentVariableModel
+    from vaekit.models.base import Model
 
-MODELS: dict[str, type["LatentVariableModel"]] = {}
-M = TypeVar("M", bound=type["LatentVariableModel"])
+MODELS: dict[str, type["Model"]] = {}
+M = TypeVar("M", bound=type["Model"])
 
 
 def register(name: str) -> Callable[[M], M]:
@@ -31,15 +31,21 @@ _SIZE_FIELDS = ("data_shape", "latent_dim", "hidden", "channels", "codebook_size
                 "vocab_size", "discriminator", "mixture_components")
 
 
-def build_model(config: "ModelConfig") -> "LatentVariableModel":
+def model_class(name: str) -> type["Model"]:
+    """The class registered under ``name``, or a ValueError naming the registered ones."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; registered: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def build_model(config: "ModelConfig") -> "Model":
     """Instantiate the registered model that ``config.name`` names."""
-    if config.name not in MODELS:
-        raise ValueError(f"unknown model '{config.name}'; registered: {', '.join(sorted(MODELS))}")
+    cls = model_class(config.name)
     check_size(config)
-    return MODELS[config.name](config)
+    return cls(config)
 
 
-def skeleton(config: "ModelConfig") -> "LatentVariableModel | None":
+def skeleton(config: "ModelConfig") -> "Model | None":
     """The model built on PyTorch's meta device: its shapes without its memory (None for a model whose
     construction reads values, which meta tensors lack: Pyro's autoregressive networks)."""
     validate = torch.distributions.Distribution._validate_args

@@ -17,7 +17,7 @@ from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
 from vaekit.distributions.token_sequence import TokenSequence
-from vaekit.models.base import LatentVariableModel
+from vaekit.models.base import LatentVariableModel, Model
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn.recurrent import SentenceDecoder, SentenceEncoder
@@ -44,10 +44,11 @@ def check_tokens(x: torch.Tensor, vocab: int) -> torch.Tensor:
     return x.long()
 
 
-class TextModel(LatentVariableModel):
+class TextModel(Model):
     """What the text models share: token-id inputs, the tokenizer they were trained with (saved beside them)."""
 
     tokenizer: "Tokenizer | None" = None
+    data_fills = ("data_shape", "likelihood", "vocab_size")
 
     @property
     def max_length(self) -> int:
@@ -64,6 +65,7 @@ class SentenceVAE(TextModel, VAE):
     latent_dim=16, hidden=[256], likelihood="categorical")``."""
 
     decoder: SentenceDecoder
+    data_fills = (*VAE.data_fills, "vocab_size")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         LatentVariableModel.__init__(self)

@@ -19,8 +19,9 @@ from torch.distributions import Distribution, Independent, Normal
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
+from vaekit.contract import Batch, Latent, Loss, given
 from vaekit.distributions import make_likelihood
-from vaekit.models.base import Distributions, LatentVariableModel, Loss
+from vaekit.models.base import LatentVariableModel, as_batch
 from vaekit.models.registry import register
 from vaekit.nn import data_decoder, data_encoder
 
@@ -42,7 +43,7 @@ class VAE(LatentVariableModel):
         super().__init__()
         config = self._configure(config, options)
         zdim = config.latent_dim
-        labels = (config.num_classes or 0) if self.conditional else 0  # the one-hot label joins the inputs
+        labels = self.label_features()  # a conditional model's one-hot label joins the inputs
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components, config.levels)
         self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(),
                                     extra_features=labels if self.labels_to_encoder else 0)
@@ -55,9 +56,13 @@ class VAE(LatentVariableModel):
         """Width of the encoder's output: mu and sigma."""
         return 2 * self.config.latent_dim
 
+    def label_features(self) -> int:
+        """Width of the one-hot label a conditional model's networks read: none here."""
+        return 0
+
     def decoder_inputs(self) -> int:
         """Width of the decoder's input: z, and a conditional model's one-hot label."""
-        return self.config.latent_dim + ((self.config.num_classes or 0) if self.conditional else 0)
+        return self.config.latent_dim + self.label_features()
 
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x) = N(mu, diag sigma^2)."""
@@ -78,11 +83,12 @@ class VAE(LatentVariableModel):
         """p(z) = N(0, I)."""
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The negative (beta-weighted, warmed-up, free-bits) ELBO, averaged over the batch."""
-        return self.negative_elbo(self, x, kl_weight)
+        batch = as_batch(batch)
+        return self.negative_elbo(given(self, batch.y), batch.x, batch.kl_weight)
 
-    def negative_elbo(self, dists: Distributions, x: torch.Tensor, kl_weight: float | torch.Tensor) -> Loss:
+    def negative_elbo(self, dists: Latent, x: torch.Tensor, kl_weight: float | torch.Tensor) -> Loss:
         """The loss of :meth:`loss` for the distributions ``dists`` (this model's, or given labels)."""
         return self.loss_of_terms(objectives.elbo_terms(dists, x), kl_weight)
 

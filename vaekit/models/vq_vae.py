@@ -27,9 +27,10 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
+from vaekit.contract import Batch, Loss
 from vaekit.distributions import make_likelihood
 from vaekit.distributions.code_prior import CodePrior, nearest_codes
-from vaekit.models.base import LatentVariableModel, Loss
+from vaekit.models.base import LatentVariableModel, as_batch
 from vaekit.models.registry import register
 from vaekit.nn.conv import ConvDecoder, GridEncoder
 from vaekit.nn.pixelcnn import PixelCNN
@@ -81,9 +82,10 @@ class VQVAE(LatentVariableModel):
     def prior(self) -> CodePrior:
         return CodePrior(self.prior_net, self.codebook, self.grid)
 
-    def loss(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> Loss:
+    def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """Eq. 3 and the prior's negative log-likelihood of the codes, averaged over the batch (``kl_weight``
         does not apply: the encoder's KL term is the prior's, and it carries no gradient to the encoder)."""
+        x = as_batch(batch).x
         z_e, indices, z_q = self.quantize(x)
         straight_through = z_e + (z_q - z_e).detach()
         reconstruction = self.decode(straight_through.flatten(1)).log_prob(x)

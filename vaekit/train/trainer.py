@@ -1,12 +1,14 @@
 """The one Trainer: any model on the contract, any data split, exact resume.
 
-Each step: a batch in seeded order, ``model.loss(x, kl_weight)``, backward, optional gradient clipping, an
-optimizer step and a schedule step. A model with several optimizers (an adversarial autoencoder's
-reconstruction, discriminator and generator phases) gives its step as a sequence of (optimizer, loss) pairs,
-``model.phase_losses``, and each optimizer steps in turn. Each epoch ends with the model's own diagnosis
-(``model.diagnose``), the validation score (the ELBO, or the reconstruction term of a model without one),
-early stopping on it, and a checkpoint. A checkpoint holds everything the next step depends on (weights,
-optimizers, schedules, RNG, counters), so a resumed run repeats an uninterrupted one.
+Each step: a :class:`vaekit.contract.Batch` in seeded order (x, labels, the KL warm-up weight and the batch's
+share of a Bayesian network's complexity cost), then for each (optimizer, loss) pair of ``model.steps(batch)``
+(one for most models; an adversarial autoencoder's reconstruction, discriminator and generator phases in turn):
+backward, optional gradient clipping and that optimizer's step; then a schedule step. The Trainer knows the
+model only through the contract (:class:`vaekit.contract.Trainable`). Each epoch ends with the model's own
+diagnosis (``model.diagnose``), the validation score (the first of ``model.scores``: the ELBO, the reconstruction
+term of a model without a bound, a classifier's log predictive), early stopping on it, and a checkpoint.
+A checkpoint holds everything the next step depends on (weights, optimizers, schedules, RNG, counters), so a resumed
+run repeats an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ from typing import Any
 import torch
 
 from vaekit.config import DataRecord, TrainConfig
+from vaekit.contract import Batch, LearnsFromLabels, Loss, describe
 from vaekit.data import Data
 from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import validation_scores
-from vaekit.models import LatentVariableModel, Loss
+from vaekit.models import Model
 from vaekit.nn.bayes import minibatch_weights
 from vaekit.progress import progress
 from vaekit.train import distributed
@@ -99,7 +102,7 @@ class Trainer:
     ``on_epoch_end`` callbacks receive the trainer and its counters (step, epoch, elapsed seconds, ...).
     """
 
-    def __init__(self, model: LatentVariableModel, config: TrainConfig | None = None,
+    def __init__(self, model: Model, config: TrainConfig | None = None,
                  run_dir: str | Path | None = None,
                  on_epoch_end: list[Callable[["Trainer", dict[str, Any]], None]] | None = None) -> None:
         self.model, self.config = model, config or TrainConfig()
@@ -108,7 +111,7 @@ class Trainer:
         groups = model.optimizer_groups()
         unknown = set(self.config.phase_lr) - set(groups)
         if unknown:
-            raise ValueError(f"train.phase_lr names {sorted(unknown)}; {model.registered_name}'s optimizers are "
+            raise ValueError(f"train.phase_lr names {sorted(unknown)}; {describe(model)}'s optimizers are "
                              f"{sorted(groups)}")
         self.optimizers = {name: make_optimizer(params, self.config, self.config.phase_lr.get(name))
                            for name, params in groups.items()}
@@ -168,15 +171,16 @@ class Trainer:
     def fit(self, data: Data, resume: bool = False) -> TrainResult:
         """Train on ``data.train``, validating on ``data.valid`` after each epoch."""
         cfg, model = self.config, self.model
-        if model.needs_labels and (data.train.y is None or (len(data.valid) and data.valid.y is None)):
-            raise ValueError(f"{model.registered_name} learns from labelled data; '{data.name}' has no labels "
-                             "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
-        if model.generative:  # the API too: a likelihood that does not fit the data would train to nonsense
+        if isinstance(model, LearnsFromLabels):
+            for split in (data.train, data.valid) if len(data.valid) else (data.train,):
+                model.check_labels(split.y)
+        fills = getattr(model, "data_fills", ())
+        if "likelihood" in fills:  # the API too: a likelihood that does not fit the data would train to nonsense
             check_likelihood(model.config.likelihood, data.kind, data.name)
-        if model.bayesian and model.config.dataset_size != len(data.train):
-            raise ValueError(f"{model.registered_name} divides its weights' KL by dataset_size, "
-                             f"{model.config.dataset_size}, but the training set has {len(data.train)} examples: "
-                             f"build it with dataset_size={len(data.train)} (runs fill it in)")
+        if "dataset_size" in fills and model.config.dataset_size != len(data.train):
+            raise ValueError(f"{describe(model)} weighs its loss by dataset_size, {model.config.dataset_size}, but "
+                             f"the training set has {len(data.train)} examples: build it with "
+                             f"dataset_size={len(data.train)} (runs fill it in)")
         model.trained_on = DataRecord(data=data.source, classes=None if data.classes is None else list(data.classes))
         steps_per_epoch = data.train.steps_per_epoch(cfg.batch_size)
         shares = [1.0] * steps_per_epoch if cfg.complexity_weights == "uniform" else \
@@ -204,8 +208,8 @@ class Trainer:
         main = distributed.is_main()
         metrics = None if self.run_dir is None or not main else MetricsLog(self.run_dir,
                                                                             counters["step"] if resume else None)
-        single = len(self.optimizers) == 1  # compile is for the one-loss step; phased steps run eagerly
-        loss_fn: Callable[..., Loss] = _maybe_compiled(model.loss) if cfg.compile and single else model.loss
+        if cfg.compile and len(self.optimizers) == 1:  # the one-loss step; phased steps run eagerly
+            model.loss = _maybe_compiled(model.loss)  # type: ignore[method-assign]  # steps() calls it; undone below
         first = next(iter(self.optimizers.values()))
         stopped = "completed"
         bar = progress(total, "training", "step", cfg.progress and main, counters["step"])
@@ -222,11 +226,9 @@ class Trainer:
                                                         labelled_extra=cfg.labelled_per_batch):
                     x, y = distributed.shard(x, y)
                     annealed = kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule)
-                    weight = torch.tensor(annealed * shares[counters["batch"]])
-                    phases = model.phase_losses(x, weight, y) if not single else [
-                        ("model", loss_fn(x, weight, y) if model.needs_labels else loss_fn(x, weight))]
+                    batch = Batch(x, y, torch.tensor(annealed), torch.tensor(shares[counters["batch"]]))
                     logged: dict[str, torch.Tensor] = {}
-                    for phase, out in phases:
+                    for phase, out in model.steps(batch):
                         self._step(phase, out, counters["step"])
                         logged |= {"loss" if not logged else f"{phase}_loss": out.value.detach(), **out.terms}
                     for schedule in schedulers.values():
@@ -278,6 +280,7 @@ class Trainer:
                 for callback in self.on_epoch_end:
                     callback(self, counters)
         finally:
+            model.__dict__.pop("loss", None)  # a compiled loss, if any
             bar.close()
             self._restore_signals(previous_handlers)
             if metrics is not None:
