@@ -370,7 +370,16 @@ def hostile_files(r: dict) -> str:
             f"{r['peak_mb']:,.0f} MB.\n\n" + _table(["mutation", "outcomes"], rows) + "\n")
 
 
-SECTIONS = {"speed": speed, "quality": quality, "bits_per_dim": bits, "compression": compression, "family": family,
+def precision(r: dict) -> str:
+    rows = [[row["model"], f"{row['fp32']:,.0f}", f"{row['bf16']:,.0f}", f"**{row['ratio']:.2f}x**",
+             f"{row['elbo_fp32']:.2f}", f"{row['elbo_bf16']:.2f}"] for row in r["rows"]]
+    return (f"## bf16 against fp32 training on this CPU\n\n{_header(r)}\n{r['setting']}\n\n"
+            + _table(["model", "fp32 samples/s", "bf16 samples/s", "bf16 / fp32", "valid ELBO fp32",
+                      "valid ELBO bf16"], rows) + "\n")
+
+
+SECTIONS = {"speed": speed, "precision": precision, "quality": quality, "bits_per_dim": bits,
+            "compression": compression, "family": family,
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,

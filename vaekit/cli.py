@@ -109,6 +109,14 @@ def _inputs(model, args: argparse.Namespace, count: int):  # type: ignore[no-unt
     return x, y if isinstance(model, Conditional) else None
 
 
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The saved model ``args.model`` on ``--device``."""
+    from vaekit.devices import resolve_device
+    from vaekit.saving import load
+
+    return load(args.model).to(resolve_device(args.device))
+
+
 def _without_nproc(argv: list[str]) -> list[str]:
     out, skip = [], False
     for a in argv:
@@ -133,6 +141,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from vaekit.run import run
     from vaekit.train import distributed
 
+    if args.device is not None:  # the same as the override train.device=...
+        args.overrides = [*args.overrides, f"train.device={args.device}"]
     config = _named_after_data(load_config(args.config, args.overrides), args.overrides)
     if args.nproc > 1:  # this machine, N processes under torchrun; each runs this command without --nproc
         code = distributed.launch(args.nproc, _without_nproc(args.argv))
@@ -170,10 +180,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from vaekit.data import load_data
     from vaekit.distributions.likelihoods import check_likelihood
     from vaekit.evaluate import EvalReport, evaluate
-    from vaekit.saving import load
     from vaekit.uncertainty import ClassifierReport, classifier_report
 
-    model = load(args.model)
+    model = _load(args)
     data = _load_test_data(model, args.data)
     test = data.test if args.limit is None else data.test.subset(slice(0, args.limit))
     torch.manual_seed(args.seed)
@@ -221,10 +230,9 @@ def _audio_inputs(model, args: argparse.Namespace, count: int):  # type: ignore[
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from vaekit.generate import class_index, samples_per_class, save_grid
-    from vaekit.saving import load
     from vaekit.sentences import sample_text
 
-    model = load(args.model)
+    model = _load(args)
     if args.class_ is not None:
         if not isinstance(model, Conditional):
             raise ValueError(f"--class is for models conditioned on a label; {model.registered_name} is not")
@@ -247,10 +255,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from vaekit.generate import reconstruction_pairs, save_grid
-    from vaekit.saving import load
     from vaekit.sentences import reconstruct_text
 
-    model = load(args.model)
+    model = _load(args)
     if isinstance(model, Sentences):
         lines = _sentences(model, args, args.n)
         _print_text([f"  in: {a}\n out: {b}" for a, b in zip(lines, reconstruct_text(model, lines))], args.output)
@@ -269,10 +276,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
     from vaekit.generate import interpolate, save_grid
-    from vaekit.saving import load
     from vaekit.sentences import homotopy
 
-    model = load(args.model)
+    model = _load(args)
     if isinstance(model, Sentences):  # a homotopy between two sentences
         lines = _sentences(model, args, 2)
         if len(lines) != 2:
@@ -297,10 +303,9 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> None:
     from vaekit.data.user_files import load_images
-    from vaekit.saving import load
     from vaekit.uncertainty import predict
 
-    model = load(args.model)
+    model = _load(args)
     if not isinstance(model, Classifies):
         raise ValueError(f"{model.registered_name} has no classifier; classifiers (classifier, bnn) and "
                          "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
@@ -470,11 +475,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
     p.add_argument("--nproc", type=_positive, default=1, help="data-parallel processes on this machine (torchrun, "
                    "gloo on CPU); for several machines run `torchrun ... -m vaekit.cli train ...` on each")
+    p.add_argument("--device", help="where to train: auto (a GPU when present, the default), cpu, cuda, cuda:N, mps")
     p.set_defaults(func=cmd_train)
 
-    def model_command(name: str, help_text: str, func) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def model_command(name: str, help_text: str, func,  # type: ignore[no-untyped-def]
+                      device: bool = True) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_text)
         q.add_argument("model", help="a saved model directory (runs/NAME/model)")
+        if device:  # the codec and the explorer run on the CPU
+            q.add_argument("--device", default="cpu", help="where the model runs: cpu (the default), cuda, cuda:N, "
+                           "mps or auto")
         q.set_defaults(func=func)
         return q
 
@@ -524,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-draws", type=_positive, default=10, help="bnn: weight draws each prediction averages")
 
     p = model_command("compress", "compress images, a .npy array or (text models) a text file into one file",
-                      cmd_compress)
+                      cmd_compress, device=False)
     p.add_argument("inputs", nargs="+", help="image files, folders of images, one .npy array, or one .txt file")
     p.add_argument("-o", "--output", required=True, help="the compressed file to write")
     p.add_argument("--mode", choices=["lossless", "lossy"], default="lossless",

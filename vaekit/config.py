@@ -264,6 +264,9 @@ class TrainConfig(_Strict):
     checkpoint_every: int = Field(1000, ge=1)  # steps
     log_every: int = Field(50, ge=1)  # steps
     compile: bool = False  # torch.compile the loss (pays back its warm-up on runs of more than a minute)
+    # where to train: auto (a GPU when one is present, else the CPU), cpu, cuda, cuda:N or mps (vaekit.devices)
+    device: str = Field("auto", pattern=r"^(auto|cpu|mps|cuda(:[0-9]+)?)$")
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # bf16/fp16: torch.autocast (fp16 with a gradient scaler)
     seed: int = Field(0, ge=0, lt=2**32)
     progress: bool = True
 

@@ -14,6 +14,7 @@ import torch
 from vaekit import objectives
 from vaekit.contract import Batch, Classifies, Clusters, Density, Latent, Trainable, given
 from vaekit.data import SequenceSplit, Split
+from vaekit.devices import fork_rng_devices
 from vaekit.models import LatentVariableModel, Model
 from vaekit.progress import progress as progress_bar
 
@@ -26,7 +27,9 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
     was_training = model.training
     model.eval()
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    device = next(model.parameters()).device
     for x, y in split.labelled_batches(batch_size, shuffle=False):
+        x, y = x.to(device), None if y is None else y.to(device)
         t = objectives.elbo_terms(given(model, y), x)
         sums["elbo"] += t.elbo.sum().item()
         sums["reconstruction"] += t.reconstruction.sum().item()
@@ -53,8 +56,10 @@ def validation_scores(model: Trainable, split: Split, batch_size: int = 1000) ->
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
+    device = next(model.parameters()).device
     for x, y in split.labelled_batches(batch_size, shuffle=False):
-        for name, values in model.scores(Batch(x, y)).items():
+        y = None if y is None else y.to(device)
+        for name, values in model.scores(Batch(x.to(device), y)).items():
             sums[name] = sums.get(name, 0.0) + values.sum().item()
     model.train(was_training)
     return next(iter(sums)), {k: v / max(1, len(split)) for k, v in sums.items()}
@@ -122,10 +127,12 @@ def evaluate(model: Model, split: Split, k: int = 5000, batch_size: int = 32,
     kl_dims: torch.Tensor | None = None
     means = []
     wrong = 0  # a classifier's mistakes on the labelled examples
-    with torch.random.fork_rng(devices=[]):
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=fork_rng_devices(device)):
         torch.manual_seed(seed)
         bar = progress_bar(len(split), f"log p(x), k={k}" if bounded else "evaluating", "item", progress)
         for x, y in split.labelled_batches(batch_size, shuffle=False):  # one pass: ELBO terms, means, log p(x)
+            x, y = x.to(device), None if y is None else y.to(device)
             dists = given(model, y)  # a conditional model's figures are of log p(x|y)
             means.append(dists.encode(x).mean)
             if not bounded:

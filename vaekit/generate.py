@@ -33,6 +33,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
     """Tile images (N, C, H, W) in [0, 1] into a grid with ``nrow`` per row, upscaled ``scale`` times."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"expected images (N, 1 or 3, H, W), got shape {tuple(images.shape)}")
+    images = images.detach().cpu()
     n, c, h, w = images.shape
     rows = math.ceil(n / nrow)
     grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
@@ -92,7 +93,8 @@ def reconstruction_pairs(model: LatentVariableModel, x: torch.Tensor, nrow: int 
                          y: torch.Tensor | None = None) -> torch.Tensor:
     """Rows of ``nrow`` originals, each followed by a row of their reconstructions."""
     _require_images(model)
-    recon = model.reconstruct(x, y)
+    recon = model.reconstruct(x, y).cpu()
+    x = x.cpu()
     rows = []
     for start in range(0, len(x), nrow):
         rows += [x[start:start + nrow], recon[start:start + nrow]]

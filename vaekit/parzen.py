@@ -69,5 +69,6 @@ def parzen_of_model(model: "LatentVariableModel", valid: torch.Tensor, test: tor
     conditional model's spread evenly over its classes)."""
     chunk = min(samples, 1000)
     classes = torch.arange(chunk) % model.num_classes if isinstance(model, Conditional) else None
-    drawn = torch.cat([model.sample(chunk, seed=seed + i, y=classes) for i in range(math.ceil(samples / chunk))])
+    drawn = torch.cat([model.sample(chunk, seed=seed + i, y=classes).cpu()
+                       for i in range(math.ceil(samples / chunk))])
     return parzen_estimate(drawn[:samples], valid, test)

@@ -24,6 +24,7 @@ from vaekit.atomic import atomic_write_text
 from vaekit.config import ConfigError, ModelConfig, RunConfig, describe, save_config
 from vaekit.contract import Classifies, Clusters, Conditional, Density, Latent, Sentences, WeightPosterior
 from vaekit.data import Data, Split, load_data
+from vaekit.devices import resolve_device
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
 from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
@@ -184,6 +185,7 @@ def parzen_figures(model: LatentVariableModel, data: Data, test: Split, seed: in
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Train and evaluate the recipe ``config``; return what was written to metrics.json."""
     run_dir = config.run_dir
+    resolve_device(config.train.device)  # an absent device is refused before anything is loaded or written
     distributed.init_from_environment()  # under torchrun: join the other ranks
     data = load_data(config.data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})

@@ -16,13 +16,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_weights
 from safetensors.torch import save as save_weights
 
-from vaekit import __version__
 from vaekit.atomic import atomic_write, atomic_write_text
 from vaekit.config import DataRecord, ModelConfig
 from vaekit.contract import Sentences
 from vaekit.data.tokenizer import Tokenizer, load_tokenizer
 from vaekit.models import MODELS, Model, build_model
 from vaekit.models.registry import skeleton
+from vaekit.version import __version__
 
 FORMAT = "vaekit-model"
 FORMAT_VERSION = 1

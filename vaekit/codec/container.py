@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vaekit import __version__
 from vaekit.limits import check_fits
+from vaekit.version import __version__
 
 MAGIC = b"\x89VAEKIT\n"
 FORMAT_VERSION = 2  # 2: coding distributions computed identically on every machine (vaekit.codec.exact)

@@ -132,8 +132,10 @@ Model = TypeVar("Model", bound=LatentVariableModel)
 
 @contextmanager
 def exact_model(model: Model) -> Iterator[Model]:
-    """A float64 copy of ``model`` (eval mode) evaluated with :class:`ExactArithmetic`, float64 the default dtype."""
-    twin = copy.deepcopy(model).double().eval()
+    """A float64 copy of ``model`` on the CPU (eval mode) evaluated with :class:`ExactArithmetic`, float64 the
+    default dtype: whatever device the model is on, files are coded on the CPU, where the arithmetic is the same on
+    every machine."""
+    twin = copy.deepcopy(model).to("cpu", torch.float64).eval()
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:

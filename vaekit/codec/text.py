@@ -10,6 +10,8 @@ snapped to a grid (:mod:`vaekit.codec.coding_dists`), so their tables agree bit 
 """
 from __future__ import annotations
 
+from typing import cast
+
 import constriction
 import numpy as np
 import torch
@@ -33,6 +35,7 @@ from vaekit.codec.container import (
 from vaekit.codec.exact import exact_model
 from vaekit.codec.latent_buckets import LatentBuckets
 from vaekit.codec.latent_codes import latent_code
+from vaekit.contract import Latent, Sentences
 from vaekit.data.tokenizer import BOS_ID, EOS_ID, PAD_ID, SPELLING_END, UNK_ID, WordTokenizer
 from vaekit.models import LatentVariableModel, SentenceVAE
 from vaekit.progress import progress as progress_bar
@@ -44,13 +47,14 @@ _MAX_STEPS = 1 << 16  # tokens per line at most
 
 def _text_model(model: LatentVariableModel) -> tuple[SentenceVAE, WordTokenizer]:
     """The sentence VAE and its word tokenizer, or a clear refusal."""
-    if not isinstance(model, SentenceVAE):
-        raise CodecError(f"text is coded with a sentence-vae; {model.registered_name} is not one")
+    if not (isinstance(model, Sentences) and isinstance(model, Latent)):
+        raise CodecError(f"text is coded with a latent-variable model of sentences (sentence-vae); "
+                         f"{model.registered_name} is not one")
     tokenizer = model.tokenizer
     if not isinstance(tokenizer, WordTokenizer) or tokenizer.lowercase:
         raise CodecError("lossless text coding needs the word tokenizer without lowercase (data.tokenizer=word, "
                          "data.lowercase=false): other tokenizations cannot give back the exact text")
-    return model, tokenizer
+    return cast(SentenceVAE, model), tokenizer
 
 
 def _spelling_model(tokenizer: WordTokenizer) -> constriction.stream.model.Categorical:

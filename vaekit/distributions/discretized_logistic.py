@@ -69,10 +69,11 @@ class DiscretizedLogisticMixture(Distribution):
         the values j - 1 and j, so F(0) = 0, F(bins + 1) = 1 and F(j + 1) - F(j) is the mass of value j; edges past
         bins + 1 (a code's unused symbols) have F = 1. Separate elementwise operations only, so that under
         :mod:`vaekit.codec.exact` every machine computes the same bits."""
-        position = (torch.arange(self.bins + 2, dtype=self.loc.dtype) - 0.5) / self.bins
+        position = (torch.arange(self.bins + 2, dtype=self.loc.dtype, device=self.loc.device) - 0.5) / self.bins
         position[0], position[-1] = -math.inf, math.inf
         t = position[edge.clamp(max=self.bins + 1)]
-        cdf = torch.zeros(torch.broadcast_shapes(edge.shape, (*self.batch_shape, 1)), dtype=self.loc.dtype)
+        cdf = torch.zeros(torch.broadcast_shapes(edge.shape, (*self.batch_shape, 1)), dtype=self.loc.dtype,
+                          device=self.loc.device)
         for weight, loc, inv_scale in self._components.unbind(1):
             cdf = cdf + weight[..., None] * torch.sigmoid((t - loc[..., None]) * inv_scale[..., None])
         return cdf

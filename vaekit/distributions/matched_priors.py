@@ -17,12 +17,13 @@ RING_RADIUS = 4.0  # the mixture's means lie on a circle of this radius in the f
 RING_SCALE = 0.5   # each component's standard deviation
 
 
-def gaussian(dim: int) -> Distribution:
+def gaussian(dim: int, device: torch.device | str = "cpu") -> Distribution:
     """N(0, I)."""
-    return Independent(Normal(torch.zeros(dim), torch.ones(dim), validate_args=False), 1, validate_args=False)
+    zeros = torch.zeros(dim, device=device)
+    return Independent(Normal(zeros, torch.ones_like(zeros), validate_args=False), 1, validate_args=False)
 
 
-def ring_mixture(dim: int, components: int) -> GaussianMixture:
+def ring_mixture(dim: int, components: int, device: torch.device | str = "cpu") -> GaussianMixture:
     """An equal mixture of ``components`` Gaussians (sd RING_SCALE), their means evenly spaced on a circle of radius
     RING_RADIUS in the first two dimensions (zero in the others); the paper's mixture of 10 Gaussians, fig. 2."""
     if dim < 2:
@@ -30,7 +31,8 @@ def ring_mixture(dim: int, components: int) -> GaussianMixture:
     angles = 2 * math.pi * torch.arange(components) / components
     loc = torch.zeros(components, dim)
     loc[:, 0], loc[:, 1] = RING_RADIUS * angles.cos(), RING_RADIUS * angles.sin()
-    return GaussianMixture(torch.zeros(components), loc, torch.full((components, dim), RING_SCALE))
+    return GaussianMixture(torch.zeros(components, device=device), loc.to(device),
+                           torch.full((components, dim), RING_SCALE, device=device))
 
 
 class SamplerOnly(Distribution):
@@ -38,14 +40,15 @@ class SamplerOnly(Distribution):
 
     arg_constraints: dict[str, constraints.Constraint] = {}
 
-    def __init__(self, draw: Callable[[int], torch.Tensor], dim: int, name: str) -> None:
+    def __init__(self, draw: Callable[[int], torch.Tensor], dim: int, name: str,
+                 device: torch.device | str = "cpu") -> None:
         super().__init__(event_shape=torch.Size([dim]), validate_args=False)
-        self.draw, self.name = draw, name
+        self.draw, self.name, self.device = draw, name, torch.device(device)
 
     def sample(self, sample_shape: torch.Size | list[int] | tuple[int, ...] = torch.Size()) -> torch.Tensor:
         shape = torch.Size(sample_shape)
         n = math.prod(shape)
-        z = torch.as_tensor(self.draw(n), dtype=torch.float32)
+        z = torch.as_tensor(self.draw(n), dtype=torch.float32).to(self.device)
         if tuple(z.shape) != (n, *self.event_shape):
             raise ValueError(f"the prior sampler {self.name} gave shape {tuple(z.shape)} for {n} draws; expected "
                              f"({n}, {self.event_shape[0]})")

@@ -42,9 +42,10 @@ class TokenSequence(Distribution):
         if z is not None:
             z = z.repeat(draws, 1)
         state = self.decoder.initial_state(z, copies)
-        token = torch.full((copies,), BOS_ID)
-        out = torch.zeros(copies, self.max_length, dtype=torch.long)
-        done = torch.zeros(copies, dtype=torch.bool)
+        device = self.decoder.out.weight.device
+        token = torch.full((copies,), BOS_ID, device=device)
+        out = torch.zeros(copies, self.max_length, dtype=torch.long, device=device)
+        done = torch.zeros(copies, dtype=torch.bool, device=device)
         for t in range(self.max_length):
             logits, state = self.decoder.step(token, state)
             if t == self.max_length - 1:

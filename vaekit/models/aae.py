@@ -85,16 +85,17 @@ class AAE(VAE):
     def prior(self) -> Distribution:
         """The p(z) the codes are matched to."""
         dim, name = self.config.latent_dim, self.config.latent_prior
+        device = self.device
         if name == "gaussian":
-            return gaussian(dim)
+            return gaussian(dim, device)
         if name == "mixture":
-            return ring_mixture(dim, self.config.prior_components)
+            return ring_mixture(dim, self.config.prior_components, device)
         if name == "swiss-roll":
-            return SamplerOnly(swiss_roll, dim, name)
+            return SamplerOnly(swiss_roll, dim, name, device)
         if self._draw is None:
             raise ValueError("this model's prior is the user's sampler: give it with model.use_prior(draw) "
                              "(draw(n) -> an (n, latent_dim) tensor)")
-        return SamplerOnly(self._draw, dim, "custom")
+        return SamplerOnly(self._draw, dim, "custom", device)
 
     adversary_modules: tuple[str, ...] = ("discriminator",)  # the modules the discriminator phase trains
 

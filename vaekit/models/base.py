@@ -81,7 +81,7 @@ class Model(nn.Module):
                              f"got {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError("inputs contain NaN or infinite values")
-        return x.float()
+        return x.to(self.device, torch.float32)
 
     def check_labels(self, y: torch.Tensor | None) -> None:
         """Refuse labels that this model cannot learn from: none at all, or outside 0..num_classes-1 (-1: unknown)."""

@@ -99,7 +99,7 @@ class CategoricalAAE(AAE):
             y = F.one_hot(torch.randint(self.categories, (n,), device=self.device), self.categories).float()
             return self.code(y, style.sample((n,)))
 
-        return SamplerOnly(draw, self.decoder_inputs(), "categorical and style")
+        return SamplerOnly(draw, self.decoder_inputs(), "categorical and style", self.device)
 
     def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The reconstruction phase's loss, plus the cluster heads' hinge on their pairwise distances (sec. 7)."""

@@ -61,7 +61,7 @@ class ConditionalVAE(VAE):
         if y is None:
             raise ValueError("conditional-vae needs the labels of its data: give y (class indices 0.."
                              f"{self.num_classes - 1}), e.g. model.given(y).encode(x) or model.sample(n, y=3)")
-        y = torch.as_tensor(y)
+        y = torch.as_tensor(y, device=self.device)
         if y.is_floating_point() and y.dim() == 2 and y.shape[1] == self.num_classes:
             if (y < 0).any() or not torch.allclose(y.sum(1), torch.ones(len(y), device=y.device), atol=1e-4):
                 raise ValueError("label probabilities must be non-negative rows summing to 1")

@@ -56,7 +56,7 @@ class TextModel(Model):
 
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
         assert self.config.vocab_size is not None
-        return check_tokens(x, self.config.vocab_size)
+        return check_tokens(x, self.config.vocab_size).to(self.device)
 
 
 @register("sentence-vae")

@@ -50,7 +50,7 @@ class SequenceVAE(VAE):
                 or (flags[:, 1:] > flags[:, :-1]).any():
             raise ValueError("frames must be finite, with column 0 flagging each sequence's real frames (1) before "
                              "its padding (0)")
-        return x.float()
+        return x.to(self.device, torch.float32)
 
     def decode(self, z: torch.Tensor) -> Distribution:
         return FrameSequence(self.decoder, z, self.data_shape[0])

@@ -82,7 +82,7 @@ class FrameDecoder(nn.Module):
 
     def rollout(self, z: torch.Tensor, steps: int) -> torch.Tensor:
         """Frames (N, steps, D), each the mean given the means before it."""
-        state, frame, frames = self.initial_state(z), torch.zeros(len(z), self.out.out_features), []
+        state, frame, frames = self.initial_state(z), z.new_zeros(len(z), self.out.out_features), []
         for _ in range(steps):
             out, state = self.rnn(torch.cat([frame, z], -1)[:, None], state)
             frame = self.out(out[:, 0])
@@ -105,7 +105,7 @@ class SentenceDecoder(nn.Module):
     def initial_state(self, z: torch.Tensor | None, n: int) -> State:
         """The state before the first token, for N sentences (from z (N, latent) if the decoder takes one)."""
         if self.from_latent is None or z is None:
-            h = torch.zeros(1, n, self.hidden)
+            h = torch.zeros(1, n, self.hidden, device=self.out.weight.device)
             return (h, torch.zeros_like(h)) if self.cell == "lstm" else h
         start = torch.tanh(self.from_latent(z))[None]  # (1, N, hidden or 2 * hidden)
         return tuple(start.chunk(2, -1)) if self.cell == "lstm" else start  # type: ignore[return-value]
@@ -115,7 +115,7 @@ class SentenceDecoder(nn.Module):
         ones before it; ``word_dropout`` replaces that share of the inputs (not <s>) by <unk> (Bowman sec. 3.3)."""
         inputs = torch.cat([torch.full_like(x[:, :1], BOS_ID), x[:, :-1]], 1)
         if word_dropout > 0:
-            drop = torch.rand(inputs.shape) < word_dropout
+            drop = torch.rand(inputs.shape, device=inputs.device) < word_dropout
             drop[:, 0] = False
             inputs = inputs.masked_fill(drop & (inputs != PAD_ID), UNK_ID)
         lengths = lengths_of(x)

@@ -27,6 +27,7 @@ import torch
 from vaekit.config import DataRecord, TrainConfig
 from vaekit.contract import Batch, LearnsFromLabels, Loss, describe
 from vaekit.data import Data
+from vaekit.devices import autocast, fork_rng_devices, grad_scaler, resolve_device
 from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import validation_scores
 from vaekit.models import Model
@@ -106,6 +107,8 @@ class Trainer:
                  run_dir: str | Path | None = None,
                  on_epoch_end: list[Callable[["Trainer", dict[str, Any]], None]] | None = None) -> None:
         self.model, self.config = model, config or TrainConfig()
+        self.device = resolve_device(self.config.device)
+        model.to(self.device)
         self.on_epoch_end = on_epoch_end or []
         self.run_dir = None if run_dir is None else Path(run_dir)
         groups = model.optimizer_groups()
@@ -115,6 +118,8 @@ class Trainer:
                              f"{sorted(groups)}")
         self.optimizers = {name: make_optimizer(params, self.config, self.config.phase_lr.get(name))
                            for name, params in groups.items()}
+        autocast(self.device, self.config.precision)  # refuses fp16 on a CPU before anything runs
+        self.scalers = {name: grad_scaler(self.device, self.config.precision) for name in self.optimizers}
         self._stop_signal: int | None = None
 
     @property
@@ -225,10 +230,18 @@ class Trainer:
                                                         start=counters["batch"],
                                                         labelled_extra=cfg.labelled_per_batch):
                     x, y = distributed.shard(x, y)
+                    x = x.to(self.device, non_blocking=True)
+                    y = None if y is None else y.to(self.device, non_blocking=True)
                     annealed = kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule)
                     batch = Batch(x, y, torch.tensor(annealed), torch.tensor(shares[counters["batch"]]))
                     logged: dict[str, torch.Tensor] = {}
-                    for phase, out in model.steps(batch):
+                    phases = iter(model.steps(batch))
+                    while True:
+                        with autocast(self.device, cfg.precision):  # the forward passes; backward outside it
+                            item = next(phases, None)
+                        if item is None:
+                            break
+                        phase, out = item
                         self._step(phase, out, counters["step"])
                         logged |= {"loss" if not logged else f"{phase}_loss": out.value.detach(), **out.terms}
                     for schedule in schedulers.values():
@@ -296,20 +309,26 @@ class Trainer:
             raise NonFiniteLossError(
                 f"the loss became {out.value.item()} at step {step + 1}{where}; the last good checkpoint is "
                 f"{self._last_good()} (try a lower train.lr or set train.grad_clip)")
-        optimizer = self.optimizers[phase]
+        optimizer, scaler = self.optimizers[phase], self.scalers[phase]
         optimizer.zero_grad(set_to_none=True)
-        out.value.backward()
+        (out.value if scaler is None else scaler.scale(out.value)).backward()
         distributed.average_gradients([p for g in optimizer.param_groups for p in g["params"]])
+        if scaler is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients
         if self.config.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]],
                                            self.config.grad_clip)
-        optimizer.step()
+        if scaler is None:
+            optimizer.step()
+        else:
+            scaler.step(optimizer)
+            scaler.update()
 
     def _validate(self, data: Data, counters: dict[str, Any], metrics: MetricsLog | None,
                   best: dict | None, stopped: str) -> tuple[dict | None, str]:
         if len(data.valid) == 0:
             return best, stopped
-        with torch.random.fork_rng(devices=[]):  # validation draws must not shift the training RNG
+        with torch.random.fork_rng(devices=fork_rng_devices(self.device)):  # validation must not shift the RNG
             torch.manual_seed(self.config.seed)
             key, values = validation_scores(self.model, data.valid)
         score = values[key]

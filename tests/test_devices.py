@@ -1,0 +1,52 @@
+"""Devices and precisions: names resolved or refused in one line, bf16 autocast training on the CPU, and the same
+device-aware code the CUDA tests (tests/test_cuda.py) run, here on the CPU."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaekit import VAE, DataConfig, TrainConfig, fit, load_data
+from vaekit.cli import main
+from vaekit.devices import resolve_device
+from vaekit.evaluate import mean_elbo
+from vaekit.train import Trainer
+
+ABSENT = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU: absent on every machine
+
+
+def test_device_names_resolve_or_are_refused_naming_what_is_there() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == (torch.device("cuda", 0) if torch.cuda.is_available() else
+                                      torch.device("mps") if torch.backends.mps.is_available() else torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"not present on this machine; it has cpu"):
+        resolve_device(ABSENT)
+    with pytest.raises(ValueError, match="not a device name|not one vaekit runs on"):
+        resolve_device("tpu")
+
+
+def test_an_absent_device_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "data.name=binarized-mnist", "data.limit=200", "train.epochs=1", f"out_dir={tmp_path}",
+                 "--device", ABSENT])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "not present on this machine" in err
+    assert not any(tmp_path.iterdir())  # refused before the run folder is written
+    with pytest.raises(ValueError, match="fp16 is for GPUs"):
+        Trainer(VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[8]), TrainConfig(device="cpu", precision="fp16"))
+
+
+def test_bf16_autocast_trains_on_the_cpu_as_well_as_fp32() -> None:
+    data = load_data(DataConfig(name="binarized-mnist", limit=3000, validation=500))
+    elbos = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = VAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[128])
+        before = mean_elbo(model, data.valid)["elbo"]
+        fit(model, data, epochs=2, batch_size=100, device="cpu", precision=precision, progress=False,
+            expected_steps=0)
+        assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in model.parameters())
+        elbos[precision] = mean_elbo(model, data.valid)["elbo"]
+        assert math.isfinite(elbos[precision]) and elbos[precision] > before + 150  # it learns (-549 -> about -200)
+    assert abs(elbos["bf16"] - elbos["fp32"]) < 5.0  # bf16 rounding costs little at this size

@@ -1,0 +1,68 @@
+"""Devices and precisions by name: what ``train.device``, ``train.precision`` and ``--device`` accept.
+
+``auto`` picks the first CUDA GPU when one is present, then Apple's MPS, else the CPU. A device that is not there
+is a ValueError naming what is, so a command exits with one line. Mixed precision is ``torch.autocast``: bf16 on a
+CPU with AMX or a recent GPU, fp16 on a GPU (with a gradient scaler, :func:`grad_scaler`).
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import Literal
+
+import torch
+
+DeviceName = str  # auto | cpu | cuda | cuda:N | mps
+Precision = Literal["fp32", "bf16", "fp16"]
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _present() -> str:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return ", ".join(found)
+
+
+def resolve_device(name: DeviceName) -> torch.device:
+    """The device ``name`` stands for, or a ValueError saying which devices this machine has."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", 0)
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device {name!r} is not a device name: give auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = 0 if device.index is None else device.index
+        if index < count:
+            return torch.device("cuda", index)
+    elif device.type == "mps" and torch.backends.mps.is_available():
+        return device
+    elif device.type not in ("cuda", "mps"):
+        raise ValueError(f"device {name!r} is not one vaekit runs on: give auto, cpu, cuda, cuda:N or mps")
+    raise ValueError(f"device {name!r} is not present on this machine; it has {_present()} (or give auto)")
+
+
+def autocast(device: torch.device, precision: Precision) -> AbstractContextManager[object]:
+    """``torch.autocast`` for ``precision`` on ``device`` (nothing for fp32)."""
+    if precision == "fp32":
+        return nullcontext()
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("precision fp16 is for GPUs; on a CPU use bf16 (fast where the CPU has AMX) or fp32")
+    return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+def grad_scaler(device: torch.device, precision: Precision) -> torch.amp.GradScaler | None:
+    """A gradient scaler for fp16 (whose small gradients underflow without one); None otherwise."""
+    return torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+
+def fork_rng_devices(device: torch.device) -> list[torch.device]:
+    """The devices whose random state ``torch.random.fork_rng`` must save to leave draws on ``device`` unchanged."""
+    return [device] if device.type == "cuda" else []
