@@ -1,4 +1,4 @@
-"""bf16 against fp32 training on this machine's CPU (AMX bf16 matrix units), through the Trainer's
+"""bf16 against fp32 training on this machine's CPU, through the Trainer's
 ``train.precision`` (torch.autocast), and what the lower precision costs in the ELBO.
 
     python benchmarks/precision.py [--epochs 2] [--rounds 3]
@@ -35,6 +35,16 @@ def one_run(kind: str, precision: str, data: object, epochs: int) -> tuple[float
     return rate, mean_elbo(model, data.valid)["elbo"]  # type: ignore[attr-defined]
 
 
+def bf16_units() -> str:
+    """The CPU's bf16 instructions, as /proc/cpuinfo lists them (without them autocast's bf16 is emulated)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return ", ".join(found) or "none (no AMX, no AVX-512 BF16)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=1, help="timed epochs per run (after one warm-up epoch)")
@@ -62,7 +72,7 @@ def main() -> None:
                     f"median of {args.rounds} alternating rounds. mlp: 784-400-20; conv: channels 32, 64, hidden "
                     "256, latent 32. bf16 is torch.autocast(cpu, bfloat16) around the forward pass and loss; "
                     "weights, optimizer and the validation ELBO stay fp32."),
-        "rows": rows})
+        "bf16_units": bf16_units(), "rows": rows})
 
 
 if __name__ == "__main__":

@@ -373,7 +373,9 @@ def hostile_files(r: dict) -> str:
 def precision(r: dict) -> str:
     rows = [[row["model"], f"{row['fp32']:,.0f}", f"{row['bf16']:,.0f}", f"**{row['ratio']:.2f}x**",
              f"{row['elbo_fp32']:.2f}", f"{row['elbo_bf16']:.2f}"] for row in r["rows"]]
-    return (f"## bf16 against fp32 training on this CPU\n\n{_header(r)}\n{r['setting']}\n\n"
+    units = r.get("bf16_units", "not recorded")
+    return (f"## bf16 against fp32 training on this CPU\n\n{_header(r)}\n{r['setting']} The CPU's bf16 "
+            f"instructions: {units}.\n\n"
             + _table(["model", "fp32 samples/s", "bf16 samples/s", "bf16 / fp32", "valid ELBO fp32",
                       "valid ELBO bf16"], rows) + "\n")
 

@@ -166,8 +166,9 @@ class WeightPosterior(Protocol):
 
 def given(model: Latent, y: torch.Tensor | None) -> Latent:
     """The distributions for data with labels ``y``: a conditional model's ``given(y)``; any other model's own (its
-    distributions do not depend on labels). Code written against ``given(model, y)`` serves both."""
-    return model.given(y) if isinstance(model, Conditional) else model
+    distributions do not depend on labels). Code written against ``given(model, y)`` serves both. (Without labels,
+    the model itself: a conditional model's own ``encode`` then asks for them.)"""
+    return model.given(y) if y is not None and isinstance(model, Conditional) else model
 
 
 def describe(model: object) -> str:

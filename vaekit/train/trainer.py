@@ -176,7 +176,8 @@ class Trainer:
     def fit(self, data: Data, resume: bool = False) -> TrainResult:
         """Train on ``data.train``, validating on ``data.valid`` after each epoch."""
         cfg, model = self.config, self.model
-        if isinstance(model, LearnsFromLabels):
+        uses_labels = isinstance(model, LearnsFromLabels)  # the others get no labels (as torch.compile sees them)
+        if uses_labels:
             for split in (data.train, data.valid) if len(data.valid) else (data.train,):
                 model.check_labels(split.y)
         fills = getattr(model, "data_fills", ())
@@ -231,7 +232,7 @@ class Trainer:
                                                         labelled_extra=cfg.labelled_per_batch):
                     x, y = distributed.shard(x, y)
                     x = x.to(self.device, non_blocking=True)
-                    y = None if y is None else y.to(self.device, non_blocking=True)
+                    y = None if y is None or not uses_labels else y.to(self.device, non_blocking=True)
                     annealed = kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule)
                     batch = Batch(x, y, torch.tensor(annealed), torch.tensor(shares[counters["batch"]]))
                     logged: dict[str, torch.Tensor] = {}
