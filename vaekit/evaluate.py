@@ -27,7 +27,7 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
     was_training = model.training
     model.eval()
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
-    device = next(model.parameters()).device
+    device = model.device
     for x, y in split.labelled_batches(batch_size, shuffle=False):
         x, y = x.to(device), None if y is None else y.to(device)
         t = objectives.elbo_terms(given(model, y), x)
@@ -56,7 +56,7 @@ def validation_scores(model: Trainable, split: Split, batch_size: int = 1000) ->
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
-    device = next(model.parameters()).device
+    device = next(model.parameters()).device  # a Trainable need not be a vaekit Model
     for x, y in split.labelled_batches(batch_size, shuffle=False):
         y = None if y is None else y.to(device)
         for name, values in model.scores(Batch(x.to(device), y)).items():
@@ -127,7 +127,7 @@ def evaluate(model: Model, split: Split, k: int = 5000, batch_size: int = 32,
     kl_dims: torch.Tensor | None = None
     means = []
     wrong = 0  # a classifier's mistakes on the labelled examples
-    device = next(model.parameters()).device
+    device = model.device
     with torch.random.fork_rng(devices=fork_rng_devices(device)):
         torch.manual_seed(seed)
         bar = progress_bar(len(split), f"log p(x), k={k}" if bounded else "evaluating", "item", progress)

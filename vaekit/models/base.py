@@ -11,6 +11,7 @@ labels y (:class:`vaekit.contract.Conditional`); :func:`vaekit.contract.given` s
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, ClassVar
 
 import torch
@@ -66,9 +67,8 @@ class Model(nn.Module):
     @property
     def device(self) -> torch.device:
         """Where the model's weights (and so every tensor it makes) live."""
-        for tensor in (*self.parameters(), *self.buffers()):
-            return tensor.device
-        return torch.device("cpu")
+        first = next(itertools.chain(self.parameters(), self.buffers()), None)  # not every tensor: a hot path
+        return torch.device("cpu") if first is None else first.device
 
     def check_input(self, x: torch.Tensor) -> torch.Tensor:
         """Validate a batch (B, *data_shape) of finite values; a single datum gains a batch axis."""
