@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Independent, Normal
 
-from vaekit import ModelConfig, TrainConfig, fit, load, save
+from vaekit import TrainConfig, fit, load, save
 from vaekit.codec import CodecError, compress
+from vaekit.config import model_config
 from vaekit.contract import given
 from vaekit.models import AAE
 from vaekit.parzen import parzen_estimate, parzen_log_density
@@ -104,9 +105,9 @@ def test_priors_samplers_and_save_load(tmp_path: Path, mnist_binary) -> None:  #
     with pytest.raises(ValueError, match="without a density"):
         roll.prior().log_prob(z)
     with pytest.raises(ValueError, match="two-dimensional"):
-        ModelConfig(name="aae", latent_dim=3, latent_prior="swiss-roll")
-    with pytest.raises(ValueError, match="adversarial autoencoder"):
-        ModelConfig(name="vae", latent_prior="mixture")
+        model_config(dict(name="aae", latent_dim=3, latent_prior="swiss-roll"))
+    with pytest.raises(ValueError, match="vae has no key .latent_prior.; it is a key of aae, clustering-aae"):
+        model_config(dict(name="vae", latent_prior="mixture"))
     custom = _aae(latent_prior="custom")
     with pytest.raises(ValueError, match="use_prior"):
         custom.sample(4)
@@ -224,11 +225,11 @@ def test_a_collapsed_categorical_code_stops_training(mnist_binary) -> None:  # t
 
 
 def test_dimensionality_reduction_puts_each_class_around_its_cluster_head() -> None:
-    from vaekit import DataConfig, ModelConfig, load_data
+    from vaekit import DataConfig, load_data
     from vaekit.models import SemiSupervisedAAE
 
     with pytest.raises(ValueError, match="head_margin"):
-        ModelConfig(name="aae", head_margin=6.0)
+        model_config(dict(name="aae", head_margin=6.0))
     data = load_data(DataConfig(name="binarized-mnist", limit=5000, validation=1000, labels_per_class=100))
     torch.manual_seed(0)
     model = SemiSupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=2, head_margin=6.0,

@@ -12,7 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from vaekit import DataConfig, ModelConfig, fit, load, load_data, save
+from vaekit import DataConfig, fit, load, load_data, save
+from vaekit.config import model_config
 from vaekit.models import BayesianClassifier, Classifier
 from vaekit.nn import data_decoder, data_encoder
 from vaekit.nn.bayes import BayesianLayer, BayesianLinear, complexity_cost, mean_weights, minibatch_weights, to_bayesian
@@ -24,7 +25,7 @@ VAEKIT = str(Path(sys.executable).parent / "vaekit")
 
 def _layer(**options: object) -> BayesianLinear:
     torch.manual_seed(0)
-    layer = BayesianLinear(6, 4, ModelConfig(name="bnn", **options))  # type: ignore[arg-type]
+    layer = BayesianLinear(6, 4, model_config(dict(name="bnn", **options)))  # type: ignore[arg-type]
     with torch.no_grad():  # posteriors of some width, so the KL is not dominated by one term
         layer.weight_rho.uniform_(-3, 0)
         layer.bias_rho.uniform_(-3, 0)
@@ -77,7 +78,7 @@ def test_minibatch_weights_sum_to_one() -> None:
 
 
 def test_any_vaekit_network_becomes_bayesian() -> None:
-    config = ModelConfig(name="bnn", data_shape=(1, 28, 28), architecture="conv", channels=[8, 16])
+    config = model_config(dict(name="bnn", data_shape=(1, 28, 28), architecture="conv", channels=[8, 16]))
     encoder, decoder = to_bayesian(data_encoder(config, [32], 10), config), \
         to_bayesian(data_decoder(config, 10, [32], 1), config)
     for net in (encoder, decoder):
@@ -145,9 +146,9 @@ def test_save_load_and_the_plain_classifier(tmp_path: Path) -> None:
     plain.eval()
     assert (plain.classify(x).argmax(1) == data.test.y[:10]).float().mean() > 0.5  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="dropout"):
-        ModelConfig(name="bnn", dropout=0.5)
+        model_config(dict(name="bnn", dropout=0.5))
     with pytest.raises(ValueError, match="bayes_prior"):
-        ModelConfig(name="classifier", bayes_prior="gaussian")
+        model_config(dict(name="classifier", bayes_prior="gaussian"))
 
 
 def test_a_bnn_run_reports_uncertainty_and_is_reproducible(tmp_path: Path) -> None:
@@ -161,8 +162,10 @@ def test_a_bnn_run_reports_uncertainty_and_is_reproducible(tmp_path: Path) -> No
         results.append(json.loads((tmp_path / "bnn-mnist" / "metrics.json").read_text())["test"])
     assert results[0] == results[1]  # the recipe fixes the initial weights, the draws and the split
     test = results[0]
-    assert test["error"] < 0.5 and test["ood"] == "fashion-mnist"  # one epoch: its AUROC is a benchmark's matter
-    assert 0 <= test["ood_auroc_entropy"] <= 1 and 0 <= test["ood_auroc_mutual_information"] <= 1
+    assert test["error"] < 0.5 and test["ood"] == "fashion-mnist"
+    # the entropy tells the sets apart (chance: 0.5); after one epoch of 2,000 images the net is the surer on
+    # Fashion-MNIST (0.33 measured), the overconfidence out of distribution a benchmark's longer runs measure
+    assert abs(test["ood_auroc_entropy"] - 0.5) > 0.1
     assert 0 <= test["expected_calibration_error"] < 0.5 and test["mutual_information"] > 0
     assert sum(b["count"] for b in test["reliability"]) == 500
     assert (tmp_path / "bnn-mnist" / "reliability.png").stat().st_size > 1000
@@ -259,4 +262,4 @@ def test_vaekit_evaluate_reports_a_classifier(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["examples"] == 200 and report["weight_draws"] == 3 and report["ood"] == "fashion-mnist"
-    assert 0 <= report["error"] < 0.9 and 0 <= report["ood_auroc_mutual_information"] <= 1
+    assert report["error"] < 0.8  # one epoch of 1,000 images: better than chance (0.9)

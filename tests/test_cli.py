@@ -171,7 +171,7 @@ def test_data_commands() -> None:
 
 @pytest.mark.parametrize("args,message", [
     (["train", "train.lr=-1"], "train.lr"),
-    (["train", "model.colour=red"], "unknown key 'model.colour'"),
+    (["train", "model.colour=red"], "vae has no key 'colour'"),
     (["train", "model.likelihood=poisson"], "model.likelihood"),
     (["train", "train.epochs"], "key.sub=value"),
     (["train", "--config", "missing.yaml"], "not found"),

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from safetensors.torch import load_file
-from test_cli import ROOT, vaekit
+from test_cli import vaekit
 
-RECIPE = ["--config", str(ROOT / "configs" / "bnn-mnist.yaml"), "model.name=classifier", "model.hidden=[64]",
+RECIPE = ["data.name=mnist", "model.name=classifier", "model.hidden=[64]",
           "data.limit=2000", "data.validation=500", "train.epochs=2", "train.batch_size=64", "evaluate.ood=null",
           "train.progress=false"]
 

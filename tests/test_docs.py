@@ -1,4 +1,5 @@
-"""Every ```python block in README.md and docs/*.md runs (each file's blocks in order, in a temp folder)."""
+"""Every ```python block in README.md and docs/*.md runs (each file's blocks in order, in a temp folder); a block
+that starts ``# file: NAME.py`` is written to that file, a module the later blocks import."""
 from __future__ import annotations
 
 import os
@@ -18,6 +19,11 @@ def test_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert blocks
     monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__docs__"}
+    monkeypatch.syspath_prepend(str(tmp_path))
     for block in blocks:
+        if block.startswith("# file: "):  # a module the page's later blocks import: written, not run
+            name, _, source = block.removeprefix("# file: ").partition("\n")
+            (tmp_path / name.strip()).write_text(source)
+            continue
         exec(compile(block, f"{page.name}", "exec"), namespace)  # noqa: S102 - our own documentation
     assert os.getcwd() == str(tmp_path)

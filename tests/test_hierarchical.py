@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal, Normal
 
-from vaekit import ModelConfig, compress, decompress, fit, load, save
+from vaekit import compress, decompress, fit, load, save
+from vaekit.config import model_config
 from vaekit.distributions.gaussian_chain import GaussianChain
 from vaekit.models import HierarchicalVAE, LadderVAE
 from vaekit.models.ladder_vae import precision_weighted
@@ -80,9 +81,9 @@ def test_save_load_and_compression(trained, mnist_binary, tmp_path) -> None:  # 
 
 def test_layers_are_checked() -> None:
     with pytest.raises(ValueError, match="two or more stochastic layers"):
-        ModelConfig(name="ladder-vae", layers=LAYERS[:1])
-    with pytest.raises(ValueError, match="layers are for"):
-        ModelConfig(name="vae", layers=LAYERS)
-    assert ModelConfig(name="hierarchical-vae", layers=LAYERS, importance_samples=5).importance_samples == 5
+        model_config(dict(name="ladder-vae", layers=LAYERS[:1]))
+    with pytest.raises(ValueError, match="vae has no key .layers.; it is a key of hierarchical-vae, ladder-vae"):
+        model_config(dict(name="vae", layers=LAYERS))
+    assert model_config(dict(name="hierarchical-vae", layers=LAYERS, importance_samples=5)).importance_samples == 5
     assert math.isfinite(HierarchicalVAE(data_shape=(1, 8, 8), layers=LAYERS, architecture="conv", channels=[8])
                          .loss(torch.rand(2, 1, 8, 8).round()).value.item())

@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from vaekit import ModelConfig, compress, decompress, fit, load, save
+from vaekit import compress, decompress, fit, load, save
+from vaekit.config import model_config
 from vaekit.models import IAFVAE
 
 
@@ -55,4 +56,4 @@ def test_save_load_and_compression(trained, mnist_binary, tmp_path) -> None:  # 
 
 def test_flow_steps_belong_to_iaf() -> None:
     with pytest.raises(ValueError, match="flow_steps"):
-        ModelConfig(name="vae", flow_steps=4)
+        model_config(dict(name="vae", flow_steps=4))

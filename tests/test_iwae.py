@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from vaekit import ConfigError, DataConfig, ModelConfig, compress, decompress, fit, load, load_data, save
+from vaekit import ConfigError, DataConfig, compress, decompress, fit, load, load_data, save
+from vaekit.config import model_config
 from vaekit.models import IWAE
 from vaekit.objectives import log_importance_weights
 
@@ -65,6 +66,6 @@ def test_samples_save_load_and_compression(trained, tmp_path) -> None:  # type: 
 
 def test_importance_samples_belong_to_iwae() -> None:
     with pytest.raises((ConfigError, ValueError), match="importance_samples"):
-        ModelConfig(name="vae", importance_samples=5)
+        model_config(dict(name="vae", importance_samples=5))
     with pytest.raises((ConfigError, ValueError), match="free_bits"):
-        ModelConfig(name="iwae", free_bits=0.5)
+        model_config(dict(name="iwae", free_bits=0.5))

@@ -107,7 +107,7 @@ def test_user_text_files_and_refusals(tmp_path: Path) -> None:
         load_data(DataConfig(name="binarized-mnist", max_length=20, limit=10))
     with pytest.raises(ConfigError, match="categorical"):
         load_config(None, ["model.name=sentence-vae", "model.likelihood=bernoulli"])
-    with pytest.raises(ConfigError, match="text models"):
+    with pytest.raises(ConfigError, match="vae has no key 'word_dropout'; it is a key of sentence-vae"):
         load_config(None, ["model.word_dropout=0.2"])
 
 

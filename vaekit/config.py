@@ -5,13 +5,16 @@ A run is a :class:`RunConfig`: what data, which model, how to train, how to eval
 """
 from __future__ import annotations
 
-import math
+import difflib
+import importlib
+import os
 import reprlib
+import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -85,159 +88,73 @@ class AudioConfig(_Strict):
         return self.clip_samples / self.sample_rate
 
 
-class LayerConfig(_Strict):
-    """One stochastic layer of a hierarchical model: its latent size and the MLP widths below it."""
-
-    latent: int = Field(ge=1)
-    hidden: list[int] = Field(min_length=1)
-
-
-HIERARCHICAL = ("hierarchical-vae", "ladder-vae")
-# models that learn from labels and take num_classes from the data
-LABELLED = ("conditional-vae", "m1", "m2", "m1-m2", "supervised-aae", "semi-supervised-aae", "classifier", "bnn")
-IMPORTANCE_WEIGHTED = ("iwae", *HIERARCHICAL)
-ADVERSARIAL = ("aae", "supervised-aae", "semi-supervised-aae", "clustering-aae")
-BAYESIAN = ("bnn", "bayesian-vae")  # weights with a posterior (Blundell et al. 2015)
-CLASSIFIERS = ("classifier", "bnn")  # p(y|x) alone: no latent variables, no likelihood of x
-TEXT = ("sentence-vae", "rnn-lm")  # models of sentences (token ids), with a categorical likelihood
-RECURRENT = (*TEXT, "sequence-vae")  # recurrent networks: hidden is the one width of their cells, rnn the cell
+Activation = Literal["relu", "tanh", "elu", "softplus", "leaky_relu"]
 
 
 class ModelConfig(_Strict):
-    """A VAE's architecture and objective (Kingma & Welling 2013)."""
+    """What every model's config holds: its name, the shape of its data and its MLP widths. Each model's own
+    config (beside it in vaekit/models/) adds the field groups of vaekit.model_fields that the model reads."""
 
-    name: Literal["vae", "iwae", "beta-tc-vae", "mixture-prior-vae", "vampprior-vae", "hierarchical-vae",
-                  "ladder-vae", "iaf-vae", "conditional-vae", "vq-vae", "m1", "m2", "m1-m2", "aae",
-                  "supervised-aae", "semi-supervised-aae", "clustering-aae", "classifier", "bnn",
-                  "bayesian-vae", "sentence-vae", "rnn-lm", "sequence-vae"] = "vae"
-    data_shape: tuple[int, ...] | None = None  # (C, H, W) or (D,); filled in from the data
-    latent_dim: int = Field(20, ge=1)
-    architecture: Literal["mlp", "conv", "resnet"] = "mlp"  # resnet: conv with a residual block per resolution
+    name: str
+    data_shape: tuple[int, ...] | None = None  # (C, H, W), (T, D) or (D,); filled in from the data
     hidden: list[int] = Field(default_factory=lambda: [400])  # MLP widths (mirrored in the decoder)
-    channels: list[int] = Field(default_factory=lambda: [32, 64])  # conv widths, each layer halves H, W
-    activation: Literal["relu", "tanh", "elu", "softplus", "leaky_relu"] = "relu"
-    # p(x|z); auto (a recipe's default): bernoulli for binary data, logistic-mixture for 8-bit, gaussian for
-    # continuous, categorical for text, chosen when a run sees the data
-    likelihood: Literal["auto", "bernoulli", "logistic-mixture", "gaussian", "categorical"] = "bernoulli"
-    mixture_components: int = Field(5, ge=1)  # logistic-mixture only
-    levels: int = Field(256, ge=2, le=256)  # logistic-mixture: the grey levels of 8-bit data (from the data)
-    beta: float = Field(1.0, ge=0.0)  # KL weight (Higgins et al. 2017); beta-tc-vae: the TC weight; 1 is the ELBO
-    free_bits: float = Field(0.0, ge=0.0)  # nats per latent dim not penalized (Kingma et al. 2016)
-    importance_samples: int = Field(1, ge=1)  # iwae, hierarchical: k of the training bound (Burda et al. 2015)
-    dataset_size: int = Field(60000, ge=1)  # beta-tc-vae: N of minibatch-weighted sampling; bnn: N (from the data)
-    prior_components: int = Field(10, ge=1)  # mixture-prior-vae: Gaussians; vampprior-vae: pseudo-inputs
-    flow_steps: int = Field(2, ge=1)  # iaf-vae: inverse autoregressive flow steps (Kingma et al. 2016)
-    layers: list[LayerConfig] = Field(default_factory=list)  # hierarchical: stochastic layers, bottom (next to x) first
-    num_classes: int | None = Field(None, ge=2)  # conditional: label values 0..num_classes-1; filled in from the data
-    codebook_size: int = Field(512, ge=2, le=1 << 16)  # vq-vae: K codebook vectors of latent_dim each
-    commitment: float = Field(0.25, ge=0.0)  # vq-vae: beta of the commitment loss (van den Oord et al. 2017, eq. 3)
-    classifier_weight: float = Field(1.0, ge=0.0)  # m2: alpha per labelled example (Kingma et al. 2014, eq. 9)
-    latent_prior: Literal["gaussian", "mixture", "swiss-roll", "custom"] = "gaussian"  # aae: the p(z) matched
-    encoder_kind: Literal["deterministic", "gaussian"] = "deterministic"  # aae: q(z|x) (Makhzani et al. sec. 2.1)
-    discriminator: list[int] = Field(default_factory=lambda: [1000, 1000])  # aae: the adversary's MLP widths
-    head_margin: float | None = Field(None, gt=0)  # categorical aae: code W y + z, heads this far apart (sec. 7)
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # classifier: dropout between hidden layers (Srivastava et al. 2014)
-    bayes_prior: Literal["scale-mixture", "gaussian"] = "scale-mixture"  # bnn: p(w) (Blundell et al. eq. 7)
-    prior_pi: float = Field(0.25, gt=0.0, lt=1.0)  # bnn: the scale mixture's weight on sigma1
-    prior_sigma1: float = Field(1.0, gt=0.0)  # bnn: the wide component's sd (-log sigma1 = 0); gaussian: its sd
-    prior_sigma2: float = Field(math.exp(-6), gt=0.0)  # bnn: the narrow component's sd (-log sigma2 = 6)
-    posterior_rho: float = -5.0  # bnn: rho at the start, sigma = softplus(rho) (about 0.0067)
-    local_reparameterization: bool = False  # bnn: draw pre-activations, not weights (Kingma et al. 2015)
-    bayesian_encoder: bool = False  # bayesian-vae: the encoder's weights get a posterior too (else the decoder's only)
-    vocab_size: int | None = Field(None, ge=5)  # text: tokens in the vocabulary; filled in from the data's tokenizer
-    embedding_dim: int = Field(256, ge=1)  # text: width of the token embeddings
-    rnn: Literal["gru", "lstm"] = "gru"  # text: the recurrent cell of encoder and decoder (hidden: its one width)
-    word_dropout: float = Field(0.0, ge=0.0, le=1.0)  # sentence-vae: decoder inputs replaced by <unk> (Bowman sec. 3.3)
+    activation: Activation = "relu"
     audio: AudioConfig | None = None  # spectrogram models: how to turn their outputs into sound; from the data
-    top: "ModelConfig | None" = None  # m1-m2: the m2 on M1's codes (its data_shape, likelihood, classes filled in)
 
     @model_validator(mode="after")
-    def _check(self) -> "ModelConfig":
-        if self.architecture != "mlp" and self.data_shape is not None and len(self.data_shape) != 3:
-            raise ValueError(f"architecture '{self.architecture}' needs image data (C, H, W), "
-                             f"got data_shape {self.data_shape}")
-        if self.architecture != "mlp" and self.data_shape is not None and \
-                min(self.data_shape[1:]) < 2 ** len(self.channels):
-            side, fits = min(self.data_shape[1:]), max(0, min(self.data_shape[1:]).bit_length() - 1)
-            raise ValueError(f"channels {self.channels} halve the image {len(self.channels)} times, which needs at "
-                             f"least {2 ** len(self.channels)} pixels a side; these images are "
-                             f"{self.data_shape[2]}x{self.data_shape[1]}: give at most {fits} conv layers "
-                             f"(a {side}-pixel side halves {fits} times)" + (" or use architecture mlp" if fits < 2
-                                                                              else ""))
-        if any(h < 1 for h in self.hidden + self.channels + self.discriminator + [h for layer in self.layers
-                                                                                   for h in layer.hidden]):
+    def _positive_widths(self) -> "ModelConfig":
+        widths = [w for key in ("hidden", "channels", "discriminator") for w in getattr(self, key, [])]
+        if any(w < 1 for w in widths + [w for layer in getattr(self, "layers", []) for w in layer.hidden]):
             raise ValueError("hidden and channels widths must be positive")
-        if self.name not in IMPORTANCE_WEIGHTED and self.importance_samples != 1:
-            raise ValueError(f"importance_samples is the k of the importance-weighted bound, which "
-                             f"{', '.join(IMPORTANCE_WEIGHTED)} train on; {self.name} trains on the ELBO")
-        if self.name in HIERARCHICAL and len(self.layers) < 2:
-            raise ValueError(f"{self.name} needs layers, two or more stochastic layers bottom first, e.g. "
-                             "[{latent: 100, hidden: [200, 200]}, {latent: 50, hidden: [100, 100]}]")
-        if self.name not in HIERARCHICAL and self.layers:
-            raise ValueError(f"layers are for {' and '.join(HIERARCHICAL)}; {self.name} has one stochastic "
-                             "layer of latent_dim units")
-        if self.name != "iaf-vae" and self.flow_steps != 2:
-            raise ValueError(f"flow_steps are the steps of iaf-vae's posterior flow; {self.name} has no flow")
-        if self.name == "vq-vae" and self.architecture == "mlp":
-            raise ValueError("vq-vae's codes are a grid of the encoder's last feature map: use architecture conv "
-                             "or resnet")
-        if self.name != "vq-vae" and (self.codebook_size != 512 or self.commitment != 0.25):
-            raise ValueError(f"codebook_size and commitment are vq-vae's; {self.name} has a continuous latent")
-        if self.name not in (*LABELLED, "clustering-aae") and self.num_classes is not None:
-            raise ValueError(f"num_classes is for the models that learn from labels ({', '.join(LABELLED)}) and "
-                             f"clustering-aae's clusters; {self.name} has none")
-        if self.levels != 256 and self.likelihood not in ("logistic-mixture", "auto"):
-            raise ValueError(f"levels are the grey levels of the logistic-mixture likelihood; {self.likelihood} has "
-                             "none")
-        if self.name != "m2" and self.classifier_weight != 1.0:
-            raise ValueError(f"classifier_weight is m2's alpha; {self.name} has none")
-        if self.top is not None and (self.name != "m1-m2" or self.top.name != "m2"):
-            raise ValueError("top is the m2 that m1-m2 stacks on its M1's codes: give it under name m1-m2, "
-                             "with name m2")
-        aae_only = self.latent_prior != "gaussian" or self.encoder_kind != "deterministic" or \
-            self.discriminator != [1000, 1000]
-        if self.name not in ADVERSARIAL and aae_only:
-            raise ValueError("latent_prior, encoder_kind and discriminator are the adversarial autoencoders' "
-                             f"({', '.join(ADVERSARIAL)}); {self.name} has none")
-        if self.head_margin is not None and self.name not in ("semi-supervised-aae", "clustering-aae"):
-            raise ValueError("head_margin gives the categorical AAEs (semi-supervised-aae, clustering-aae) cluster "
-                             f"heads for dimensionality reduction; {self.name} has no categorical code")
-        bayes_only = self.bayes_prior != "scale-mixture" or self.prior_pi != 0.25 or self.prior_sigma1 != 1.0 \
-            or self.prior_sigma2 != math.exp(-6) or self.posterior_rho != -5.0 or self.local_reparameterization
-        if self.name not in BAYESIAN and bayes_only:
-            raise ValueError("bayes_prior, prior_pi, prior_sigma1, prior_sigma2, posterior_rho and "
-                             f"local_reparameterization are the Bayesian networks' ({', '.join(BAYESIAN)}); "
-                             f"{self.name} has point-estimated weights")
-        if self.name != "bayesian-vae" and self.bayesian_encoder:
-            raise ValueError(f"bayesian_encoder is bayesian-vae's; {self.name} has no Bayesian decoder")
-        if self.name != "classifier" and self.dropout:
-            raise ValueError(f"dropout is the plain classifier's; {self.name} has none")
-        if self.bayes_prior == "scale-mixture" and self.prior_sigma2 >= self.prior_sigma1:
-            raise ValueError(f"the scale mixture's prior_sigma2 ({self.prior_sigma2}) is its narrow component: "
-                             f"make it smaller than prior_sigma1 ({self.prior_sigma1})")
-        if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
-            raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
-        text = self.name in TEXT
-        if self.likelihood != "auto" and text != (self.likelihood == "categorical"):
-            raise ValueError(f"the categorical likelihood over tokens is the text models' ({', '.join(TEXT)}): "
-                             f"{self.name} with likelihood {self.likelihood} " + (
-                                 "needs likelihood categorical" if text else "cannot use it"))
-        if self.name in RECURRENT and len(self.hidden) != 1:
-            raise ValueError(f"{self.name}'s hidden is the one width of its recurrent cells, e.g. [256]; "
-                             f"got {self.hidden}")
-        text_only = self.vocab_size is not None or self.embedding_dim != 256
-        if not text and (text_only or self.word_dropout):
-            raise ValueError(f"vocab_size, embedding_dim and word_dropout are the text models' "
-                             f"({', '.join(TEXT)}); {self.name} models arrays")
-        if self.name not in RECURRENT and self.rnn != "gru":
-            raise ValueError(f"rnn is the recurrent cell of {', '.join(RECURRENT)}; {self.name} has none")
-        if self.name == "rnn-lm" and self.word_dropout:
-            raise ValueError("word_dropout weakens sentence-vae's decoder so that z carries information; "
-                             "rnn-lm has no z")
-        if self.name not in ("vae", "conditional-vae", "bayesian-vae", "sentence-vae", "sequence-vae") \
-                and self.free_bits > 0:
-            raise ValueError(f"free_bits is defined on the VAE's KL term; {self.name} has no such term")
         return self
+
+
+MODEL_CONFIGS: dict[str, type[ModelConfig]] = {}
+
+
+def register_config(name: str, config: type[ModelConfig]) -> None:
+    """Make ``config`` the class that validates a model config named ``name`` (vaekit.models.register calls it)."""
+    if get_args(config.model_fields["name"].annotation) != (name,):
+        raise TypeError(f"{config.__name__}.name must be Literal['{name}'], the name it is registered under")
+    MODEL_CONFIGS[name] = config
+
+
+def import_plugin(module: str, what: str, error: type[Exception] = ValueError) -> None:
+    """Import the user's module that registers models (a recipe's ``plugins``, a saved plugin model's module),
+    or raise ``error`` naming it: one line, never the module's traceback."""
+    if not isinstance(module, str) or not all(part.isidentifier() for part in module.split(".")):
+        raise error(f"{what}: '{module}' is not a Python module name such as my_models or lab.models")
+    if "" not in sys.path and os.getcwd() not in sys.path:  # the user's own folder, as `python -m` has it
+        sys.path.append(os.getcwd())
+    try:
+        importlib.import_module(module)
+    except Exception as failure:  # noqa: BLE001 (the user's module: any failure is reported in one line)
+        raise error(f"{what} needs the module '{module}', which cannot be imported ({type(failure).__name__}: "
+                    f"{str(failure).splitlines()[0][:200] if str(failure) else 'no message'}); install it or run "
+                    "from the folder that holds it") from None
+
+
+def model_config(tree: Any, recipe: bool = False) -> ModelConfig:
+    """The config of the model that ``tree["name"]`` names (default vae): the union of the registered configs,
+    discriminated on ``name``. A config is returned as it is. ``recipe``: a likelihood left out is ``auto``, the
+    one that fits the data a run sees."""
+    if isinstance(tree, ModelConfig):
+        return tree
+    if not isinstance(tree, dict):
+        raise ValueError(f"a model config is a mapping of keys, got {type(tree).__name__}")
+    name = tree.get("name", "vae")
+    if not isinstance(name, str) or name not in MODEL_CONFIGS:
+        raise ValueError(f"unknown model '{name}'; registered: {', '.join(sorted(MODEL_CONFIGS))}")
+    config = MODEL_CONFIGS[name]
+    for key in tree:
+        if key not in config.model_fields:
+            owners = sorted(n for n, c in MODEL_CONFIGS.items() if key in c.model_fields)
+            near = difflib.get_close_matches(str(key), list(config.model_fields), n=1)
+            raise ValueError(f"{name} has no key '{key}'" + (f"; it is a key of {', '.join(owners)}" if owners else
+                                                             f" (did you mean '{near[0]}'?)" if near else ""))
+    if recipe and "likelihood" in config.model_fields and "likelihood" not in tree:
+        tree = {**tree, "likelihood": "auto"}
+    return config.model_validate({**tree, "name": name})
 
 
 class TrainConfig(_Strict):
@@ -287,21 +204,27 @@ class RunConfig(_Strict):
     """One recipe: data, model, training and evaluation."""
 
     name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$")
+    plugins: list[str] = Field(default_factory=list)  # modules that register your own models, imported first
     out_dir: Path = Path("runs")
     data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
+    model: SerializeAsAny[ModelConfig] = Field(default_factory=lambda: model_config({}, recipe=True))
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvalConfig = Field(default_factory=EvalConfig)
 
     @model_validator(mode="before")
     @classmethod
-    def _auto_likelihood(cls, tree: Any) -> Any:
-        """A recipe that names no likelihood gets the one that fits its data (``likelihood: auto``)."""
-        if isinstance(tree, dict) and isinstance(tree.get("model"), dict) and "likelihood" not in tree["model"]:
-            tree = {**tree, "model": {**tree["model"], "likelihood": "auto"}}
-        elif isinstance(tree, dict) and "model" not in tree:
-            tree = {**tree, "model": {"likelihood": "auto"}}
+    def _import_plugins(cls, tree: Any) -> Any:
+        """The user's modules register their models before the model config is looked up by name."""
+        if isinstance(tree, dict) and isinstance(tree.get("plugins"), list):
+            for module in tree["plugins"]:
+                import_plugin(module, "plugins")
         return tree
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _the_named_model(cls, tree: Any) -> ModelConfig:
+        """The config class registered under the model's name validates it (a recipe's likelihood is auto)."""
+        return model_config(tree, recipe=True)
 
     @property
     def run_dir(self) -> Path:

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.distributions import Normal
 
-from vaekit.config import ModelConfig
+from vaekit.config import model_config
+from vaekit.devices import seeded
 from vaekit.nn import mlp
 from vaekit.nn.bayes import complexity_cost, to_bayesian
 from vaekit.progress import progress as progress_bar
@@ -32,12 +33,18 @@ def paper_curve(n: int = 100, noise: float = 0.02, seed: int = 0,
 def fit_curve(x: torch.Tensor, y: torch.Tensor, hidden: list[int] | None = None, noise: float = 0.02,
               steps: int = 3000, lr: float = 1e-2, seed: int = 0, progress: bool = False,
               **prior: object) -> nn.Module:
-    """Train a Bayes-by-Backprop MLP (widths ``hidden``, ReLU; ``prior``: the ModelConfig's bayes_* fields, a
-    Gaussian N(0, 1) by default) on all of (x, y) at each step with Adam; returns the network."""
+    """Train a Bayes-by-Backprop MLP (widths ``hidden``, ReLU; ``prior``: the fields of
+    vaekit.model_fields.WeightPrior, a Gaussian N(0, 1) by default) on all of (x, y) at each step with Adam;
+    returns the network. The caller's random state is left as it was."""
     if x.shape != y.shape or x.dim() != 2 or x.shape[1] != 1 or len(x) == 0:
         raise ValueError(f"x and y are (n, 1) tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    torch.manual_seed(seed)
-    config = ModelConfig(name="bnn", **{"bayes_prior": "gaussian", "posterior_rho": -3.0, **prior})  # type: ignore[arg-type]
+    with seeded(seed):
+        return _fit(x, y, hidden, noise, steps, lr, progress, prior)
+
+
+def _fit(x: torch.Tensor, y: torch.Tensor, hidden: list[int] | None, noise: float, steps: int, lr: float,
+         progress: bool, prior: dict[str, object]) -> nn.Module:
+    config = model_config({"name": "bnn", "bayes_prior": "gaussian", "posterior_rho": -3.0, **prior})
     net = to_bayesian(mlp(1, hidden or [100, 100], 1), config)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     with progress_bar(steps, "fitting", "step", progress) as bar:

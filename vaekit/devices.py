@@ -6,7 +6,8 @@ CPU with AMX or a recent GPU, fp16 on a GPU (with a gradient scaler, :func:`grad
 """
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Literal
 
 import torch
@@ -66,3 +67,11 @@ def grad_scaler(device: torch.device, precision: Precision) -> torch.amp.GradSca
 def fork_rng_devices(device: torch.device) -> list[torch.device]:
     """The devices whose random state ``torch.random.fork_rng`` must save to leave draws on ``device`` unchanged."""
     return [device] if device.type == "cuda" else []
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Draws inside are seeded with ``seed``; the caller's random state (CPU, and ``device``'s) is restored after."""
+    with torch.random.fork_rng(devices=fork_rng_devices(torch.device(device))):
+        torch.manual_seed(seed)
+        yield

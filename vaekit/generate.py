@@ -51,7 +51,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 8, scale: int 
 @torch.no_grad()
 def class_names(model: LatentVariableModel) -> list[str]:
     """The name of each of a model's classes: those of its training data (folders' names), else the indices."""
-    count = model.config.num_classes or 0
+    count = getattr(model, "num_classes", 0)  # a model without labels: none
     recorded = None if model.trained_on is None else model.trained_on.classes
     return list(recorded) if recorded is not None and len(recorded) == count else [str(c) for c in range(count)]
 
@@ -69,9 +69,9 @@ def class_index(model: LatentVariableModel, given: str) -> int:
 
 def samples_per_class(model: LatentVariableModel, per_class: int = 8, seed: int = 0) -> torch.Tensor:
     """A conditional model's samples, one row of ``per_class`` for each class in turn."""
-    classes = model.config.num_classes
-    if not isinstance(model, Conditional) or classes is None:
+    if not isinstance(model, Conditional):
         raise ValueError(f"samples per class need a model conditioned on labels; {model.registered_name} is not")
+    classes = model.num_classes
     return model.sample(classes * per_class, seed=seed, y=torch.arange(classes).repeat_interleave(per_class))
 
 
@@ -79,9 +79,9 @@ def samples_per_class(model: LatentVariableModel, per_class: int = 8, seed: int 
 def class_analogies(model: LatentVariableModel, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Kingma et al. 2014 fig. 1: a row per input, the input then the decoder's mean for its style z ~ q(z|x, y)
     (the posterior mean) with each class in turn; (N * (1 + C), C, H, W)."""
-    classes = model.config.num_classes
-    if not isinstance(model, Conditional) or classes is None:
+    if not isinstance(model, Conditional):
         raise ValueError(f"class analogies need a model conditioned on labels; {model.registered_name} is not")
+    classes = model.num_classes
     style = given(model, y).encode(model.check_input(x)).mean  # (N, latent)
     every = torch.arange(classes).repeat(len(x))
     drawn = given(model, every).decode(style.repeat_interleave(classes, 0)).mean.view(len(x), classes, *x.shape[1:])
@@ -126,8 +126,7 @@ def interpolate(model: LatentVariableModel, x1: torch.Tensor, x2: torch.Tensor, 
     z = z1 + t[:, None] * (z2 - z1) if method == "linear" else slerp(z1.expand(steps, -1), z2.expand(steps, -1), t)
     if y is None:
         return model.decode(z).mean
-    assert model.config.num_classes is not None
-    onehot = torch.nn.functional.one_hot(torch.as_tensor(y[:2]).long(), model.config.num_classes).float()
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(y[:2]).long(), model.num_classes).float()
     return given(model, onehot[0] + t[:, None] * (onehot[1] - onehot[0])).decode(z).mean
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 import torch
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402, I001
+from matplotlib.figure import Figure  # no pyplot: no backend chosen, no global figure state
 
 from vaekit.train.metrics_log import read_metrics  # noqa: E402
 
 
-def _save(fig: plt.Figure, out: str | Path) -> Path:
-    """Lay out, write as PNG and close ``fig``."""
+def _save(fig: Figure, out: str | Path) -> Path:
+    """Lay out and write ``fig`` as PNG."""
     fig.tight_layout()
     out = Path(out)
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out
 
 
@@ -42,7 +38,8 @@ def loss_curves(metrics_path: str | Path, out: str | Path, panels: dict[str, str
     """The logged terms ``panels`` (key: title; the ELBO's by default) against steps, training and validation,
     as one PNG."""
     records = read_metrics(Path(metrics_path))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 3.8), squeeze=False)
+    fig = Figure(figsize=(4.3 * len(panels), 3.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (key, title) in zip(axes[0], panels.items()):
         later: list[float] = []
         for split, style in (("train", "-"), ("valid", "o-")):
@@ -76,7 +73,8 @@ def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples
     elif codes.shape[1] == 1:
         codes, prior_samples = torch.cat([codes, torch.zeros_like(codes)], 1), torch.cat(
             [prior_samples, torch.zeros_like(prior_samples)], 1)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
+    fig = Figure(figsize=(10, 4.6))
+    left, right = fig.subplots(1, 2, sharex=True, sharey=True)
     colours = None if labels is None else labels.numpy()
     points = left.scatter(codes[:, 0], codes[:, 1], c=colours, cmap="tab10", s=3, alpha=0.7)
     if labels is not None:
@@ -94,7 +92,8 @@ def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples
 def reliability_diagram(bins: list[dict[str, float]], out: str | Path, title: str = "") -> Path:
     """Accuracy against confidence per bin (Guo et al. 2017, fig. 1), the diagonal being perfect calibration;
     below, how many test examples each bin holds."""
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.8, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig = Figure(figsize=(4.8, 6.2))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     width = bins[0]["high"] - bins[0]["low"]
     lows = [b["low"] for b in bins]
     top.bar(lows, [b["accuracy"] for b in bins], width=width, align="edge", edgecolor="black", label="accuracy")
@@ -114,7 +113,8 @@ def reliability_diagram(bins: list[dict[str, float]], out: str | Path, title: st
 def regression_band(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, draws: torch.Tensor, out: str | Path) -> Path:
     """The training points, the median prediction and its interquartile band (Blundell et al. fig. 5)."""
     low, median, high = torch.quantile(draws, torch.tensor([0.25, 0.5, 0.75]), dim=0)
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig = Figure(figsize=(6.4, 4))
+    ax = fig.subplots()
     ax.fill_between(grid, low, high, color="tab:red", alpha=0.3, label="interquartile range")
     ax.plot(grid, median, color="tab:red", label="median")
     ax.scatter(x.view(-1), y.view(-1), s=8, color="black", label="training data")
@@ -129,7 +129,8 @@ def regression_band(x: torch.Tensor, y: torch.Tensor, grid: torch.Tensor, draws:
 def spectrograms(images: torch.Tensor, out: str | Path, titles: list[str], ncols: int = 8) -> Path:
     """Log-mel spectrograms (N, 1, n_mels, frames) side by side, low frequencies at the bottom, one colour scale."""
     rows = (len(images) + ncols - 1) // ncols
-    fig, axes = plt.subplots(rows, ncols, figsize=(1.6 * ncols, 1.8 * rows), squeeze=False)
+    fig = Figure(figsize=(1.6 * ncols, 1.8 * rows))
+    axes = fig.subplots(rows, ncols, squeeze=False)
     low, high = float(images.min()), float(images.max())
     for ax, image, title in zip(axes.flat, images, titles):
         ax.imshow(image[0].detach().numpy(), origin="lower", aspect="auto", cmap="magma", vmin=low, vmax=high)

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from vaekit.atomic import atomic_write_text
-from vaekit.config import ConfigError, ModelConfig, RunConfig, describe, save_config
+from vaekit.config import ConfigError, ModelConfig, RunConfig, describe, model_config, save_config
 from vaekit.contract import Classifies, Clusters, Conditional, Density, Latent, Sentences, WeightPosterior
 from vaekit.data import Data, Split, load_data
 from vaekit.devices import resolve_device
@@ -112,9 +112,11 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
     if data.audio is not None and "audio" in fills:
         update["audio"] = data.audio
     try:
-        return ModelConfig.model_validate({**model.model_dump(), **update})
+        return model_config({**model.model_dump(), **update})
     except ValidationError as error:  # what the data decided does not fit the recipe (an image too small, ...)
         raise ConfigError("model: " + describe(error)) from None
+    except ValueError as error:  # a key this model lacks: text data for an array model
+        raise ConfigError(f"model: {error}") from None
 
 
 def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config: RunConfig) -> list[Path]:
@@ -145,7 +147,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         samples = save_grid(samples_per_class(model, seed=seed), run_dir / "samples.png")
         if y is not None:
             extra.append(save_grid(class_analogies(model, x[:8], y[:8]), run_dir / "analogies.png",
-                                   nrow=1 + (model.config.num_classes or 0)))
+                                   nrow=1 + (getattr(model, "num_classes", 0))))
     else:
         samples = save_grid(model.sample(config.evaluate.samples, seed=seed), run_dir / "samples.png")
     figures = [
@@ -159,7 +161,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         mean, spread = uncertain(16, seed=seed)
         figures.append(save_grid(torch.cat([mean, spread / spread.max().clamp(min=1e-12)]),
                                  run_dir / "weight_uncertainty.png", nrow=16))
-    if model.latent_size == 2 and model.config.head_margin is None:  # cluster heads' codes: latent.png
+    if model.latent_size == 2 and getattr(model.config, "head_margin", None) is None:  # heads' codes: latent.png
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
     if not isinstance(model, Density):  # an adversarial autoencoder: q(z) beside the p(z) it was matched to
         with torch.no_grad():

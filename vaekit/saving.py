@@ -15,9 +15,10 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load as load_weights
 from safetensors.torch import save as save_weights
+from torch import nn
 
 from vaekit.atomic import atomic_write, atomic_write_text
-from vaekit.config import DataRecord, ModelConfig
+from vaekit.config import MODEL_CONFIGS, DataRecord, ModelConfig, describe, import_plugin, model_config
 from vaekit.contract import Sentences
 from vaekit.data.tokenizer import Tokenizer, load_tokenizer
 from vaekit.models import MODELS, Model, build_model
@@ -58,7 +59,9 @@ def save_model(model: Model, directory: str | Path) -> Path:
     raw = weights_bytes(model)
     atomic_write(directory / WEIGHTS_FILE, lambda tmp: tmp.write_bytes(raw))
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "vaekit_version": __version__,
-            "model": model.config.model_dump(mode="json"), "weights_sha256": hashlib.sha256(raw).hexdigest()}
+            "model": model.config.model_dump(mode="json"), "module": type(model).__module__,
+            "own_networks": list(model.own_networks),
+            "weights_sha256": hashlib.sha256(raw).hexdigest()}
     if model.trained_on is not None:
         meta["trained_on"] = model.trained_on.model_dump(mode="json")
     if isinstance(model, Sentences):
@@ -89,14 +92,38 @@ def read_config(directory: Path) -> dict:
     return meta
 
 
-def load(directory: str | Path) -> Model:
-    """``vaekit.load(path)``: rebuild a saved model from its config and load its verified weights (eval mode)."""
+def _saved_model_config(directory: Path, meta: dict) -> ModelConfig:
+    """The saved model's config, its model's module imported first when that is not vaekit (a plugin). A file
+    of vaekit 0.3 lists every model's keys; those the named model lacks held inert defaults and are dropped."""
+    tree, module = meta.get("model"), meta.get("module")
+    if not isinstance(tree, dict):
+        raise ModelFileError(f"{directory / CONFIG_FILE}: the model config is not a mapping")
+    if tree.get("name") not in MODEL_CONFIGS and isinstance(module, str):
+        import_plugin(module, f"{directory / CONFIG_FILE}'s model '{tree.get('name')}'", ModelFileError)
+    config_class = MODEL_CONFIGS.get(tree.get("name"))  # type: ignore[arg-type]
+    if config_class is not None and str(meta.get("vaekit_version", "")).startswith("0.3."):
+        tree = {key: value for key, value in tree.items() if key in config_class.model_fields}
+    try:
+        return model_config(tree)
+    except ValidationError as error:
+        raise ModelFileError(f"{directory / CONFIG_FILE}: invalid model config: {describe(error)}") from None
+    except ValueError as error:
+        raise ModelFileError(f"{directory / CONFIG_FILE}: invalid model config: {error}") from None
+
+
+def load(directory: str | Path, **networks: nn.Module) -> Model:
+    """``vaekit.load(path)``: rebuild a saved model from its config and load its verified weights (eval mode).
+    A model built with your own networks loads when you hand the same networks back:
+    ``vaekit.load(path, encoder=Encoder(), decoder=Decoder())`` (their weights come from the file)."""
     directory = Path(directory)
     meta = read_config(directory)
-    try:
-        config = ModelConfig.model_validate(meta.get("model"))
-    except ValidationError as error:
-        raise ModelFileError(f"{directory / CONFIG_FILE}: invalid model config: {error.errors()[0]['msg']}") from None
+    config = _saved_model_config(directory, meta)
+    saved_with = meta.get("own_networks") or []
+    if sorted(networks) != sorted(saved_with):
+        need = ", ".join(f"{name}=..." for name in saved_with) or "no networks"
+        raise ModelFileError(f"{directory} was saved with " + (f"your own {' and '.join(saved_with)}" if saved_with
+                             else "the networks its config describes") + f": load it with vaekit.load(path, {need})"
+                             + (f", not {', '.join(sorted(networks))}" if networks else ""))
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise ModelFileError(f"{directory}: {WEIGHTS_FILE} is missing")
@@ -108,13 +135,14 @@ def load(directory: str | Path) -> Model:
         state = load_weights(raw)
     except (SafetensorError, OSError) as error:
         raise ModelFileError(f"{weights} is not a readable safetensors file ({error})") from None
-    shapes = skeleton(config) if config.name in MODELS else None  # the config's shapes, before memory is spent
-    expected = (shapes or build_model(config)).state_dict()
+    shapes = skeleton(config) if config.name in MODELS and not networks else None  # shapes before memory is spent
+    built = None if shapes is not None else build_model(config, **networks)
+    expected = (shapes or built).state_dict()  # type: ignore[union-attr]
     if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
         raise ModelFileError(f"{weights} holds weights of another architecture than {CONFIG_FILE} describes")
     if any(t.is_floating_point() and not bool(torch.isfinite(t).all()) for t in state.values()):
         raise ModelFileError(f"{weights} holds NaN or infinite weights: the model diverged before it was saved")
-    model = build_model(config)
+    model = built if built is not None else build_model(config, **networks)
     model.load_state_dict(state)
     if meta.get("trained_on") is not None:
         try:

@@ -1,2 +1,2 @@
 """The package's version, in a module of its own so that any layer may read it."""
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -64,7 +64,7 @@ def _labels(model: LatentVariableModel, labels: torch.Tensor | np.ndarray | None
         if labels is not None:
             raise CodecError(f"{model.registered_name} is not conditioned on labels; give none")
         return None
-    classes = model.config.num_classes
+    classes = model.num_classes
     assert classes is not None
     if labels is None:
         raise CodecError(f"{model.registered_name} codes each item given its label: give labels "
@@ -104,7 +104,7 @@ def _encode_lossy(model: LatentVariableModel, x: torch.Tensor, labels: np.ndarra
     codes = lossy.latent_codes(model, x, step, batch_size, labels)
     fitted = lossy.fit_entropy_model(codes) if entropy_model == "fitted" else None
     symbol_range = (int(codes.min()), max(int(codes.max()), int(codes.min()) + 1))
-    words = lossy.encode(codes, step, fitted, symbol_range, labels, model.config.num_classes or 0)
+    words = lossy.encode(codes, step, fitted, symbol_range, labels, getattr(model, "num_classes", 0))
     output = _eight_bit(lossy.reconstruct(model, codes, step, batch_size, labels))
     return dict(step=step, entropy_model=fitted, symbol_range=symbol_range), words, [codes, labels, output]
 
@@ -169,7 +169,7 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
         else:
             fields, words, content = _encode_lossy(twin, x, y, step, entropy_model, batch_size)
     header = Header(mode=mode, model_sha256=model_sha256(model), item_shape=tuple(model.data_shape),
-                    count=len(x), source=source or {}, classes=model.config.num_classes if y is not None else None,
+                    count=len(x), source=source or {}, classes=model.num_classes if y is not None else None,
                     written_by=WRITTEN_BY, content_sha256="0" * 64, **fields)
     header = header.model_copy(update={"content_sha256": content_sha256(header, *content)})
     return pack(header, _words_bytes(words))
@@ -233,9 +233,9 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
                          f"{header.model_sha256[:12]}..., not with this one ({expected[:12]}...)")
     if header.item_shape != tuple(model.data_shape):
         raise CodecError(f"the file holds items of shape {header.item_shape}; the model's are {model.data_shape}")
-    if header.classes != (model.config.num_classes if isinstance(model, Conditional) else None):
+    if header.classes != (model.num_classes if isinstance(model, Conditional) else None):
         raise CodecError(f"the file codes labels of {header.classes} classes; the model takes "
-                         f"{model.config.num_classes if isinstance(model, Conditional) else 'no labels'}")
+                         f"{model.num_classes if isinstance(model, Conditional) else 'no labels'}")
     words = _bytes_words(payload)
     if (header.latent == "codes") != isinstance(model.prior(), CodePrior):
         raise CodecError(f"the file holds {header.latent == 'codes' and 'a VQ-VAE' or 'continuous'} latents; "

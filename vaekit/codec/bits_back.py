@@ -64,7 +64,7 @@ def data_levels(model: LatentVariableModel) -> int:
 
 
 def _labels_code(model: LatentVariableModel) -> constriction.stream.model.Uniform | None:
-    return label_code(model.config.num_classes) if isinstance(model, Conditional) and model.config.num_classes else None
+    return label_code(model.num_classes) if isinstance(model, Conditional) and model.num_classes else None
 
 
 def initial_words(buckets: LatentBuckets) -> np.ndarray:

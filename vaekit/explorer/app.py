@@ -24,6 +24,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from vaekit.contract import Classifies, Conditional, Density, Latent, Sentences, WeightPosterior, given
 from vaekit.data.dataset import Split
 from vaekit.data.tokenizer import PAD_ID
+from vaekit.devices import seeded
 from vaekit.explorer import media
 from vaekit.models import Model
 
@@ -101,7 +102,7 @@ class Explorer:
             if label is not None:
                 raise ValueError(f"{self.model.registered_name} is not conditioned on a label")
             return None
-        classes = self.model.config.num_classes or 0
+        classes = self.model.num_classes
         if label is None or not 0 <= label < classes:
             raise ValueError(f"{self.model.registered_name} needs a label between 0 and {classes - 1}")
         return torch.tensor([label])
@@ -135,7 +136,7 @@ class Explorer:
         latent = m.latent_size if isinstance(m, Latent) else 0
         return {"model": m.registered_name, "kind": self.kind, "data": self.data_name, "generative": self.generative,
                 "latent_size": latent, "sliders": min(latent, MAX_SLIDERS), "conditional": isinstance(m, Conditional),
-                "classes": m.config.num_classes, "classifies": isinstance(m, Classifies),
+                "classes": getattr(m, "num_classes", None), "classifies": isinstance(m, Classifies),
                 "bayesian": isinstance(m, WeightPosterior),
                 "latent_map": self.has_latent_map, "test_count": len(self.test),
                 "codec": self.generative and isinstance(m, Density), "max_file_bytes": MAX_FILE}
@@ -189,8 +190,8 @@ class Explorer:
         if isinstance(m, Latent):
             out["reconstruction"] = media.items(m, m.reconstruct(x, y=y))[0]
         if isinstance(m, Density):
-            torch.manual_seed(0)
-            nats = float(m.log_likelihood(x, k=K, y=y)[0])
+            with seeded(0, m.device):  # the same figure on every request, the server's random state untouched
+                nats = float(m.log_likelihood(x, k=K, y=y)[0])
             dims = int((x != PAD_ID).sum()) if isinstance(m, Sentences) else math.prod(m.data_shape)  # tokens
             out |= {"log_likelihood": round(nats, 3), "k": K, "bits_per_dim": round(-nats / dims / math.log(2), 4),
                     **self._compressed(x, y, r.input.text)}
@@ -225,8 +226,8 @@ class Explorer:
             raise ValueError(f"{m.registered_name} has no classifier; classifiers (classifier, bnn) and "
                              "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
         x, _ = self.read(r.input)
-        torch.manual_seed(0)
-        p = predict(m, x, WEIGHT_DRAWS)
+        with seeded(0, m.device):
+            p = predict(m, x, WEIGHT_DRAWS)
         probs = p.probabilities[0]
         bayesian = isinstance(m, WeightPosterior) and p.mutual_information is not None
         information = float(p.mutual_information[0]) if bayesian else None

@@ -101,7 +101,7 @@ def read_upload(model: Model, raw: bytes) -> torch.Tensor:
     mode = "L" if model.data_shape[0] == 1 else "RGB"
     array = read_image(io.BytesIO(raw), tuple(model.data_shape[1:]), "resize", mode)  # type: ignore[arg-type]
     x = torch.from_numpy(array.copy()).float().unsqueeze(0) / 255.0
-    if model.config.likelihood == "bernoulli":  # a binary model: black or white pixels
+    if getattr(model.config, "likelihood", None) == "bernoulli":  # a binary model: black or white pixels
         x = (x > 0.5).float()
     return x
 

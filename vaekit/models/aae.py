@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from pyro.distributions import Delta
 from torch import nn
 from torch.distributions import Distribution
@@ -29,6 +31,7 @@ from torch.distributions import Distribution
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss, given
 from vaekit.distributions.matched_priors import SamplerOnly, gaussian, ring_mixture, swiss_roll
+from vaekit.model_fields import Labelled, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.registry import register
@@ -54,7 +57,29 @@ def generator_loss(discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor
     return F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
 
 
-@register("aae")
+class Adversarial(Networks, Observed):
+    """What every adversarial autoencoder has: the code, the prior it is matched to and the adversary.
+    Makhzani et al.'s MNIST networks (appendix A): two layers of 1000 units in the autoencoder and the
+    discriminator, 8 latent dimensions for the Gaussian prior (sec. 2)."""
+
+    latent_dim: int = Field(20, ge=1)
+    latent_prior: Literal["gaussian", "mixture", "swiss-roll", "custom"] = "gaussian"  # the p(z) matched
+    prior_components: int = Field(10, ge=1)  # the mixture prior's Gaussians, on a ring (fig. 4)
+    encoder_kind: Literal["deterministic", "gaussian"] = "deterministic"  # q(z|x) (sec. 2.1)
+    discriminator: list[int] = Field(default_factory=lambda: [1000, 1000])  # the adversary's MLP widths
+
+    @model_validator(mode="after")
+    def _swiss_roll_is_flat(self) -> "Adversarial":
+        if self.latent_prior == "swiss-roll" and self.latent_dim != 2:
+            raise ValueError(f"the swiss-roll prior is two-dimensional: set latent_dim 2 (got {self.latent_dim})")
+        return self
+
+
+class AAEConfig(Adversarial):
+    name: Literal["aae"] = "aae"
+
+
+@register("aae", AAEConfig)
 class AAE(VAE):
     """``AAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[1000, 1000], latent_prior="mixture")``."""
 
@@ -146,7 +171,11 @@ class AAE(VAE):
         return None
 
 
-@register("supervised-aae")
+class SupervisedAAEConfig(Adversarial, Labelled):
+    name: Literal["supervised-aae"] = "supervised-aae"
+
+
+@register("supervised-aae", SupervisedAAEConfig)
 class SupervisedAAE(AAE, ConditionalVAE):
     """The supervised AAE (sec. 4, fig. 6): the label joins the decoder's input only, so the codes, matched to
     the prior, carry the style and the label the content. ``given(y)`` gives the distributions for labels y, as

@@ -34,22 +34,25 @@ class Model(nn.Module):
     """What every vaekit model shares. Subclasses define ``loss`` (or ``steps``) and ``scores``."""
 
     registered_name: ClassVar[str]
+    Config: ClassVar[type[ModelConfig]]  # the config class it is registered with (vaekit.models.register)
     # the config fields a run fills in from the data (vaekit.run.model_config_for)
     data_fills: ClassVar[tuple[str, ...]] = ("data_shape",)
     config: ModelConfig
     trained_on: DataRecord | None = None  # the data it was fitted to (saved with it; commands use it by default)
+    own_networks: list[str] = []  # the networks the user built it with (vaekit.load takes them back)
 
     def _configure(self, config: ModelConfig | None, options: dict[str, object]) -> ModelConfig:
-        """Set ``self.config`` from a config and/or its fields; the name is this class's (IWAE(...) builds an iwae)."""
-        options = {"name": self.registered_name, **options}
-        config = ModelConfig(**options) if config is None else config.model_copy(update=options)
+        """Set ``self.config`` from a config and/or its fields, validated by this class's config (IWAE(...) builds
+        an iwae)."""
+        tree = {} if config is None else config.model_dump(exclude_unset=True)
+        config = self.Config.model_validate({**tree, **options, "name": self.registered_name})
         if config.data_shape is None:
             raise ValueError(f"{type(self).__name__} needs data_shape, e.g. (1, 28, 28) for MNIST")
-        if "num_classes" in self.data_fills and config.num_classes is None:
+        if "num_classes" in self.data_fills and getattr(config, "num_classes", None) is None:
             raise ValueError(f"{self.registered_name} needs num_classes, the number of labels (runs take it from "
                              "the data)")
-        self.config = ModelConfig.model_validate(config.model_dump())  # re-validate the updated copy
-        return self.config
+        self.config = config
+        return config
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -132,7 +135,7 @@ class LatentVariableModel(Model):
     @property
     def latent_size(self) -> int:
         """Length of the latent vector z."""
-        return sum(layer.latent for layer in self.config.layers) or self.config.latent_dim
+        return self.config.latent_dim
 
     def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The ELBO and its terms per example (of log p(x|y) for a conditional model)."""

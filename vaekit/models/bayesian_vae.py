@@ -14,17 +14,26 @@ prior draws under several weight draws: their spread is the model's own (epistem
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import FreeBits, LatentCode, Networks, Observed, WeightPrior
 from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn.bayes import bayesian_layers, complexity_cost, to_bayesian
 
 
-@register("bayesian-vae")
+class BayesianVAEConfig(Networks, Observed, LatentCode, FreeBits, WeightPrior):
+
+    name: Literal["bayesian-vae"] = "bayesian-vae"
+    bayesian_encoder: bool = False  # the encoder's weights get a posterior too (else the decoder's only)
+
+
+@register("bayesian-vae", BayesianVAEConfig)
 class BayesianVAE(VAE):
     """``BayesianVAE(data_shape=(1, 28, 28), latent_dim=20, dataset_size=50000)``."""
 

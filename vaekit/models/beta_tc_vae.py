@@ -18,17 +18,27 @@ negative ELBO (with a Monte Carlo KL).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+from pydantic import Field
 from torch.distributions import Independent
 
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
 
-@register("beta-tc-vae")
+class BetaTCVAEConfig(Networks, Observed, LatentCode):
+    """Chen et al. 2018: ``beta`` weighs the total correlation (the paper's sweeps: 1 to 10)."""
+
+    name: Literal["beta-tc-vae"] = "beta-tc-vae"
+    dataset_size: int = Field(60000, ge=1)  # N of minibatch-weighted sampling (eq. 5); filled in from the data
+
+
+@register("beta-tc-vae", BetaTCVAEConfig)
 class BetaTCVAE(VAE):
     """``BetaTCVAE(data_shape=(1, 28, 28), latent_dim=10, beta=6.0, dataset_size=60000)``."""
 

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from pyro.distributions import Delta
 from torch import nn
 from torch.distributions import Distribution
@@ -28,11 +30,26 @@ from torch.distributions import Distribution
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
 from vaekit.distributions.matched_priors import SamplerOnly
-from vaekit.models.aae import AAE, adversary_loss, generator_loss
+from vaekit.model_fields import Labelled
+from vaekit.models.aae import AAE, Adversarial, adversary_loss, generator_loss
 from vaekit.models.registry import register
 from vaekit.nn import mlp
 
 COLLAPSED = 1.5  # categories in use (a perplexity) below which the categorical code has collapsed
+
+
+class CategoricalAAEConfig(Adversarial, Labelled):
+    """The categorical AAEs' code: ``num_classes`` categories (sec. 5: 10, sec. 6: 16 or 30) beside a style code."""
+
+    head_margin: float | None = Field(None, gt=0)  # code W y + z, cluster heads this far apart (sec. 7)
+
+
+class SemiSupervisedAAEConfig(CategoricalAAEConfig):
+    name: Literal["semi-supervised-aae"] = "semi-supervised-aae"  # type: ignore[assignment]
+
+
+class ClusteringAAEConfig(CategoricalAAEConfig):
+    name: Literal["clustering-aae"] = "clustering-aae"  # type: ignore[assignment]
 
 
 class CategoricalAAE(AAE):
@@ -144,7 +161,7 @@ class CategoricalAAE(AAE):
         return super().diagnose(epoch_means)
 
 
-@register("semi-supervised-aae")
+@register("semi-supervised-aae", SemiSupervisedAAEConfig)
 class SemiSupervisedAAE(CategoricalAAE):
     """Sec. 5: the categorical code learns the classes from the labelled examples (label -1: unlabelled).
     ``SemiSupervisedAAE(data_shape=(1, 28, 28), num_classes=10, latent_dim=10)``."""
@@ -176,7 +193,7 @@ class SemiSupervisedAAE(CategoricalAAE):
             yield "classification", Loss(cross_entropy, {"train_accuracy": accuracy})
 
 
-@register("clustering-aae")
+@register("clustering-aae", ClusteringAAEConfig)
 class ClusteringAAE(CategoricalAAE):
     """Sec. 6: ``num_classes`` clusters (the paper: 16 or 30) found without labels.
     ``ClusteringAAE(data_shape=(1, 28, 28), num_classes=16, latent_dim=5)``."""

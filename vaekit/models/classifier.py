@@ -13,11 +13,15 @@ variables: they sample no data.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import Labelled, Networks, WeightPrior
 from vaekit.models.base import Model, as_batch
 from vaekit.models.registry import register
 from vaekit.nn import data_encoder
@@ -26,7 +30,13 @@ from vaekit.nn.bayes import complexity_cost, to_bayesian
 PREDICTIVE_SAMPLES = 10  # weight draws a Bayesian prediction averages over, unless told
 
 
-@register("classifier")
+class ClassifierConfig(Networks, Labelled):
+
+    name: Literal["classifier"] = "classifier"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between hidden layers (Srivastava et al. 2014)
+
+
+@register("classifier", ClassifierConfig)
 class Classifier(Model):
     """``Classifier(data_shape=(1, 28, 28), num_classes=10, hidden=[400, 400], dropout=0.5)``."""
 
@@ -75,7 +85,14 @@ class Classifier(Model):
         return self.predictive(x, samples).mean(0)
 
 
-@register("bnn")
+class BayesianClassifierConfig(Networks, Labelled, WeightPrior):
+    """Blundell et al. 2015 (sec. 5.1): MNIST MLPs of 2x400, 2x800 and 2x1200 rectified units; the scale mixture
+    prior with -log sigma1 in {0, 1, 2}, -log sigma2 in {6, 7, 8}, pi in {1/4, 1/2, 3/4}."""
+
+    name: Literal["bnn"] = "bnn"
+
+
+@register("bnn", BayesianClassifierConfig)
 class BayesianClassifier(Classifier):
     """``BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[400, 400], dataset_size=50000)``."""
 

@@ -15,10 +15,13 @@ rows of class probabilities (B, C), which interpolation uses). ``encode`` and ``
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution
 
+from vaekit.model_fields import FreeBits, Labelled, LatentCode, Networks, Observed
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
@@ -42,7 +45,12 @@ class Given:
         return self.model.prior()
 
 
-@register("conditional-vae")
+class ConditionalVAEConfig(Networks, Observed, LatentCode, FreeBits, Labelled):
+
+    name: Literal["conditional-vae"] = "conditional-vae"
+
+
+@register("conditional-vae", ConditionalVAEConfig)
 class ConditionalVAE(VAE):
     """``ConditionalVAE(data_shape=(1, 28, 28), num_classes=10)``; train on labelled data, sample per class."""
 

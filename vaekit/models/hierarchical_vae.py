@@ -12,10 +12,11 @@ bottom first: its latent size and the MLP widths between it and the layer below.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from torch import nn
 from torch.distributions import Distribution
 
@@ -24,6 +25,7 @@ from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
 from vaekit.distributions import make_likelihood
 from vaekit.distributions.gaussian_chain import GaussianChain
+from vaekit.model_fields import LayerConfig, Networks, Observed
 from vaekit.models.base import LatentVariableModel, as_batch
 from vaekit.models.registry import register
 from vaekit.nn import ACTIVATIONS, data_decoder, data_encoder, mlp
@@ -38,7 +40,25 @@ def gaussian_params(h: torch.Tensor) -> Params:
     return loc, F.softplus(pre_scale) + _MIN_SCALE
 
 
-@register("hierarchical-vae")
+class HierarchicalVAEConfig(Networks, Observed):
+    """Burda et al. 2015's two-stochastic-layer architecture: layers [{latent: 100, hidden: [200, 200]},
+    {latent: 50, hidden: [100, 100]}], tanh units."""
+
+    name: Literal["hierarchical-vae"] = "hierarchical-vae"
+    layers: list[LayerConfig] = Field(min_length=2)  # the stochastic layers, bottom (next to x) first
+    importance_samples: int = Field(1, ge=1)  # k of the training bound (eq. 8)
+    beta: float = Field(1.0, ge=0.0)  # weight of the KL terms; 1 is the bound
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_layers(cls, tree: Any) -> Any:
+        if isinstance(tree, dict) and len(tree.get("layers") or []) < 2:
+            raise ValueError(f"{tree.get('name')} needs layers, two or more stochastic layers bottom first, e.g. "
+                             "[{latent: 100, hidden: [200, 200]}, {latent: 50, hidden: [100, 100]}]")
+        return tree
+
+
+@register("hierarchical-vae", HierarchicalVAEConfig)
 class HierarchicalVAE(LatentVariableModel):
     """``HierarchicalVAE(data_shape=(1, 28, 28), layers=[{"latent": 100, "hidden": [200, 200]},
     {"latent": 50, "hidden": [100, 100]}], importance_samples=1)``."""
@@ -73,6 +93,11 @@ class HierarchicalVAE(LatentVariableModel):
             return self.top_loc, self.top_scale
         assert above is not None
         return gaussian_params(self.top_down[layer](above))
+
+    @property
+    def latent_size(self) -> int:
+        """Length of z, all layers' codes side by side."""
+        return sum(layer.latent for layer in self.config.layers)
 
     def prior(self) -> Distribution:
         """p(z) = p(z_L) prod_l p(z_l | z_{l+1}), drawn top-down."""

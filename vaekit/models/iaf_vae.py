@@ -15,16 +15,18 @@ estimate log q(z|x) - log p(z), log q read from the flow's cache of the sample i
 from __future__ import annotations
 
 from functools import cached_property
-from typing import cast
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from pyro.distributions.transforms import AffineAutoregressive, ConditionalAffineAutoregressive
 from pyro.nn import ConditionalAutoRegressiveNN
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, TransformedDistribution
 
 from vaekit.config import ModelConfig
+from vaekit.model_fields import LatentCode, Networks, Observed
 from vaekit.models.registry import register
 from vaekit.models.vae import _MIN_SCALE, VAE
 
@@ -53,7 +55,13 @@ class FlowPosterior(TransformedDistribution):
         return z, scale
 
 
-@register("iaf-vae")
+class IAFVAEConfig(Networks, Observed, LatentCode):
+
+    name: Literal["iaf-vae"] = "iaf-vae"
+    flow_steps: int = Field(2, ge=1)  # steps of the inverse autoregressive flow on q(z|x) (Kingma et al. 2016)
+
+
+@register("iaf-vae", IAFVAEConfig)
 class IAFVAE(VAE):
     """``IAFVAE(data_shape=(1, 28, 28), latent_dim=32, flow_steps=2)``."""
 

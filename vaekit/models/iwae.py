@@ -10,16 +10,27 @@ log p(z_i) - log q(z_i|x) part of each weight; at 1 the bound is the paper's.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from pydantic import Field
 
 from vaekit import objectives
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
 
-@register("iwae")
+class IWAEConfig(Networks, Observed, LatentCode):
+    """Burda et al. 2015 (sec. 5): k of 1, 5 or 50 importance samples in the training bound."""
+
+    name: Literal["iwae"] = "iwae"
+    importance_samples: int = Field(1, ge=1)  # k of the training bound (eq. 8); the paper's headline k = 50
+
+
+@register("iwae", IWAEConfig)
 class IWAE(VAE):
     """``IWAE(data_shape=(1, 28, 28), latent_dim=50, importance_samples=5)``; k = ``importance_samples``."""
 

@@ -14,11 +14,13 @@ batch normalization out, so that a datum's posterior never depends on the rest o
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch.distributions import Distribution
 
 from vaekit.distributions.gaussian_chain import GaussianChain
-from vaekit.models.hierarchical_vae import HierarchicalVAE, Params, gaussian_params
+from vaekit.models.hierarchical_vae import HierarchicalVAE, HierarchicalVAEConfig, Params, gaussian_params
 from vaekit.models.registry import register
 
 
@@ -30,7 +32,14 @@ def precision_weighted(estimate: Params, prior: Params) -> Params:
     return (mu_hat * precision_hat + mu_p * precision_p) * variance, variance.sqrt()
 
 
-@register("ladder-vae")
+class LadderVAEConfig(HierarchicalVAEConfig):
+    """Sonderby et al. 2016 (sec. 3): five layers of 64, 32, 16, 8 and 4 latent units over MLPs of 512 to 32 units,
+    leaky ReLU, batch normalization, KL warm-up over 200 epochs."""
+
+    name: Literal["ladder-vae"] = "ladder-vae"  # type: ignore[assignment]
+
+
+@register("ladder-vae", LadderVAEConfig)
 class LadderVAE(HierarchicalVAE):
     """``LadderVAE(data_shape=(1, 28, 28), layers=[{"latent": 64, "hidden": [512, 512]}, ...])``."""
 

@@ -5,19 +5,27 @@ bound on log p(x) comes close to this model's exact log p(x) while its KL stays 
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
 from vaekit.distributions.token_sequence import TokenSequence
+from vaekit.model_fields import Tokens
 from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.sentence_vae import TextModel
 from vaekit.nn.recurrent import SentenceDecoder
 
 
-@register("rnn-lm")
+class RNNLanguageModelConfig(Tokens):
+
+    name: Literal["rnn-lm"] = "rnn-lm"
+
+
+@register("rnn-lm", RNNLanguageModelConfig)
 class RNNLanguageModel(TextModel):
     """``RNNLanguageModel(data_shape=(50,), vocab_size=10000, hidden=[256], likelihood="categorical")``."""
 

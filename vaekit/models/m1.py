@@ -10,18 +10,27 @@ examples carry label -1.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import Labelled, LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn import mlp
 
 
-@register("m1")
+class M1Config(Networks, Observed, LatentCode, Labelled):
+    """Kingma et al. 2014 (sec. 4): M1 with 600-600 hidden units and 50 latent dimensions on MNIST."""
+
+    name: Literal["m1"] = "m1"
+
+
+@register("m1", M1Config)
 class M1(VAE):
     """``M1(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[600, 600])``."""
 

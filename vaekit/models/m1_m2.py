@@ -14,27 +14,37 @@ and the codec) are M1's VAE with its N(0, I) prior; ``classify`` is M2's q(y|z1)
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import Labelled, LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
-from vaekit.models.m2 import M2
+from vaekit.models.m2 import M2, M2Config
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
 
-@register("m1-m2")
+class M1M2Config(Networks, Observed, LatentCode, Labelled):
+    """Kingma et al. 2014 (sec. 3.2): M2 on the codes of a pretrained M1 (600-600 hidden units, 50 latents)."""
+
+    name: Literal["m1-m2"] = "m1-m2"
+    top: M2Config | None = None  # the m2 on M1's codes (its data_shape, likelihood, classes filled in)
+
+
+@register("m1-m2", M1M2Config)
 class M1M2(VAE):
     """``M1M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[600, 600],
-    top=ModelConfig(name="m2", latent_dim=50, hidden=[500], classifier_weight=50))``."""
+    top=M2Config(latent_dim=50, hidden=[500], classifier_weight=50))``."""
 
     data_fills = (*VAE.data_fills, "num_classes")
 
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__(config, **options)
-        top = self.config.top or ModelConfig(name="m2", latent_dim=50, hidden=[500], activation=self.config.activation)
+        top = self.config.top or M2Config(latent_dim=50, hidden=[500], activation=self.config.activation)
         self.top = M2(top.model_copy(update={"data_shape": (self.config.latent_dim,), "likelihood": "gaussian",
                                              "architecture": "mlp", "num_classes": self.config.num_classes}))
 

@@ -19,20 +19,30 @@ q(z|x, y) and p(x|y, z) are the conditional VAE's networks, so ``given(y)`` and 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
+from vaekit.model_fields import Labelled, LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.conditional_vae import ConditionalVAE
 from vaekit.models.registry import register
 from vaekit.nn import data_encoder
 
 
-@register("m2")
+class M2Config(Networks, Observed, LatentCode, Labelled):
+    """Kingma et al. 2014 (sec. 4): 500 hidden units, 50 latent dimensions, alpha = 0.1 N in all."""
+
+    name: Literal["m2"] = "m2"
+    classifier_weight: float = Field(1.0, ge=0.0)  # alpha per labelled example (eq. 9)
+
+
+@register("m2", M2Config)
 class M2(ConditionalVAE):
     """``M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=50, hidden=[500])``; ``classify(x)`` gives q(y|x)."""
 

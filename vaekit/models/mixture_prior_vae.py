@@ -8,20 +8,30 @@ so the ELBO uses the one-sample estimate log q(z|x) - log p(z) (:func:`vaekit.ob
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
 from vaekit.distributions.gaussian_mixture import GaussianMixture
+from vaekit.model_fields import LatentCode, Networks, Observed
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
 _MIN_SCALE = 1e-3
 
 
-@register("mixture-prior-vae")
+class MixturePriorVAEConfig(Networks, Observed, LatentCode):
+
+    name: Literal["mixture-prior-vae"] = "mixture-prior-vae"
+    prior_components: int = Field(10, ge=1)  # Gaussians of the learned mixture prior
+
+
+@register("mixture-prior-vae", MixturePriorVAEConfig)
 class MixturePriorVAE(VAE):
     """``MixturePriorVAE(data_shape=(1, 28, 28), latent_dim=20, prior_components=10)``."""
 

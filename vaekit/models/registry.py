@@ -5,7 +5,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import torch
+from torch import nn
 
+from vaekit.config import register_config
 from vaekit.limits import check_fits
 
 if TYPE_CHECKING:
@@ -16,13 +18,19 @@ MODELS: dict[str, type["Model"]] = {}
 M = TypeVar("M", bound=type["Model"])
 
 
-def register(name: str) -> Callable[[M], M]:
-    """Class decorator: make a model buildable from a config whose ``name`` is ``name``."""
+def register(name: str, config: type["ModelConfig"]) -> Callable[[M], M]:
+    """Class decorator: make a model buildable from a config whose ``name`` is ``name``, validated by ``config``
+    (a subclass of :class:`vaekit.config.ModelConfig` with ``name: Literal[name]``). A model outside vaekit
+    registers the same way, on import of its module."""
     def add(cls: M) -> M:
-        if name in MODELS:
-            raise ValueError(f"model name '{name}' is registered twice")
+        old = MODELS.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"model name '{name}' is registered twice ({old.__module__}.{old.__qualname__} and "
+                             f"{cls.__module__}.{cls.__qualname__})")  # the same class again: a module reloaded
+        register_config(name, config)
         MODELS[name] = cls
         cls.registered_name = name
+        cls.Config = config
         return cls
     return add
 
@@ -38,11 +46,13 @@ def model_class(name: str) -> type["Model"]:
     return MODELS[name]
 
 
-def build_model(config: "ModelConfig") -> "Model":
-    """Instantiate the registered model that ``config.name`` names."""
+def build_model(config: "ModelConfig", **networks: nn.Module) -> "Model":
+    """Instantiate the registered model that ``config.name`` names (with the user's own ``networks``, e.g.
+    encoder=..., decoder=..., where the model takes them)."""
     cls = model_class(config.name)
-    check_size(config)
-    return cls(config)
+    if not networks:
+        check_size(config)
+    return cls(config, **networks)
 
 
 def skeleton(config: "ModelConfig") -> "Model | None":

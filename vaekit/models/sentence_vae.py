@@ -10,13 +10,15 @@ the decoder's inputs replaced by ``<unk>`` while training, so that it must lean 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
+from pydantic import Field
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
 from vaekit.distributions.token_sequence import TokenSequence
+from vaekit.model_fields import FreeBits, LatentCode, Tokens
 from vaekit.models.base import LatentVariableModel, Model
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
@@ -59,7 +61,14 @@ class TextModel(Model):
         return check_tokens(x, self.config.vocab_size).to(self.device)
 
 
-@register("sentence-vae")
+class SentenceVAEConfig(Tokens, LatentCode, FreeBits):
+    """Bowman et al. 2016: a one-layer LSTM of 191 units, 13 latent dimensions, word dropout up to 1."""
+
+    name: Literal["sentence-vae"] = "sentence-vae"
+    word_dropout: float = Field(0.0, ge=0.0, le=1.0)  # decoder inputs replaced by <unk> (sec. 3.3)
+
+
+@register("sentence-vae", SentenceVAEConfig)
 class SentenceVAE(TextModel, VAE):
     """Build it from a :class:`ModelConfig` or its fields: ``SentenceVAE(data_shape=(50,), vocab_size=10000,
     latent_dim=16, hidden=[256], likelihood="categorical")``."""

@@ -8,18 +8,26 @@ frames given the sequence's length.
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch.distributions import Distribution
 
 from vaekit.config import ModelConfig
 from vaekit.distributions.frame_sequence import FrameSequence
+from vaekit.model_fields import FreeBits, LatentCode, Observed, Recurrent
 from vaekit.models.base import LatentVariableModel
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 from vaekit.nn.recurrent import FrameDecoder, FrameEncoder
 
 
-@register("sequence-vae")
+class SequenceVAEConfig(Recurrent, Observed, LatentCode, FreeBits):
+
+    name: Literal["sequence-vae"] = "sequence-vae"
+
+
+@register("sequence-vae", SequenceVAEConfig)
 class SequenceVAE(VAE):
     """``SequenceVAE(data_shape=(92, 14), latent_dim=16, hidden=[128], likelihood="gaussian")``."""
 

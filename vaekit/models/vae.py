@@ -11,24 +11,34 @@ Higgins et al. 2017 on the KL and optional free bits (Kingma et al. 2016, arXiv:
 """
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Latent, Loss, given
 from vaekit.distributions import make_likelihood
+from vaekit.model_fields import FreeBits, LatentCode, Networks, Observed
 from vaekit.models.base import LatentVariableModel, as_batch
 from vaekit.models.registry import register
-from vaekit.nn import data_decoder, data_encoder
+from vaekit.nn import AnyLeadingDims, checked_network, data_decoder, data_encoder
 
 _MIN_SCALE = 1e-5
 
 
-@register("vae")
+class VAEConfig(Networks, Observed, LatentCode, FreeBits):
+    """Kingma & Welling 2013 (appendix C): an MLP encoder and decoder; the paper's MNIST runs used 500 hidden units
+    and up to 200 latent dimensions, here 400 and 20 (pytorch/examples' sizes)."""
+
+    name: Literal["vae"] = "vae"
+
+
+@register("vae", VAEConfig)
 class VAE(LatentVariableModel):
     """A VAE with a Gaussian posterior, a standard normal prior and a likelihood fit for the data.
 
@@ -39,16 +49,25 @@ class VAE(LatentVariableModel):
     prior_scale: torch.Tensor
     labels_to_encoder: ClassVar[bool] = True  # a conditional model's label joins the encoder's input too
 
-    def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
+    def __init__(self, config: ModelConfig | None = None, *, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None, **options: object) -> None:
+        """``encoder``, ``decoder``: your own networks instead of those the config describes (docs/extending.md).
+        The encoder maps x (B, *data_shape) to (B, encoder_outputs()), called as ``encoder(x, onehot)`` when the
+        model's label joins it; the decoder maps (N, decoder_inputs()) to N times params_per_element values per
+        datum element."""
         super().__init__()
         config = self._configure(config, options)
         zdim = config.latent_dim
-        labels = self.label_features()  # a conditional model's one-hot label joins the inputs
+        labels = self.label_features() if self.labels_to_encoder else 0  # a conditional model's one-hot label
         self.likelihood = make_likelihood(config.likelihood, self.data_shape, config.mixture_components, config.levels)
-        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(),
-                                    extra_features=labels if self.labels_to_encoder else 0)
+        outputs = self.likelihood.params_per_element * math.prod(self.data_shape)
+        self.encoder = data_encoder(config, config.hidden, self.encoder_outputs(), extra_features=labels) \
+            if encoder is None else checked_network("encoder", encoder, self.data_shape, self.encoder_outputs(), labels)
         self.decoder = data_decoder(config, self.decoder_inputs(), config.hidden[::-1],
-                                    self.likelihood.params_per_element)
+                                    self.likelihood.params_per_element) \
+            if decoder is None else AnyLeadingDims(checked_network("decoder", decoder, (self.decoder_inputs(),),
+                                                                   outputs))
+        self.own_networks = [name for name, net in (("encoder", encoder), ("decoder", decoder)) if net is not None]
         self.register_buffer("prior_loc", torch.zeros(zdim))
         self.register_buffer("prior_scale", torch.ones(zdim))
 
@@ -95,8 +114,9 @@ class VAE(LatentVariableModel):
     def loss_of_terms(self, t: objectives.ElboTerms, kl_weight: float | torch.Tensor) -> Loss:
         """The batch's negative ELBO from its terms, with beta, the warm-up weight and free bits."""
         kl = t.kl.mean()
-        if self.config.free_bits > 0 and t.kl_per_dim is not None:
-            penalized = t.kl_per_dim.mean(0).clamp(min=self.config.free_bits).sum()
+        free_bits = getattr(self.config, "free_bits", 0.0)  # the models of the VAE family without it: none
+        if free_bits > 0 and t.kl_per_dim is not None:
+            penalized = t.kl_per_dim.mean(0).clamp(min=free_bits).sum()
         else:
             penalized = kl
         value = -t.reconstruction.mean() + self.config.beta * kl_weight * penalized

@@ -9,18 +9,29 @@ log q(z|x) - log p(z).
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.config import ModelConfig
 from vaekit.distributions.gaussian_mixture import GaussianMixture
+from vaekit.model_fields import LatentCode, Networks, Observed
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
 
 
-@register("vampprior-vae")
+class VampPriorVAEConfig(Networks, Observed, LatentCode):
+    """Tomczak & Welling 2018 use 500 pseudo-inputs on MNIST; 10 here keeps small runs small."""
+
+    name: Literal["vampprior-vae"] = "vampprior-vae"
+    prior_components: int = Field(10, ge=1)  # K pseudo-inputs (eq. 9)
+
+
+@register("vampprior-vae", VampPriorVAEConfig)
 class VampPriorVAE(VAE):
     """``VampPriorVAE(data_shape=(1, 28, 28), latent_dim=40, prior_components=500)``."""
 

@@ -19,9 +19,11 @@ of ceil(H / 2^L) x ceil(W / 2^L) positions for L = len(channels)).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field, model_validator
 from pyro.distributions import Delta
 from torch import nn
 from torch.distributions import Distribution
@@ -30,13 +32,31 @@ from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
 from vaekit.distributions import make_likelihood
 from vaekit.distributions.code_prior import CodePrior, nearest_codes
+from vaekit.model_fields import Networks, Observed
 from vaekit.models.base import LatentVariableModel, as_batch
 from vaekit.models.registry import register
 from vaekit.nn.conv import ConvDecoder, GridEncoder
 from vaekit.nn.pixelcnn import PixelCNN
 
 
-@register("vq-vae")
+class VQVAEConfig(Networks, Observed):
+    """van den Oord et al. 2017: K = 512 codes of D = 64 on ImageNet, beta = 0.25 (sec. 4.1); D = 20 here."""
+
+    name: Literal["vq-vae"] = "vq-vae"
+    architecture: Literal["mlp", "conv", "resnet"] = "conv"  # its codes are a grid of the last feature map
+    latent_dim: int = Field(20, ge=1)  # D, the size of a code vector
+    codebook_size: int = Field(512, ge=2, le=1 << 16)  # K codebook vectors
+    commitment: float = Field(0.25, ge=0.0)  # beta of the commitment loss (eq. 3)
+
+    @model_validator(mode="after")
+    def _a_grid(self) -> "VQVAEConfig":
+        if self.architecture == "mlp":
+            raise ValueError("vq-vae's codes are a grid of the encoder's last feature map: use architecture conv "
+                             "or resnet")
+        return self
+
+
+@register("vq-vae", VQVAEConfig)
 class VQVAE(LatentVariableModel):
     """``VQVAE(data_shape=(1, 28, 28), architecture="conv", latent_dim=16, codebook_size=64)``; D = ``latent_dim``."""
 

@@ -37,7 +37,7 @@ def data_encoder(config: ModelConfig, hidden: list[int], out_features: int, extr
             return ConditionedMLP(math.prod(config.data_shape), extra_features, hidden, out_features,
                                   config.activation)
         return nn.Sequential(nn.Flatten(), mlp(math.prod(config.data_shape), hidden, out_features, config.activation,
-                                               config.dropout))
+                                               getattr(config, "dropout", 0.0)))
     return ConvEncoder(_image(config), config.channels, out_features, config.activation,
                        residual=config.architecture == "resnet", extra_features=extra_features)
 
