@@ -42,7 +42,7 @@ def train(name: str, epochs: int | None, extra: list[str]) -> dict:
     overrides = ["train.progress=false", f"name={name}", f"out_dir={RUNS}", *extra]
     if epochs is not None:
         overrides.append(f"train.epochs={epochs}")
-    return run(load_config(ROOT / "configs" / RECIPES[name], overrides), overwrite=True)
+    return run(load_config(ROOT / "configs" / RECIPES[name], overrides), overwrite=True).as_dict()
 
 
 @torch.no_grad()

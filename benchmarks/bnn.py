@@ -32,7 +32,7 @@ def run_row(name: str, epochs: int, seed: int, extra: list[str]) -> dict:
                  "train.progress=false", f"name={name}", *extra]
     with tempfile.TemporaryDirectory() as out:
         config = load_config(ROOT / "configs" / "bnn-mnist.yaml", [*overrides, f"out_dir={out}"])
-        metrics = run(config)
+        metrics = run(config).as_dict()
     test, train = metrics["test"], metrics["train"]
     kind, width = name.split("-")
     return {"row": name, "paper_error": PAPER[kind][int(width)], "error": 100 * test["error"],

@@ -35,7 +35,7 @@ def model_row(name: str, minutes: float, k: int, extra: list[str]) -> dict:
     overrides = [f"train.max_minutes={minutes}", "train.epochs=1000", f"evaluate.k={k}", "evaluate.limit=null",
                  "train.progress=false", f"name={name}", f"out_dir={RUNS}", *extra]
     config = load_config(ROOT / "configs" / RECIPES[name], overrides)
-    metrics = run(config, overwrite=True)
+    metrics = run(config, overwrite=True).as_dict()
     test, train = metrics["test"], metrics["train"]
     return {"row": name, "paper_ptb": PAPER[name], "sentences": test["examples"], "tokens": test["tokens"],
             "nll": test["nll"], "nll_per_token": test["nll_per_token"], "perplexity": test["perplexity"],

@@ -114,7 +114,7 @@ def test_sequence_vae_on_real_speech_mfccs(tmp_path: Path) -> None:
     config = load_config(ROOT / "configs" / "sequence-vae-fsdd.yaml",
                          ["train.epochs=4", "model.hidden=[64]", "train.progress=false", "evaluate.k=10",
                           "train.log_every=10", f"out_dir={tmp_path}", "name=seq"])
-    metrics = run(config)
+    metrics = run(config).as_dict()
     records = [json.loads(line) for line in (tmp_path / "seq" / "metrics.jsonl").read_text().splitlines()]
     elbos = [r["elbo"] for r in records if r["split"] == "valid"]
     assert elbos[-1] > elbos[0]

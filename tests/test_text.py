@@ -45,7 +45,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     config = load_config(ROOT / "configs" / "sentence-vae-brown.yaml",
                          [*SMALL, "train.epochs=2", "train.kl_warmup_steps=60", "train.log_every=10", f"out_dir={out}",
                           "name=svae"])
-    metrics = run(config)
+    metrics = run(config).as_dict()
     return out / "svae", metrics
 
 
@@ -192,7 +192,7 @@ def test_language_model_run_and_codec_refusal(tmp_path: Path) -> None:
     config = load_config(ROOT / "configs" / "rnn-lm-brown.yaml",
                          [*SMALL[:4], "train.progress=false", "evaluate.limit=100", "train.epochs=1",
                           f"out_dir={tmp_path}", "name=lm"])
-    test = run(config)["test"]
+    test = run(config).test
     assert test["kl"] == 0 and test["elbo"] == test["log_likelihood"] and test["perplexity"] < 2000
     model = load(tmp_path / "lm" / "model")
     assert len(sample_text(model, 2, greedy=False)) == 2

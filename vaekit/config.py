@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import re
 import reprlib
 import sys
 from pathlib import Path
@@ -333,6 +334,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(tree, dict):
             raise ConfigError(f"config file '{path}' must hold a mapping of sections, got {type(tree).__name__}")
     return make_config(_merge(tree, parse_overrides(overrides or [])))
+
+
+def named_after_data(config: RunConfig, overrides: list[str]) -> RunConfig:
+    """A run on data given on the command line (or a recipe without a name) is named after the model and the data,
+    ``vae-shapes``, not after the recipe's own data; ``name=`` still decides."""
+    keys = {item.partition("=")[0].strip() for item in overrides}
+    if "name" in keys or ("data.name" not in keys and config.name != RunConfig.model_fields["name"].default):
+        return config
+    path = Path(config.data.name)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem if path.is_file() else path.name).strip("-.") or "data"
+    return config.model_copy(update={"name": f"{config.model.name}-{stem}"})
 
 
 def save_config(config: RunConfig, path: Path) -> None:

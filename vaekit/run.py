@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from vaekit.plots import (
 from vaekit.saving import save_model
 from vaekit.sentences import text_figures
 from vaekit.sounds import audio_figures, reconstruction_distance
-from vaekit.train import Trainer, distributed
+from vaekit.train import Trainer, TrainResult, distributed
 from vaekit.uncertainty import classifier_report
 
 LATENT_POINTS = 2000  # test images in the latent-space figure
@@ -184,8 +184,44 @@ def parzen_figures(model: LatentVariableModel, data: Data, test: Split, seed: in
     return asdict(parzen_of_model(model, data.valid.x[:1000], test.x, seed))
 
 
-def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
-    """Train and evaluate the recipe ``config``; return what was written to metrics.json."""
+@dataclass
+class RunReport:
+    """What a run did: where it wrote, the data, the test report (metrics.json's ``test``; None on the ranks
+    other than 0, which neither save nor evaluate) and the training's outcome."""
+
+    run_dir: Path
+    data: str
+    test: dict[str, Any] | None
+    train: TrainResult
+
+    def as_dict(self) -> dict[str, Any]:
+        """metrics.json: the data's name, the test report and the training's outcome."""
+        return {"data": self.data, "test": self.test, "train": asdict(self.train)}
+
+    def summary(self) -> str:
+        """The test figures in one line, as the model's kind reports them."""
+        test = self.test or {}
+        if "expected_calibration_error" in test:  # a classifier
+            ood = "" if test["ood"] is None else (f", {test['ood']} told apart with AUROC "
+                                                  f"{test['ood_auroc_entropy']:.3f} (predictive entropy)")
+            return (f"{self.run_dir}: test error {test['error']:.2%}, -log p(y|x) {test['nll']:.4f} nats, expected "
+                    f"calibration error {test['expected_calibration_error']:.4f}{ood}")
+        error = "" if test.get("classification_error") is None else \
+            f", classification error {test['classification_error']:.2%}"
+        if test.get("elbo") is None:  # a model without a bound: its reconstructions and the Parzen estimate
+            parzen = test["parzen"]
+            return (f"{self.run_dir}: test log p(x|z) {test['reconstruction']:.2f} nats, Parzen log-likelihood "
+                    f"{parzen['log_likelihood']:.1f} ± {parzen['standard_error']:.1f} nats (sigma "
+                    f"{parzen['sigma']:.3f}){error}")
+        if test.get("perplexity") is not None:  # text
+            return (f"{self.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats "
+                    f"per sentence (k={test['k']}), perplexity {test['perplexity']:.1f}, KL {test['kl']:.2f} nats")
+        return (f"{self.run_dir}: test ELBO {test['elbo']:.2f} nats, log p(x) {test['log_likelihood']:.2f} nats "
+                f"(k={test['k']}), {test['bits_per_dim']:.4f} bits/dim{error}")
+
+
+def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> RunReport:
+    """Train and evaluate the recipe ``config``; metrics.json holds the report's :meth:`RunReport.as_dict`."""
     run_dir = config.run_dir
     resolve_device(config.train.device)  # an absent device is refused before anything is loaded or written
     distributed.init_from_environment()  # under torchrun: join the other ranks
@@ -204,7 +240,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> dic
         model.tokenizer = data.tokenizer
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
     if not distributed.is_main():  # rank 0 saves, draws and evaluates
-        return {"train": asdict(result)}
+        return RunReport(run_dir, data.name, None, result)
     save_model(model, run_dir / "model")
     if replaced is not None:
         shutil.rmtree(replaced, ignore_errors=True)
@@ -241,7 +277,7 @@ def classifier_figures(model: Classifies, data: Data, test: Split, run_dir: Path
     return report.as_dict()
 
 
-def write_metrics(run_dir: Path, data: Data, test: dict[str, Any], result: Any) -> dict[str, Any]:
-    metrics = {"data": data.name, "test": test, "train": asdict(result)}
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return metrics
+def write_metrics(run_dir: Path, data: Data, test: dict[str, Any], result: TrainResult) -> RunReport:
+    report = RunReport(run_dir, data.name, test, result)
+    atomic_write_text(run_dir / "metrics.json", json.dumps(report.as_dict(), indent=2) + "\n")
+    return report

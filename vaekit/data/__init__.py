@@ -102,7 +102,9 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
 
 
 def verify_named(name: str, root: Path | None = None, download: bool = False) -> list[str]:
-    """Check every file of a named set; return one line per file ('ok' or the problem)."""
+    """Check every file of a named set; return one line per file ('ok' or the problem, 'FAILED ...')."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set '{name}'; known: {', '.join(DATASETS)}")
     named: NamedDataset = DATASETS[name]
     lines = []
     for role, remote in named.files.items():

@@ -209,15 +209,3 @@ def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
     split = _as_split(x, y, folder)
     # pixels are always 8-bit here, even if only 0 and 255 occur
     return Split(split.x, split.y, "8bit"), classes if labelled else None
-
-
-def load_images(paths: list[Path], data_shape: tuple[int, ...]) -> torch.Tensor:
-    """Image files as a batch (N, C, H, W) in [0, 1], converted and resized to ``data_shape``."""
-    if len(data_shape) != 3 or data_shape[0] not in (1, 3):
-        raise ValueError(f"this model's data has shape {data_shape}, not images")
-    mode = "L" if data_shape[0] == 1 else "RGB"
-    for p in paths:
-        if not Path(p).is_file():
-            raise ValueError(f"input '{p}' is not a file")
-    x = np.stack([read_image(Path(p), tuple(data_shape[1:]), "resize", mode) for p in paths])  # type: ignore[arg-type]
-    return torch.from_numpy(x).float() / 255.0

@@ -15,8 +15,8 @@ from matplotlib import colormaps
 from PIL import Image
 
 from vaekit.contract import Sentences
-from vaekit.data.user_files import read_image
 from vaekit.generate import to_picture
+from vaekit.modalities import read_images
 from vaekit.models import Model
 
 MAX_TEXT = 1000  # characters of one sentence
@@ -98,12 +98,7 @@ def read_upload(model: Model, raw: bytes) -> torch.Tensor:
         return read_clips(model, [io.BytesIO(raw)])
     if kind != "image":
         raise ValueError("a text model reads sentences, not files")
-    mode = "L" if model.data_shape[0] == 1 else "RGB"
-    array = read_image(io.BytesIO(raw), tuple(model.data_shape[1:]), "resize", mode)  # type: ignore[arg-type]
-    x = torch.from_numpy(array.copy()).float().unsqueeze(0) / 255.0
-    if getattr(model.config, "likelihood", None) == "bernoulli":  # a binary model: black or white pixels
-        x = (x > 0.5).float()
-    return x
+    return read_images(model, [io.BytesIO(raw)])
 
 
 def read_sentence(model: Model, text: str) -> torch.Tensor:

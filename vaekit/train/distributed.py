@@ -112,9 +112,15 @@ def barrier() -> None:
 
 
 def launch(nproc: int, argv: list[str]) -> int:
-    """Run ``vaekit`` with ``argv`` in ``nproc`` processes on this machine under torchrun; its exit status."""
+    """Run ``vaekit`` with ``argv`` (its ``--nproc N`` left out) in ``nproc`` processes on this machine under
+    torchrun; its exit status."""
     import subprocess
 
+    each, skip = [], False
+    for arg in argv:
+        if not skip and arg != "--nproc" and not arg.startswith("--nproc="):
+            each.append(arg)
+        skip = arg == "--nproc"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-               "-m", "vaekit.cli", *argv]
+               "-m", "vaekit.cli", *each]
     return subprocess.run(command, check=False).returncode
