@@ -92,7 +92,7 @@ def lossless(name: str, model: VAE, test: torch.Tensor) -> dict:
     blob = compress(model, test, batch_size=1000)
     encode_s = time.perf_counter() - start
     start = time.perf_counter()
-    back = decompress(model, blob)
+    back = decompress(model, blob).x
     decode_s = time.perf_counter() - start
     assert torch.equal(back, test), "the lossless round trip is not exact"
     with torch.no_grad():
@@ -122,7 +122,7 @@ def vaekit_curve(model: VAE, test: torch.Tensor) -> list[dict]:
     points = []
     for step in STEPS:
         blob = compress(model, test, "lossy", step=step)
-        p, s = _quality(test, decompress(model, blob))
+        p, s = _quality(test, decompress(model, blob).x)
         points.append({"step": step, "bpp": 8 * len(blob) / test[:, 0].numel(), "psnr": p, "ssim": s})
     return points
 

@@ -47,12 +47,12 @@ def alarm(*_):
 
 signal.signal(signal.SIGALRM, alarm)
 model = vaekit.load(sys.argv[1])
-reference = vaekit.decompress(model, open(sys.argv[2], "rb").read()).numpy()  # what the genuine file decodes to
+reference = vaekit.decompress(model, open(sys.argv[2], "rb").read()).x.numpy()  # what the genuine file decodes to
 for path in sys.argv[3:]:
     start = time.perf_counter()
     signal.alarm({seconds})
     try:
-        x = vaekit.decompress(model, open(path, "rb").read()).numpy()
+        x = vaekit.decompress(model, open(path, "rb").read()).x.numpy()
         same = x.shape == reference.shape and np.array_equal(x, reference)
         outcome = "decoded as the genuine file" if same else "decoded to other output"
     except vaekit.CodecError:

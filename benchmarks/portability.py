@@ -47,7 +47,7 @@ if sys.argv[3] == "compress":
     open(sys.argv[5], "wb").write(vaekit.compress(model, np.load(sys.argv[4])))
 else:
     try:
-        x = vaekit.decompress(model, open(sys.argv[4], "rb").read()).numpy()
+        x = vaekit.decompress(model, open(sys.argv[4], "rb").read()).x.numpy()
         print("exact" if np.array_equal(x, np.load(sys.argv[5])) else "WRONG")
     except vaekit.CodecError as error:
         print("refused:", error)

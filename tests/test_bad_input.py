@@ -292,7 +292,7 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
         Case("truncated or foreign safetensors", "load_tokenizer of a file that is not a tokenizer",
              call=lambda: load_tokenizer(t / "bad.yaml")),
         Case("truncated or foreign safetensors", "vaekit.codec.decompress of foreign bytes",
-             call=lambda: decompress(vaekit.load(vae), b"\x00" * 64)),
+             call=lambda: decompress(vaekit.load(vae), b"\x00" * 64).x),
         Case("configs", "an unknown key in a recipe", ["train", "--config", str(t / "bad.yaml"), f"out_dir={out}"]),
         Case("configs", "a wrong type in a recipe", ["train", "--config", str(t / "wrong-type.yaml"),
                                                      f"out_dir={out}"]),

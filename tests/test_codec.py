@@ -50,7 +50,7 @@ def _refresh_digest(blob: bytes) -> bytes:
 def test_lossless_round_trip_is_exact_and_costs_the_negative_elbo(setup: str, request: pytest.FixtureRequest) -> None:
     model, x = request.getfixturevalue(setup)
     blob = compress(model, x)
-    assert torch.equal(decompress(model, blob), x)
+    assert torch.equal(decompress(model, blob).x, x)
     header, payload = unpack(blob)
     assert header.count == len(x) and header.alphabet == (2 if setup == "binary" else 256)
     with torch.no_grad():
@@ -77,13 +77,13 @@ def test_lossy_rate_falls_and_distortion_rises_with_the_step(eight_bit: tuple[VA
     sizes, errors = [], []
     for step in (0.05, 0.5, 4.0):
         blob = compress(model, x, "lossy", step=step)
-        y = decompress(model, blob)
+        y = decompress(model, blob).x
         assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
         sizes.append(len(blob))
         errors.append(torch.mean((y - x) ** 2).item())
     assert sizes[0] > sizes[1] > sizes[2]
     assert errors[0] < errors[2]
-    fine = decompress(model, compress(model, x, "lossy", step=0.01))
+    fine = decompress(model, compress(model, x, "lossy", step=0.01)).x
     with torch.no_grad():
         reconstruction = model.decode(model.encode(x).mean).mean
     assert torch.allclose(fine, reconstruction.clamp(0, 1), atol=0.02)  # a fine step gives the model's reconstruction
@@ -96,14 +96,14 @@ def test_lossy_under_the_prior_needs_no_side_information(binary: tuple[VAE, torc
     fitted = compress(model, one, "lossy", entropy_model="fitted")
     assert len(prior) < len(fitted)
     assert read_header(prior).entropy_model is None
-    assert torch.equal(decompress(model, prior), decompress(model, fitted))  # same codes, another entropy model
+    assert torch.equal(decompress(model, prior).x, decompress(model, fitted).x)  # same codes, another entropy model
 
 
 def test_decoding_with_another_model_is_refused(binary: tuple[VAE, torch.Tensor]) -> None:
     model, x = binary
     other = VAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[128])
     with pytest.raises(CodecError, match="made with the model"):
-        decompress(other, compress(model, x[:10]))
+        decompress(other, compress(model, x[:10])).x
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "random", "empty", "extend"])
@@ -122,7 +122,7 @@ def test_damaged_files_give_clear_errors(binary: tuple[VAE, torch.Tensor], damag
     else:
         blob += b"\0"
     with pytest.raises(CodecError):
-        decompress(model, bytes(blob))
+        decompress(model, bytes(blob)).x
 
 
 def test_mutation_fuzz_every_file_decodes_exactly_or_fails_cleanly(binary: tuple[VAE, torch.Tensor]) -> None:
@@ -132,7 +132,7 @@ def test_mutation_fuzz_every_file_decodes_exactly_or_fails_cleanly(binary: tuple
     x = x[:8]
     for mode in ("lossless", "lossy"):
         original = compress(model, x, mode)
-        expected = decompress(model, original)
+        expected = decompress(model, original).x
         rng = np.random.default_rng(1 if mode == "lossless" else 2)
         outcomes = {"error": 0, "exact": 0}
         for trial in range(1500):
@@ -150,7 +150,7 @@ def test_mutation_fuzz_every_file_decodes_exactly_or_fails_cleanly(binary: tuple
                     blob[where:where] = rng.integers(0, 256, int(rng.integers(1, 8)), dtype=np.uint8).tobytes()
             mutated = _refresh_digest(bytes(blob)) if trial % 2 and len(blob) > 32 else bytes(blob)
             try:
-                result = decompress(model, mutated)
+                result = decompress(model, mutated).x
             except CodecError:
                 outcomes["error"] += 1
                 continue
@@ -177,7 +177,7 @@ def test_continuous_likelihoods_code_lossy_but_not_lossless() -> None:
     x = torch.rand(5, 1, 6, 6)
     with pytest.raises(CodecError, match="continuous"):
         compress(model, x)
-    assert decompress(model, compress(model, x, "lossy")).shape == x.shape
+    assert decompress(model, compress(model, x, "lossy")).x.shape == x.shape
 
 
 @pytest.mark.parametrize("option, value", [("precision", 1), ("precision", 17), ("step", 0.0),
@@ -211,6 +211,6 @@ def test_property_any_shape_and_content_round_trips(channels: int, height: int, 
     levels = 256 if eight_bits else 2
     x = torch.randint(0, levels, (count, channels, height, width), generator=generator).float() / (levels - 1)
     blob = compress(model, x, precision=precision, batch_size=5)
-    assert torch.equal(decompress(model, blob), x)
-    lossy = decompress(model, compress(model, x, "lossy", step=0.5))
+    assert torch.equal(decompress(model, blob).x, x)
+    lossy = decompress(model, compress(model, x, "lossy", step=0.5)).x
     assert lossy.shape == x.shape

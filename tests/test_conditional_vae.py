@@ -91,13 +91,15 @@ def test_save_load_and_compression_with_labels(trained, tmp_path) -> None:  # ty
     x, y = data.test.x[:300], data.test.y[:300]
     torch.testing.assert_close(given(again, y).encode(x).mean, given(model, y).encode(x).mean)
     blob = compress(model, x, labels=y)
-    decoded, labels = decompress(again, blob, return_labels=True)
+    out = decompress(again, blob)
+    decoded, labels = out.x, out.labels
     assert torch.equal(decoded, x) and np.array_equal(labels, y.numpy())
     torch.manual_seed(0)
     bound_bits = (-model.elbo(x, y).mean().item() + math.log(10)) / math.log(2)  # -log p(x|y) - log p(y), uniform
     payload = unpack(blob)[1]  # the header's JSON, paid once, is not part of the rate
     assert len(payload) * 8 / len(x) < 1.03 * bound_bits
-    lossy, labels = decompress(again, compress(model, x, mode="lossy", labels=y), return_labels=True)
+    out = decompress(again, compress(model, x, mode="lossy", labels=y))
+    lossy, labels = out.x, out.labels
     assert lossy.shape == x.shape and np.array_equal(labels, y.numpy())
     with pytest.raises(CodecError, match="give labels"):
         compress(model, x)

@@ -27,7 +27,8 @@ def test_train_evaluate_sample_and_compress_on_cuda(precision: str) -> None:
     x, y = data.test.x[:20], data.test.y[:20]
     coded = compress(model, x, labels=y)  # coded on a CPU copy: the same bytes as a CPU model's
     assert compress(model.cpu(), x, labels=y) == coded
-    decoded, labels = decompress(model.cuda(), coded, return_labels=True)
+    out = decompress(model.cuda(), coded)
+    decoded, labels = out.x, out.labels
     assert torch.equal(torch.as_tensor(decoded), x) and torch.equal(torch.as_tensor(labels).long(), y)
 
 

@@ -109,7 +109,7 @@ def test_upload_is_reconstructed_scored_and_compressed(vae_app, mnist) -> None: 
     assert out["log_likelihood"] == pytest.approx(float(model.log_likelihood(image[None], k=200)[0]), abs=1e-2)
     coded = base64.b64decode(out["compressed"])
     assert out["compressed_bytes"] == len(coded) > 0
-    assert torch.equal(decompress(model, coded), image[None])  # the file to download decodes to the upload
+    assert torch.equal(decompress(model, coded).x, image[None])  # the file to download decodes to the upload
 
 
 def test_malformed_and_oversized_requests(vae_app, mnist) -> None:  # type: ignore[no-untyped-def]

@@ -45,7 +45,7 @@ def _file(model: VAE, names: list[str]) -> tuple[torch.Tensor, bytes]:
 def test_forged_colliding_names_write_nothing(model: VAE, tmp_path: Path) -> None:
     x, blob = _file(model, ["a.png", "A.png", "b.png"])
     with pytest.raises(CodecError, match="would both decompress to"):
-        write_outputs(decompress(model, blob), read_header(blob), tmp_path / "out")
+        write_outputs(decompress(model, blob).x, read_header(blob), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -56,7 +56,7 @@ def test_a_failed_decompression_leaves_the_output_folder_as_it_was(model: VAE, t
     (out / "100.png").mkdir(parents=True)  # a folder where an image would go
     (out / "keep.txt").write_text("mine")
     with pytest.raises(CodecError, match="100.png"):
-        write_outputs(decompress(model, blob), read_header(blob), out)
+        write_outputs(decompress(model, blob).x, read_header(blob), out)
     assert sorted(p.name for p in out.iterdir()) == ["100.png", "keep.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left behind
 
@@ -64,7 +64,7 @@ def test_a_failed_decompression_leaves_the_output_folder_as_it_was(model: VAE, t
 def test_a_whole_decompression_lands_at_once(model: VAE, tmp_path: Path) -> None:
     names = ["cats/1.png", "cats/2.png", "dogs/1.png"]
     x, blob = _file(model, names)
-    written = write_outputs(decompress(model, blob), read_header(blob), tmp_path / "out")
+    written = write_outputs(decompress(model, blob).x, read_header(blob), tmp_path / "out")
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == names
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "dogs" / "1.png")), x[2, 0].numpy() * 255)
     assert [p.name for p in tmp_path.iterdir()] == ["out"]

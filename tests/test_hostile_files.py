@@ -28,7 +28,7 @@ outcomes = []
 for path in sys.argv[2:]:
     start = time.perf_counter()
     try:
-        vaekit.decompress(model, open(path, "rb").read())
+        vaekit.decompress(model, open(path, "rb").read()).x
         outcome = "decoded"
     except vaekit.CodecError as error:
         outcome = "CodecError"

@@ -48,7 +48,7 @@ for mode in ("lossless", "lossy"):
     if sys.argv[3] == "compress":
         open(path + ".vkz", "wb").write(vaekit.compress(model, np.load(sys.argv[5]), mode))
     else:
-        np.save(path + ".npy", vaekit.decompress(model, open(f"{sys.argv[5]}.{mode}.vkz", "rb").read()).numpy())
+        np.save(path + ".npy", vaekit.decompress(model, open(f"{sys.argv[5]}.{mode}.vkz", "rb").read()).x.numpy())
 """
 
 
@@ -127,7 +127,7 @@ def test_the_same_weights_under_another_config_are_another_model(conv_model: tup
     blob = compress(load(model_dir), x[:20], mode)
     changed = load(_with_config(model_dir, tmp_path, activation="tanh"))
     with pytest.raises(CodecError, match="weights and config"):
-        decompress(changed, blob)
+        decompress(changed, blob).x
 
 
 def test_a_lossy_file_checks_its_reconstruction(conv_model: tuple[Path, np.ndarray],
@@ -140,7 +140,7 @@ def test_a_lossy_file_checks_its_reconstruction(conv_model: tuple[Path, np.ndarr
     real = lossy.reconstruct
     monkeypatch.setattr(lossy, "reconstruct", lambda *a, **k: (real(*a, **k) * 0.5))  # a decoder gone wrong
     with pytest.raises(CodecError, match="checksum"):
-        decompress(model, blob)
+        decompress(model, blob).x
 
 
 def test_too_fine_a_step_is_refused_by_name(conv_model: tuple[Path, np.ndarray]) -> None:
@@ -164,7 +164,7 @@ def test_a_forged_note_with_its_digest_recomputed_is_caught(conv_model: tuple[Pa
     blob = pack(header.model_copy(update=forged), payload)  # pack recomputes the outer digest
     assert read_header(blob).model_dump(include=set(forged)) == forged
     with pytest.raises(CodecError, match="checksum|decode"):
-        decompress(model, blob)
+        decompress(model, blob).x
 
 
 def test_a_version_1_file_names_the_version_that_reads_it() -> None:
@@ -173,4 +173,4 @@ def test_a_version_1_file_names_the_version_that_reads_it() -> None:
     blob = bytearray(pack(header, b""))
     blob[8:10] = (1).to_bytes(2, "little")
     with pytest.raises(CodecError, match="version 1.*vaekit 0.1"):
-        decompress(VAE(data_shape=(1, 2, 2), latent_dim=2, hidden=[4]), bytes(blob))
+        decompress(VAE(data_shape=(1, 2, 2), latent_dim=2, hidden=[4]), bytes(blob)).x

@@ -9,6 +9,7 @@ import pytest
 import torch
 from test_cli import ROOT, vaekit
 
+import vaekit as vaekit_api
 from vaekit import objectives
 from vaekit.codec.container import CodecError
 from vaekit.codec.text import compress_text, decompress_text
@@ -179,8 +180,8 @@ def test_generation_and_save_load(trained: tuple[Path, dict], tmp_path: Path) ->
 def test_compression_round_trip_of_real_sentences(trained: tuple[Path, dict], brown_test_lines: list[str]) -> None:
     model = load(trained[0] / "model")
     text = "\n".join(brown_test_lines[:200]) + "\n" + "odd  spacing\tand café, Zyzzyva\n\nno final newline"
-    data = compress_text(model, text)
-    assert decompress_text(model, data) == text
+    data = vaekit_api.compress(model, text)  # the one API; vaekit.codec.text underneath
+    assert vaekit_api.decompress(model, data).text == text == decompress_text(model, data)
     assert len(data) < len(text.encode()) * 0.6  # a real saving even for this small model
     tampered = bytearray(data)
     tampered[len(tampered) // 2] ^= 1

@@ -19,8 +19,6 @@ __all__ = ["compress_paths", "decompress_path"]
 
 
 def _compress_text(model_dir: str, inputs: list[str], output: str, precision: int | None, batch_size: int) -> str:
-    from vaekit.codec.text import compress_text
-
     model = load(model_dir)
     if len(inputs) != 1 or not Path(inputs[0]).is_file():
         raise ValueError("a text model compresses one UTF-8 text file, a sentence a line")
@@ -29,8 +27,8 @@ def _compress_text(model_dir: str, inputs: list[str], output: str, precision: in
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not UTF-8 text ({error})") from None
-    data = compress_text(model, text, precision=precision or 12, max_batch=batch_size, progress=True,
-                         source={"files": [path.name], "model": model_reference(model_dir, output)})
+    data = compress(model, text, precision=precision, batch_size=batch_size, progress=True,
+                    source={"files": [path.name], "model": model_reference(model_dir, output)})
     atomic_write(Path(output), lambda tmp: tmp.write_bytes(data))
     return (f"{output}: {text.count(chr(10)) + (not text.endswith(chr(10)))} lines, {len(text)} characters in "
             f"{len(data)} bytes, {8 * len(data) / len(text):.4f} bits/character")
@@ -61,7 +59,7 @@ def compress_paths(model_dir: str, inputs: list[str], output: str, mode: Literal
             f"data {8 * payload / x.numel():.4f} bits/dim ({8 * payload / pixels:.4f} bits/pixel), the whole file "
             f"{8 * len(data) / x.numel():.4f} bits/dim")
     if mode == "lossy":
-        decoded = decompress(model, data)
+        decoded = decompress(model, data).x
         line += f", PSNR {psnr(x, decoded):.2f} dB"
         if x.dim() == 4 and min(x.shape[-2:]) >= SSIM_WINDOW:
             line += f", SSIM {ssim(x, decoded):.4f}"
@@ -93,12 +91,11 @@ def decompress_path(file: str, output: str, model_dir: str | None = None) -> str
         recorded = header.source.get("model")
         raise FileNotFoundError(f"the model this file was made with ({recorded or 'not recorded'}) is not found "
                                 "from here or beside the file; give it with --model")
-    if header.kind == "text":
-        from vaekit.codec.text import decompress_text
-
-        text = decompress_text(load(found), data, progress=True)
+    out = decompress(load(found), data, progress=True)
+    if out.text is not None:
+        text = out.text
         atomic_write(Path(output), lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return f"{output}: {header.count} lines of text"
-    x, labels = decompress(load(found), data, progress=True, return_labels=True)
-    written = write_outputs(x, header, output, labels)
+    assert out.x is not None  # an image or array file
+    written = write_outputs(out.x, header, output, out.labels)
     return f"{output}: {header.count} items ({header.mode}) in {len(written)} file(s)"

@@ -1,4 +1,5 @@
-"""Compression with a trained model: ``compress(model, x) -> bytes`` and ``decompress(model, data) -> x``.
+"""Compression with a trained model: ``compress(model, x) -> bytes`` and ``decompress(model, data)`` -> a
+:class:`Decompressed` (images, arrays or text, and labels).
 
 * ``mode="lossless"``: bits-back ANS (:mod:`vaekit.codec.bits_back`); decodes to exactly the input.
 * ``mode="lossy"``: quantized latent means (:mod:`vaekit.codec.lossy`); decodes to the reconstruction.
@@ -8,6 +9,7 @@ Both write the checked container of :mod:`vaekit.codec.container`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -30,12 +32,12 @@ from vaekit.codec.container import (
     unpack,
 )
 from vaekit.codec.exact import exact_model
-from vaekit.contract import Conditional, Density
+from vaekit.contract import Conditional, Density, Sentences
 from vaekit.distributions.code_prior import CodePrior
 from vaekit.models.base import LatentVariableModel
 from vaekit.saving import model_sha256
 
-__all__ = ["CodecError", "Header", "compress", "decompress", "read_header"]
+__all__ = ["CodecError", "Decompressed", "Header", "compress", "decompress", "read_header"]
 
 _DECODE_BATCH = 1000
 
@@ -118,12 +120,24 @@ def _encode_codes(model: LatentVariableModel, x: torch.Tensor, lossless: bool, b
             [symbols] if symbols is not None else [codes, _eight_bit(means)])
 
 
-def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Literal["lossless", "lossy"] = "lossless",
-             *, precision: int | None = None, step: float | None = None,
-             entropy_model: Literal["fitted", "prior"] | None = None, batch_size: int = 1000,
-             source: dict[str, Any] | None = None, progress: bool = False,
+@dataclass
+class Decompressed:
+    """What a vaekit file held: ``x`` (N, *data_shape) for images and arrays (the input exactly, or its
+    reconstruction), or ``text`` for a text model's file; a conditional model's ``labels`` (N,) int32; the header."""
+
+    header: Header
+    x: torch.Tensor | None = None
+    labels: np.ndarray | None = None
+    text: str | None = None
+
+
+def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray | str,
+             mode: Literal["lossless", "lossy"] = "lossless", *, precision: int | None = None,
+             step: float | None = None, entropy_model: Literal["fitted", "prior"] | None = None,
+             batch_size: int = 1000, source: dict[str, Any] | None = None, progress: bool = False,
              labels: torch.Tensor | np.ndarray | None = None) -> bytes:
-    """Code the batch ``x`` (N, *data_shape), values in [0, 1], into the bytes of a vaekit file.
+    """Code the batch ``x`` (N, *data_shape), values in [0, 1], into the bytes of a vaekit file; a text model
+    codes the lines of the text ``x`` (a str) exactly (:mod:`vaekit.codec.text`, lossless only).
 
     Args:
         mode: ``"lossless"`` (bits-back ANS) or ``"lossy"`` (quantized latent means).
@@ -138,6 +152,14 @@ def compress(model: LatentVariableModel, x: torch.Tensor | np.ndarray, mode: Lit
     A VQ-VAE's latents are already discrete: its code indices are coded under its learned prior, and
     ``precision``, ``step`` and ``entropy_model`` do not apply.
     """
+    if isinstance(x, str) or isinstance(model, Sentences):
+        from vaekit.codec.text import compress_text
+
+        if mode != "lossless" or step is not None or entropy_model is not None or labels is not None:
+            raise CodecError("text is coded losslessly, without labels: give mode lossless and no step, "
+                             "entropy_model or labels")
+        return compress_text(model, x, precision=precision or 12, max_batch=batch_size,  # type: ignore[arg-type]
+                             progress=progress, source=source)
     if mode not in ("lossless", "lossy"):
         raise CodecError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
     if not isinstance(model, Density):
@@ -221,11 +243,14 @@ def _decode_lossy(model: LatentVariableModel, header: Header, words: np.ndarray)
     return [codes, labels, _eight_bit(x)], x, labels
 
 
-def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
-               return_labels: bool = False) -> Any:
-    """The batch (N, *data_shape) that :func:`compress` coded: the input exactly (lossless) or its reconstruction.
-    With ``return_labels``: (x, labels), labels (N,) int32 for a conditional model, else None."""
+def decompress(model: LatentVariableModel, data: bytes, progress: bool = False) -> Decompressed:
+    """What :func:`compress` coded: the batch (N, *data_shape) exactly (lossless) or its reconstruction, with a
+    conditional model's labels; a text model's file gives its text."""
     header, payload = unpack(data)
+    if header.kind == "text":
+        from vaekit.codec.text import decompress_text
+
+        return Decompressed(header, text=decompress_text(model, data, progress=progress))
     check_decodable(header)
     expected = model_sha256(model)
     if header.model_sha256 != expected:
@@ -257,4 +282,4 @@ def decompress(model: LatentVariableModel, data: bytes, progress: bool = False,
     result = result.float()
     if content_sha256(header, *content) != header.content_sha256:
         raise CodecError(mismatch(header))
-    return (result, labels) if return_labels else result
+    return Decompressed(header, result, labels)
