@@ -134,3 +134,26 @@ def test_corrupt_truncated_and_mismatched_models_are_refused(tmp_path, tiny_vae)
         vaekit.load(path)
     with pytest.raises(ModelFileError, match="config.json is missing"):
         vaekit.load(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_public_verbs_leave_the_callers_mode_and_random_state(mnist_binary, training: bool) -> None:
+    """evaluate, the few-label probe, a classifier's draws and sampling switch the model to eval mode and seed
+    their own draws; the caller's mode and global random state are as they were after each."""
+    from vaekit.evaluate import evaluate, latent_probe_error
+    from vaekit.models import BayesianClassifier
+    from vaekit.uncertainty import draws_over
+
+    torch.manual_seed(0)
+    model = VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[16])
+    bnn = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[16], dataset_size=2000)
+    test = mnist_binary.test.subset(slice(0, 20))
+    calls = [lambda: evaluate(model, test, k=3), lambda: model.sample(2, seed=1),
+             lambda: latent_probe_error(model, mnist_binary.train, test, per_class=2),
+             lambda: draws_over(bnn, test, samples=2, seed=0)]
+    for call in calls:
+        model.train(training), bnn.train(training)
+        state = torch.get_rng_state()
+        call()
+        assert model.training is training and bnn.training is training
+        assert torch.equal(torch.get_rng_state(), state)

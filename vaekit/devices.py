@@ -6,9 +6,10 @@ CPU with AMX or a recent GPU, fp16 on a GPU (with a gradient scaler, :func:`grad
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 
@@ -75,3 +76,19 @@ def seeded(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
     with torch.random.fork_rng(devices=fork_rng_devices(torch.device(device))):
         torch.manual_seed(seed)
         yield
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def keeps_mode(function: F) -> F:
+    """Decorate a function of a model (its first argument) that switches it to eval mode: the caller's train or
+    eval mode is restored when it returns or raises."""
+    @functools.wraps(function)
+    def wrapper(model: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        was_training = model.training
+        try:
+            return function(model, *args, **kwargs)
+        finally:
+            model.train(was_training)
+    return wrapper  # type: ignore[return-value]

@@ -14,7 +14,7 @@ import torch
 from vaekit import objectives
 from vaekit.contract import Batch, Classifies, Clusters, Density, Latent, Trainable, given
 from vaekit.data import SequenceSplit, Split
-from vaekit.devices import fork_rng_devices
+from vaekit.devices import fork_rng_devices, keeps_mode
 from vaekit.models import LatentVariableModel, Model
 from vaekit.progress import progress as progress_bar
 
@@ -106,6 +106,7 @@ class EvalReport:
         return asdict(self)
 
 
+@keeps_mode
 @torch.no_grad()
 def evaluate(model: Model, split: Split, k: int = 5000, batch_size: int = 32,
              seed: int = 0, progress: bool = True) -> EvalReport:
@@ -207,6 +208,7 @@ def probe_error(train_features: torch.Tensor, train_labels: torch.Tensor, test_f
         return (torch.argmax(b @ weights + bias, 1) != test_labels).float().mean().item()
 
 
+@keeps_mode
 @torch.no_grad()
 def latent_probe_error(model: LatentVariableModel, train: Split, test: Split, per_class: int, seed: int = 0) -> float:
     """Few-label classification from the latent codes: a linear probe (:func:`probe_error`) on the posterior means

@@ -192,7 +192,7 @@ def evaluate_saved(model: Model, data: str | None = None, limit: int | None = No
         if not isinstance(model, Latent) and isinstance(model, Classifies):
             other = None if ood is None else (ood, test_data(model, ood).test)
             draws = weight_draws if isinstance(model, WeightPosterior) else 1
-            return classifier_report(model, test, other, samples=draws).as_dict()
+            return classifier_report(model, test, other, samples=draws, seed=seed).as_dict()
         check_likelihood(model.config.likelihood, loaded.kind, loaded.name)
         return evaluate(model, test, k=k, seed=seed).as_dict()  # type: ignore[arg-type]
 

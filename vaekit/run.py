@@ -267,9 +267,8 @@ def classifier_figures(model: Classifies, data: Data, test: Split, run_dir: Path
         other = load_data(config.data.model_copy(update={"name": config.evaluate.ood, "labels_per_class": None,
                                                          "limit": None})).test
         ood = (config.evaluate.ood, other if config.evaluate.limit is None else other.subset(slice(0, len(test))))
-    torch.manual_seed(config.evaluate.seed)
     draws = config.evaluate.weight_draws if isinstance(model, WeightPosterior) else 1
-    report = classifier_report(model, test, ood, samples=draws)
+    report = classifier_report(model, test, ood, samples=draws, seed=config.evaluate.seed)
     reliability_diagram(report.reliability, run_dir / "reliability.png",
                         f"{config.model.name}: expected calibration error {report.expected_calibration_error:.4f}")
     if (run_dir / "metrics.jsonl").exists():

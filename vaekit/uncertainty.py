@@ -14,12 +14,14 @@ From S predictive distributions p_s(y|x) (one per weight draw of a Bayesian netw
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import torch
 
 from vaekit.contract import Classifies, Latent
 from vaekit.data import Split
+from vaekit.devices import keeps_mode, seeded
 from vaekit.models import Model
 
 
@@ -114,20 +116,30 @@ class ClassifierReport:
         return asdict(self)
 
 
+@keeps_mode
 @torch.no_grad()
-def draws_over(model: Classifies, split: Split, samples: int, batch_size: int = 1000) -> torch.Tensor:
-    """The model's predictive under ``samples`` weight draws for every example of a split: (S, N, C)."""
+def draws_over(model: Classifies, split: Split, samples: int, batch_size: int = 1000,
+               seed: int | None = None) -> torch.Tensor:
+    """The model's predictive under ``samples`` weight draws for every example of a split: (S, N, C); the draws
+    seeded by ``seed`` (the caller's random state untouched), or from the global generator if it is None."""
     model.eval()
-    return torch.cat([model.predictive(x, samples) for x, _ in split.labelled_batches(batch_size, shuffle=False)],
-                     dim=1)
+    with nullcontext() if seed is None else seeded(seed, model.device):  # type: ignore[attr-defined]
+        return torch.cat([model.predictive(x, samples)
+                          for x, _ in split.labelled_batches(batch_size, shuffle=False)], dim=1)
 
 
 def classifier_report(model: Classifies, test: Split, ood: tuple[str, Split] | None = None,
-                      samples: int = 10, bins: int = 15) -> ClassifierReport:
+                      samples: int = 10, bins: int = 15, seed: int = 0) -> ClassifierReport:
     """Evaluate a classifier (``model.predictive``) on labelled ``test`` data, and, given ``ood`` (its name and
-    a split of other data), how well its uncertainty tells the two apart."""
+    a split of other data), how well its uncertainty tells the two apart; the weight draws seeded by ``seed``."""
     if test.y is None or len(test) == 0:
         raise ValueError("a classifier is evaluated on labelled test data")
+    with seeded(seed, model.device):  # type: ignore[attr-defined]
+        return _report(model, test, ood, samples, bins)
+
+
+def _report(model: Classifies, test: Split, ood: tuple[str, Split] | None, samples: int,
+            bins: int) -> ClassifierReport:
     draws = draws_over(model, test, samples)
     probs, labels = draws.mean(0), test.y
     table = calibration_bins(probs, labels, bins)

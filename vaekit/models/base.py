@@ -48,9 +48,9 @@ class Model(nn.Module):
         config = self.Config.model_validate({**tree, **options, "name": self.registered_name})
         if config.data_shape is None:
             raise ValueError(f"{type(self).__name__} needs data_shape, e.g. (1, 28, 28) for MNIST")
-        if "num_classes" in self.data_fills and getattr(config, "num_classes", None) is None:
-            raise ValueError(f"{self.registered_name} needs num_classes, the number of labels (runs take it from "
-                             "the data)")
+        for key, what in (("num_classes", "the number of labels"), ("vocab_size", "the tokens of its vocabulary")):
+            if key in self.data_fills and getattr(config, key, None) is None:
+                raise ValueError(f"{self.registered_name} needs {key}, {what} (runs take it from the data)")
         self.config = config
         return config
 

@@ -34,7 +34,7 @@ class RNNLanguageModel(TextModel):
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         super().__init__()
         config = self._configure(config, options)
-        assert config.vocab_size is not None, "runs fill vocab_size in from the data's tokenizer"
+        assert config.vocab_size is not None  # checked by _configure
         self.decoder = SentenceDecoder(config.vocab_size, config.embedding_dim, config.rnn, config.hidden[0], 0)
 
     def sentences(self, n: int = 1) -> Distribution:

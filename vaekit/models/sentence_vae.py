@@ -79,7 +79,7 @@ class SentenceVAE(TextModel, VAE):
     def __init__(self, config: ModelConfig | None = None, **options: object) -> None:
         LatentVariableModel.__init__(self)
         config = self._configure(config, options)
-        assert config.vocab_size is not None, "runs fill vocab_size in from the data's tokenizer"
+        assert config.vocab_size is not None  # checked by _configure
         width = config.hidden[0]
         self.encoder = SentenceEncoder(config.vocab_size, config.embedding_dim, config.rnn, width,
                                        2 * config.latent_dim)
