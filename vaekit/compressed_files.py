@@ -13,13 +13,14 @@ from vaekit.codec.files import folder_labels, model_reference, read_inputs, read
 from vaekit.contract import Conditional, Sentences
 from vaekit.generate import class_names
 from vaekit.image_quality import SSIM_WINDOW, psnr, ssim
+from vaekit.models import Model
 from vaekit.saving import load
 
 __all__ = ["compress_paths", "decompress_path"]
 
 
-def _compress_text(model_dir: str, inputs: list[str], output: str, precision: int | None, batch_size: int) -> str:
-    model = load(model_dir)
+def _compress_text(model: Model, model_dir: str, inputs: list[str], output: str, precision: int | None,
+                   batch_size: int) -> str:
     if len(inputs) != 1 or not Path(inputs[0]).is_file():
         raise ValueError("a text model compresses one UTF-8 text file, a sentence a line")
     path = Path(inputs[0])
@@ -41,7 +42,7 @@ def compress_paths(model_dir: str, inputs: list[str], output: str, mode: Literal
     model ``model_dir`` into ``output``; returns the line that says what was written."""
     model = load(model_dir)
     if isinstance(model, Sentences):
-        return _compress_text(model_dir, inputs, output, precision, batch_size)
+        return _compress_text(model, model_dir, inputs, output, precision, batch_size)  # the model loaded once
     x, source, names = read_inputs(inputs, model.data_shape, keep_names=keep_names, lossless=mode == "lossless")
     source["model"] = model_reference(model_dir, output)
     y = None if labels is None else read_labels(Path(labels))

@@ -205,7 +205,7 @@ def classify_lines(model: Model, files: Sequence[str], data: str | None = None, 
         raise ValueError(f"{model.registered_name} has no classifier; classifiers (classifier, bnn) and "
                          "semi-supervised models (m1, m2, m1-m2, semi-supervised-aae) do")
     if files:
-        names, x, y = list(files), read_images(model, [Path(f) for f in files]), None
+        names, x, y = list(files), Images().read(model, files), None
     else:
         x, y = test_examples(model, data, n)
         names = [f"test #{i}" for i in range(len(x))]
