@@ -136,18 +136,9 @@ def _port(text: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from vaekit.codec.files import model_reference
-    from vaekit.explorer import serve
-    from vaekit.explorer.media import kind_of
-    from vaekit.modalities import test_data
-    from vaekit.saving import load
+    from vaekit.explorer import serve_saved
 
-    model = load(args.model)
-    kind_of(model)  # refuses data the page cannot show before anything is loaded
-    data = test_data(model, args.data)
-    if data.data_shape != model.data_shape and data.kind != "tokens":
-        raise ValueError(f"data '{data.name}' has shape {data.data_shape}, the model expects {model.data_shape}")
-    serve(model, data.test, data.name, args.host, args.port, model_reference(args.model), args.allow_host)
+    serve_saved(args.model, args.data, args.host, args.port, args.allow_host)
 
 
 def cmd_data(args: argparse.Namespace) -> None:

@@ -9,7 +9,7 @@ from vaekit.data.dataset import Split
 from vaekit.explorer.app import LOOPBACK, create_app
 from vaekit.models import Model
 
-__all__ = ["create_app", "serve"]
+__all__ = ["create_app", "serve", "serve_saved"]
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +59,19 @@ def serve(model: Model, test: Split, data_name: str, host: str = "127.0.0.1", po
     hosts = [host, *(LOOPBACK if not public else []), *(allowed_hosts or [])]
     uvicorn.run(create_app(model, test, data_name, model_ref, hosts), host=host, port=port, log_level="warning",
                 timeout_keep_alive=5, limit_concurrency=64, http=header_deadline_protocol())
+
+
+def serve_saved(path: str, data: str | None = None, host: str = "127.0.0.1", port: int = 8000,
+                allowed_hosts: list[str] | None = None) -> None:
+    """:func:`serve` the model saved at ``path`` with the test dataset of ``data`` (default: its training data)."""
+    from vaekit.codec.files import model_reference
+    from vaekit.explorer.media import kind_of
+    from vaekit.modalities import test_data
+    from vaekit.saving import load
+
+    model = load(path)
+    kind_of(model)  # refuses data the page cannot show before anything is loaded
+    dataset = test_data(model, data)
+    if dataset.data_shape != model.data_shape and dataset.kind != "tokens":
+        raise ValueError(f"data '{dataset.name}' has shape {dataset.data_shape}, the model expects {model.data_shape}")
+    serve(model, dataset.test, dataset.name, host, port, model_reference(path), allowed_hosts)
