@@ -10,7 +10,7 @@ ifneq ($(wildcard $(SHARED)),)
 export VAEKIT_DATA ?= $(SHARED)
 endif
 
-.PHONY: demo test benchmarks clean
+.PHONY: demo test benchmarks gpu-check clean
 
 # Debian packages: espeak-ng (the spoken-digits set), chromium and chromium-driver (the explorer's browser test).
 APT := espeak-ng chromium chromium-driver
@@ -32,6 +32,10 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+
+# on a machine with a CUDA GPU: about 5 minutes; elsewhere it says there is none and measures nothing
+gpu-check: $(BIN)/.installed
+	cd benchmarks && ../$(BIN)/python gpu.py
 
 benchmarks: $(BIN)/.installed
 	cd benchmarks && ../$(BIN)/python quality.py && ../$(BIN)/python speed.py && ../$(BIN)/python bits_per_dim.py \

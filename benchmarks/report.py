@@ -294,7 +294,9 @@ def scale(r: dict) -> str:
     data = {"mnist": "binarized MNIST in memory (55,000 training images), MLP",
             "conv": "binarized MNIST in memory, convolutional",
             "x10-stream": "10x MNIST (535,000 training images, 470 MB uint8) streamed from disk, MLP",
-            "x10-memory": "10x MNIST loaded into memory (float32), MLP"}
+            "x10-memory": "10x MNIST loaded into memory (float32), MLP",
+            "folder-stream": "50,000 64x64 RGB JPEGs decoded batch by batch (DataLoader workers), conv, 100 steps",
+            "folder-memory": "50,000 64x64 RGB JPEGs decoded into memory first (float32), conv, 100 steps"}
     first = {row["data"]: row["samples_per_second"] for row in r["rows"] if row["processes"] == 1}
     rows = [[data[row["data"]], row["processes"], f"{row['samples_per_second']:,.0f}",
              f"{row['samples_per_second'] / first[row['data']]:.2f}x" if row["data"] in first else "",
@@ -309,6 +311,37 @@ def scale(r: dict) -> str:
             "and 2 workers). Test ELBO: k=10 on 100 test images, after the one epoch.\n\n"
             + _table(["data and model", "processes", "samples/s", "vs 1 process", "peak RSS MB (largest)",
                       "peak RSS MB (all)", "test ELBO", "command", "date"], rows))
+
+
+def ddp_overlap(r: dict) -> str:
+    rows = [[row["architecture"], f"{row['parameters']:,}", row["step_ms_local"], row["step_ms_synced"],
+             row["allreduce_ms_alone"], row["exposed_ms"], f"**{100 * row['hidden_share']:.0f}%**"]
+            for row in r["rows"]]
+    return ("## Data-parallel communication: the all-reduce and its overlap with backward\n\n"
+            f"{_header(r)}\n\nTwo gloo processes (one thread each) train the VAE of configs/vae-mnist.yaml on "
+            f"halves of a global batch of {r['batch']} through vaekit's DDP wrapper; medians over blocks of 10 "
+            f"steps ({r['steps']} steps each way), synced and local (`no_sync`) alternating. Exposed: synced - "
+            "local; hidden: the share of the all-reduce alone that the backward pass hides.\n\n"
+            + _table(["network", "parameters", "step ms, local", "step ms, synced", "all-reduce ms alone",
+                      "exposed ms", "hidden"], rows))
+
+
+def gpu(r: dict) -> str:
+    rows = [[precision, f"{v['trainer']:,.0f}", f"{v['plain']:,.0f}", f"**{v['trainer'] / v['plain']:.2f}x**"]
+            for precision, v in r["rows"].items()]
+    share = "unknown (no peak on record for this GPU)" if r["bf16_peak_share"] is None else \
+        f"{100 * r['bf16_peak_share']:.1f}%"
+    codec = r["codec"]
+    return (f"## On a GPU\n\n{_header(r)}\n\nGPU: {r['gpu']}. The convolutional VAE (channels 32, 64, 128, "
+            f"logistic mixture) on synthesized 64x64 RGB images, batch {r['batch']}, torch.compile, steps "
+            f"{r['warmup']}-{r['steps']} timed; the plain loop is the same model's compiled loss with Adam and "
+            f"autocast in the same run.\n\n"
+            + _table(["precision", "Trainer samples/s", "plain loop samples/s", "Trainer vs plain"], rows)
+            + f"\nbf16 vs fp32 (Trainer): **{r['bf16_vs_fp32']:.2f}x**; {r['step_gflops']} GFLOP a step; share of "
+            f"the dense bf16 peak reached: {share}. k=5000 log p(x): {r['k5000_images_per_second']} images/s. Codec "
+            f"round trip of {codec['images']} images: exact {codec['exact']}, the same bytes as on the CPU "
+            f"{codec['same_bytes_as_cpu']}, {codec['bits_per_dim']} bits/dim. "
+            + (f"Two GPUs: {r['ddp_two_gpus']}.\n" if "ddp_two_gpus" in r else "One GPU: no DDP step.\n"))
 
 
 def explorer(r: dict) -> str:
@@ -386,7 +419,7 @@ SECTIONS = {"speed": speed, "precision": precision, "quality": quality, "bits_pe
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
             "bnn": bayes_by_backprop, "text": text,
-            "audio": audio, "scale": scale,
+            "audio": audio, "scale": scale, "ddp_overlap": ddp_overlap, "gpu": gpu,
             "explorer": explorer, "own_data": own_data, "portability": portability,
             "hostile_files": hostile_files}
 
@@ -398,6 +431,9 @@ def main() -> None:
         path = RESULTS / f"{name}.json"
         if path.exists():
             parts.append(render(json.loads(path.read_text())))
+        elif name == "gpu":
+            parts.append("## On a GPU\n\nNot yet measured on a GPU: `make gpu-check` (benchmarks/gpu.py) on a "
+                         "machine with one writes this section.\n")
         else:
             parts.append(f"## {name}\n\nNot yet run: `python benchmarks/{name}.py`.\n")
     if notes.exists():

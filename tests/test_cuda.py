@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaekit import VAE, DataConfig, compress, decompress, fit, load_data
+from vaekit import VAE, DataConfig, TrainConfig, compress, decompress, fit, load_data
 from vaekit.evaluate import evaluate
 from vaekit.models import ConditionalVAE
+from vaekit.train import Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -37,3 +38,21 @@ def test_an_unconditional_model_follows_its_device() -> None:
     x = torch.rand(3, 1, 28, 28).round()
     assert model.elbo(x).device.type == "cuda"  # CPU input moves to the model's device
     assert model.reconstruct(x).device.type == "cuda"
+
+
+def test_an_fp16_run_resumed_on_cuda_repeats_the_uninterrupted_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the checkpoint keeps the GPU's generator (the reparameterization noise) and fp16's loss scale
+    data = load_data(DataConfig(name="binarized-mnist", limit=1000, validation=0))
+    config = dict(epochs=2, batch_size=100, progress=False, device="cuda", precision="fp16", checkpoint_every=3)
+
+    def model() -> VAE:
+        torch.manual_seed(0)
+        return VAE(data_shape=(1, 28, 28), latent_dim=8, hidden=[64])
+
+    whole = model()
+    Trainer(whole, TrainConfig(**config), tmp_path / "whole").fit(data)
+    Trainer(model(), TrainConfig(**config, max_minutes=1e-9), tmp_path / "cut").fit(data)  # stops after a step
+    resumed = model()
+    Trainer(resumed, TrainConfig(**config), tmp_path / "cut").fit(data, resume=True)
+    for name, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name

@@ -50,3 +50,21 @@ def test_bf16_autocast_trains_on_the_cpu_as_well_as_fp32() -> None:
         elbos[precision] = mean_elbo(model, data.valid)["elbo"]
         assert math.isfinite(elbos[precision]) and elbos[precision] > before + 150  # it learns (-549 -> about -200)
     assert abs(elbos["bf16"] - elbos["fp32"]) < 5.0  # bf16 rounding costs little at this size
+
+
+def test_a_resumed_run_keeps_the_loss_scale_of_fp16(mnist_binary, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # fp16 itself runs on a GPU only (tests/test_cuda.py resumes it there); the scaler's checkpointing is the same
+    def trainer(init_scale: float) -> Trainer:
+        torch.manual_seed(0)
+        t = Trainer(VAE(data_shape=(1, 28, 28), latent_dim=4, hidden=[16]),
+                    TrainConfig(epochs=2, batch_size=100, progress=False, max_minutes=1e-9), tmp_path)
+        t.scalers = {name: torch.amp.GradScaler("cpu", init_scale=init_scale, growth_interval=1)
+                     for name in t.scalers}
+        return t
+
+    first = trainer(2.0 ** 10)
+    first.fit(mnist_binary)  # one step: no overflow, so the scale grows once
+    assert first.scalers["model"].get_scale() == 2.0 ** 11
+    resumed = trainer(1.0)
+    resumed.fit(mnist_binary, resume=True)  # restores 2^11, takes one more step
+    assert resumed.scalers["model"].get_scale() == 2.0 ** 12

@@ -8,6 +8,7 @@ import random
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from test_cli import ROOT, VAEKIT
@@ -25,6 +26,17 @@ def _train(out: Path, name: str, resume: bool) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=os.environ.copy())
 
 
+def start_and_await_checkpoint(start: Callable[[], subprocess.Popen], checkpoint: Path) -> subprocess.Popen:
+    """The process ``start()`` makes, once it has written a fresh ``checkpoint`` (or ended, or 300 s passed)."""
+    before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
+    process = start()
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline and \
+            not (checkpoint.exists() and checkpoint.stat().st_mtime_ns != before):
+        time.sleep(0.01)
+    return process
+
+
 def _weights_sha(run_dir: Path) -> str:
     return json.loads((run_dir / "model" / "config.json").read_text())["weights_sha256"]
 
@@ -36,12 +48,8 @@ def test_sigkill_ten_times_then_resume_gives_the_uninterrupted_weights(tmp_path:
     checkpoint = tmp_path / "killed" / "checkpoints" / "last.safetensors"
     steps_seen = []
     for _ in range(10):  # start (or resume), wait for a fresh checkpoint, kill a moment later
-        before = checkpoint.stat().st_mtime_ns if checkpoint.exists() else 0
-        process = _train(tmp_path, "killed", resume=checkpoint.exists())
-        deadline = time.monotonic() + 300
-        while process.poll() is None and time.monotonic() < deadline and \
-                not (checkpoint.exists() and checkpoint.stat().st_mtime_ns != before):
-            time.sleep(0.01)
+        process = start_and_await_checkpoint(lambda: _train(tmp_path, "killed", resume=checkpoint.exists()),
+                                             checkpoint)
         time.sleep(rng.uniform(0.0, 0.2))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)

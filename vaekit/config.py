@@ -43,7 +43,10 @@ class DataConfig(_Strict):
     resize: Literal["resize", "center-crop"] = "resize"
     channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
     levels: int | None = Field(None, ge=2, le=256)  # 8-bit files: the grey levels that occur; default detected
-    stream: bool = False  # a .npy larger than memory: read its rows from disk batch by batch
+    # keep the examples on disk and read each batch when it is needed: a .npy's rows, an image folder's files
+    # (decoded in data.workers processes); default: a folder whose decoded images would pass 1 GiB, never a .npy
+    stream: bool | None = None
+    workers: int | None = Field(None, ge=0, le=64)  # streamed image folders: decoding processes (default: cores, <= 4)
     labels: Path | None = None  # a .npy of integer labels, one per row of a .npy data file
     tokenizer: Literal["word", "sentencepiece"] = "word"  # text: words (rest <unk>) or SentencePiece subwords
     vocab_size: int = Field(10000, ge=8)  # text: tokens in the vocabulary, the four specials included

@@ -54,18 +54,34 @@ class Batch:
     ``complexity_share`` is this minibatch's share of the weights' complexity cost, times the number of
     minibatches M: M pi_i of Blundell et al. 2015 (sec. 3.4), 1 for the uniform weighting. It reaches only the
     cost of weights with a posterior, never the latent KL.
+    In data-parallel training each of ``ranks`` processes holds a share of the step's batch, and ``step_labelled``
+    counts the labelled examples of the whole step (None: this batch's own); a phase a step yields must depend on
+    the whole step (:meth:`any_labelled`), never on one rank's share, so that every rank runs the same phases.
     """
 
     x: torch.Tensor
     y: torch.Tensor | None = None
     kl_weight: float | torch.Tensor = 1.0
     complexity_share: float | torch.Tensor = 1.0
+    step_labelled: int | None = None
+    ranks: int = 1
 
     def labelled(self) -> torch.Tensor:
         """A boolean mask (B,) of the examples whose label is known."""
         if self.y is None:
             return torch.zeros(len(self.x), dtype=torch.bool, device=self.x.device)
         return self.y >= 0
+
+    def any_labelled(self) -> bool:
+        """Whether the step (every rank's share) has a labelled example."""
+        return (int(self.labelled().sum()) if self.step_labelled is None else self.step_labelled) > 0
+
+    def mean_over_labelled(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean of ``values``, one per labelled example of this batch, over the labelled examples of the whole
+        step: this share's sum times ranks / (the step's labelled examples), as the ranks' gradients are averaged.
+        Zero, and still a function of the weights, for a share without labelled examples."""
+        total = len(values) if self.step_labelled is None else self.step_labelled
+        return values.sum() * (self.ranks / max(total, 1))
 
 
 @dataclass

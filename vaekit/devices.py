@@ -7,6 +7,7 @@ CPU with AMX or a recent GPU, fp16 on a GPU (with a gradient scaler, :func:`grad
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Literal, TypeVar
@@ -29,9 +30,10 @@ def _present() -> str:
 
 def resolve_device(name: DeviceName) -> torch.device:
     """The device ``name`` stands for, or a ValueError saying which devices this machine has."""
+    local = int(os.environ.get("LOCAL_RANK", "0"))  # under torchrun, each rank on this machine its own GPU
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", 0)
+            return torch.device("cuda", local % torch.cuda.device_count())
         return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
     try:
         device = torch.device(name)
@@ -41,7 +43,7 @@ def resolve_device(name: DeviceName) -> torch.device:
         return device
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = 0 if device.index is None else device.index
+        index = local if device.index is None else device.index
         if index < count:
             return torch.device("cuda", index)
     elif device.type == "mps" and torch.backends.mps.is_available():

@@ -223,8 +223,8 @@ class RunReport:
 def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> RunReport:
     """Train and evaluate the recipe ``config``; metrics.json holds the report's :meth:`RunReport.as_dict`."""
     run_dir = config.run_dir
-    resolve_device(config.train.device)  # an absent device is refused before anything is loaded or written
-    distributed.init_from_environment()  # under torchrun: join the other ranks
+    device = resolve_device(config.train.device)  # an absent device is refused before anything is loaded or written
+    distributed.init_from_environment(device)  # under torchrun: join the other ranks
     data = load_data(config.data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
     check_size(config.model)  # before anything is written

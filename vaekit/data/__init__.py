@@ -22,14 +22,16 @@ from vaekit.data.dataset import (
 )
 from vaekit.data.disk_array import DiskSplit, load_disk_array
 from vaekit.data.files import DataNotFoundError
+from vaekit.data.image_stream import load_image_folder
 from vaekit.data.levels import grey_levels
 from vaekit.data.registry import DATASETS, NamedDataset
 from vaekit.data.text import TokenSplit, read_lines, sentence_data, text_files, user_text_splits
 from vaekit.data.tokenizer import Tokenizer
-from vaekit.data.user_files import IMAGE_SUFFIXES, load_array, load_image_folder
+from vaekit.data.user_dataset import from_dataset
+from vaekit.data.user_files import IMAGE_SUFFIXES, load_array
 
 __all__ = ["Data", "DataNotFoundError", "DiskSplit", "DATASETS", "Kind", "SequenceSplit", "Split", "TokenSplit",
-           "Tokenizer", "UNLABELLED", "binarize", "keep_labels", "load_data", "verify_named"]
+           "Tokenizer", "UNLABELLED", "binarize", "from_dataset", "keep_labels", "load_data", "verify_named"]
 
 _TEXT_OPTIONS = ("tokenizer", "vocab_size", "lowercase", "max_length")
 
@@ -52,7 +54,8 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
         return load_audio_folder(path, AudioConfig(), config)
     classes = None
     if path.is_dir():
-        split, classes = load_image_folder(path, config.image_size, config.resize, config.channels)
+        split, classes = load_image_folder(path, config.image_size, config.resize, config.channels, config.stream,
+                                           config.workers)
     elif path.suffix == ".npy" and config.stream:
         split = load_disk_array(path, config.labels)
     elif path.suffix in (".npy", ".npz"):
@@ -71,9 +74,14 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
     """Load the data set ``config.name`` with its seeded splits; keyword arguments override config fields. Text is
     tokenized by ``tokenizer`` (a saved model's) if given, else by one trained on the training sentences."""
     config = DataConfig.model_validate({**(config or DataConfig()).model_dump(), **overrides})
-    if (config.stream or config.labels) and not config.name.endswith(".npy"):
-        option = "stream" if config.stream else "labels"
-        raise ValueError(f"data.{option} is for a .npy data file; '{config.name}' is not one")
+    if config.labels and not config.name.endswith(".npy"):
+        raise ValueError(f"data.labels is for a .npy data file; '{config.name}' is not one")
+    folder = config.name not in DATASETS and Path(config.name).expanduser().is_dir()
+    if config.stream and not (folder or config.name.endswith(".npy")):
+        raise ValueError(f"data.stream is for a .npy data file or an image folder; '{config.name}' is neither")
+    if config.workers is not None and not (folder and config.stream is not False):
+        raise ValueError("data.workers is for a streamed image folder (data.stream); "
+                         f"'{config.name}' is not one")
     if config.name in DATASETS:
         named = DATASETS[config.name]
         data = named.build(named, config, tokenizer)
@@ -83,7 +91,7 @@ def load_data(config: DataConfig | None = None, tokenizer: Tokenizer | None = No
             raise ValueError(f"data.name '{config.name}' is not a named set ({', '.join(DATASETS)}) "
                              "nor an existing file or folder")
         data = _user_data(path, config, tokenizer)
-    if data.kind == "8bit" and not isinstance(data.train, DiskSplit) and config.name not in DATASETS:
+    if data.kind == "8bit" and config.name not in DATASETS:  # (streamed data: one pass over the files)
         data = replace(data, levels=grey_levels(data.name, (data.train.x, data.valid.x, data.test.x), config.levels))
     elif config.levels is not None:
         raise ValueError(f"data.levels is for 8-bit image folders and arrays; '{data.name}' is {data.kind} data"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch
 
@@ -28,15 +28,50 @@ def _generator(*seeds: int) -> torch.Generator:
     return torch.Generator().manual_seed(value)
 
 
-def binarize(x: torch.Tensor, *seeds: int) -> torch.Tensor:
+def binarize(x: torch.Tensor, *seeds: int, rows: slice | None = None, of: int | None = None) -> torch.Tensor:
     """One Bernoulli draw per pixel with probability equal to its 8-bit intensity x = v / 255.
 
     Exact and about 3x faster than ``torch.bernoulli``: with u uniform on {0, ..., 254},
     P(u < v) = v / 255, and u costs one byte of randomness instead of one float.
+    ``x`` may be the ``rows`` of a batch of ``of`` examples (a data-parallel rank's share): it gets those rows'
+    draws, the same as binarizing the whole batch.
     """
     levels = (x * 255).round_().to(torch.uint8)
-    u = torch.randint(0, 255, x.shape, dtype=torch.uint8, generator=_generator(*seeds))
-    return (u < levels).float()
+    shape = x.shape if of is None else (of, *x.shape[1:])
+    u = torch.randint(0, 255, shape, dtype=torch.uint8, generator=_generator(*seeds))
+    return (u[slice(None) if rows is None else rows] < levels).float()
+
+
+class Shard(NamedTuple):
+    """This rank's rows of one training step's batch, and the step's labelled examples over all ranks."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    step_labelled: int
+
+
+PREFETCH = 2  # batches each DataLoader worker decodes ahead
+
+
+class _BatchReader(torch.utils.data.Dataset):
+    """Batch number b of an epoch's plan, this rank's rows of it: what a DataLoader worker decodes."""
+
+    def __init__(self, split: "Split", plan: list[torch.Tensor], seeds: tuple[int, ...], rows: slice) -> None:
+        self.split, self.plan, self.seeds, self.rows = split, plan, seeds, rows
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, b: int) -> Shard | ValueError:
+        """The shard, or the error that reading it met: handed back, not raised, so that a worker's error reaches
+        the user as its own one line (a DataLoader wraps what a worker raises in its traceback)."""
+        index = self.plan[b]
+        try:
+            x, y = self.split.read(index, (*self.seeds, b), self.rows)
+        except ValueError as error:
+            return error
+        labelled = 0 if self.split.y is None else int((self.split.y[index] >= 0).sum())
+        return Shard(x, y, labelled)
 
 
 @dataclass(frozen=True)
@@ -51,6 +86,7 @@ class Split:
     y: torch.Tensor | None = None
     kind: Kind = "continuous"
     dynamic_binarize: bool = False
+    workers: int = 0  # DataLoader worker processes that decode batches (examples kept as files)
 
     def __post_init__(self) -> None:
         if self.y is not None and len(self.y) != len(self.x):
@@ -66,26 +102,58 @@ class Split:
     def subset(self, index: torch.Tensor | slice) -> "Split":
         return replace(self, x=self.x[index], y=None if self.y is None else self.y[index])
 
-    def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
-                         shuffle: bool = True, labelled_extra: int = 0
-                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Yield (x, y) for the batches of one epoch, from batch number ``start`` on (for exact resume);
-        y is None when the split has no labels. With ``labelled_extra`` and a partly labelled split, each
-        batch also gets that many labelled examples drawn at random (seeded) from the labelled few."""
-        n = len(self.x)
+    def batch_plan(self, batch_size: int, *, epoch: int = 0, seed: int = 0, shuffle: bool = True,
+                   labelled_extra: int = 0) -> list[torch.Tensor]:
+        """The examples of each batch of one epoch, seeded by (seed, epoch): the same on every rank and on resume.
+        With ``labelled_extra`` and a partly labelled split, each batch also gets that many labelled examples drawn
+        at random (seeded) from the labelled few."""
+        n = len(self)
         order = torch.randperm(n, generator=_generator(seed, epoch)) if shuffle else torch.arange(n)
         pool = torch.nonzero(self.y >= 0).squeeze(1) if self.y is not None and labelled_extra else None
         if pool is not None and (len(pool) == 0 or len(pool) == n):
             pool = None
-        for b in range(start, (n + batch_size - 1) // batch_size):
-            index = order[b * batch_size:(b + 1) * batch_size]
-            if pool is not None:
-                extra = torch.randint(len(pool), (labelled_extra,), generator=_generator(seed, epoch, b, 31))
-                index = torch.cat([index, pool[extra]])
-            x = self.x[index]
-            if self.dynamic_binarize:
-                x = binarize(x, seed, epoch, b)
-            yield x, None if self.y is None else self.y[index]
+        plan = list(order.split(batch_size))
+        if pool is not None:
+            plan = [torch.cat([index, pool[torch.randint(len(pool), (labelled_extra,),
+                                                         generator=_generator(seed, epoch, b, 31))]])
+                    for b, index in enumerate(plan)]
+        return plan
+
+    def read(self, index: torch.Tensor, seeds: tuple[int, ...] = (), rows: slice = slice(None)
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(x, y) of the examples ``index[rows]``; dynamically binarized as in the whole batch ``index`` (seeded by
+        ``seeds``)."""
+        mine = index[rows]
+        x = self.x[mine]
+        if self.dynamic_binarize:
+            x = binarize(x, *seeds, rows=rows, of=len(index))
+        return x, None if self.y is None else self.y[mine]
+
+    def shards(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0, shuffle: bool = True,
+               labelled_extra: int = 0, rank: int = 0, ranks: int = 1, pin_memory: bool = False) -> Iterator[Shard]:
+        """Rank ``rank``'s rows (``rank::ranks``) of each batch of one epoch, from batch number ``start`` on (for
+        exact resume); a rank reads only its own rows. A split whose examples are files (``workers`` > 0) is decoded
+        in that many DataLoader worker processes, a few batches ahead."""
+        reader = _BatchReader(self, self.batch_plan(batch_size, epoch=epoch, seed=seed, shuffle=shuffle,
+                                                    labelled_extra=labelled_extra), (seed, epoch),
+                              slice(rank, None, ranks))
+        numbers = range(start, len(reader))
+        loaded = (reader[b] for b in numbers) if self.workers == 0 else torch.utils.data.DataLoader(
+            reader, batch_size=None, sampler=numbers, num_workers=self.workers, pin_memory=pin_memory,
+            prefetch_factor=PREFETCH)
+        for shard in loaded:
+            if isinstance(shard, ValueError):
+                raise shard
+            yield shard
+
+    def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
+                         shuffle: bool = True, labelled_extra: int = 0
+                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Yield (x, y) for the batches of one epoch (:meth:`shards` of one rank); y is None when the split has
+        no labels."""
+        for x, y, _ in self.shards(batch_size, epoch=epoch, seed=seed, start=start, shuffle=shuffle,
+                                   labelled_extra=labelled_extra):
+            yield x, y
 
     def batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
                 shuffle: bool = True) -> Iterator[torch.Tensor]:
@@ -115,20 +183,23 @@ class SequenceSplit(Split):
         """Real data elements in the split (tokens, or frames times features), padding left out."""
         return int(self.lengths.sum()) * math.prod(self.x.shape[2:])
 
-    def labelled_batches(self, batch_size: int, *, epoch: int = 0, seed: int = 0, start: int = 0,
-                         shuffle: bool = True, labelled_extra: int = 0
-                         ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """Batches of one epoch cut to their longest sequence; shuffled ones grouped by length (seeded)."""
-        n, lengths = len(self.x), self.lengths
-        if shuffle:
-            order = torch.randperm(n, generator=_generator(seed, epoch))
-            pooled = [chunk[torch.argsort(lengths[chunk], stable=True)] for chunk in order.split(POOL * batch_size)]
-            batches = list(torch.cat(pooled).split(batch_size))
-            batches = [batches[i] for i in torch.randperm(len(batches), generator=_generator(seed, epoch, 1))]
-        else:
-            batches = list(torch.arange(n).split(batch_size))
-        for index in batches[start:]:
-            yield self.x[index, :int(lengths[index].max())], None if self.y is None else self.y[index]
+    def batch_plan(self, batch_size: int, *, epoch: int = 0, seed: int = 0, shuffle: bool = True,
+                   labelled_extra: int = 0) -> list[torch.Tensor]:
+        """Shuffled batches grouped by length (seeded); unshuffled ones in order."""
+        if not shuffle:
+            return list(torch.arange(len(self)).split(batch_size))
+        lengths = self.lengths
+        order = torch.randperm(len(self), generator=_generator(seed, epoch))
+        pooled = [chunk[torch.argsort(lengths[chunk], stable=True)] for chunk in order.split(POOL * batch_size)]
+        batches = list(torch.cat(pooled).split(batch_size))
+        return [batches[i] for i in torch.randperm(len(batches), generator=_generator(seed, epoch, 1))]
+
+    def read(self, index: torch.Tensor, seeds: tuple[int, ...] = (), rows: slice = slice(None)
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The sequences ``index[rows]``, cut to their longest."""
+        mine = index[rows]
+        longest = int(self.lengths[mine].max()) if len(mine) else 1
+        return self.x[mine, :longest], None if self.y is None else self.y[mine]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import torch
 from numpy.lib import format as npy_format
 
 from vaekit.data.dataset import Kind, Split
+from vaekit.data.lazy import LazyExamples
 from vaekit.data.user_files import as_labels, only_zeros_and_ones, read_npy
 
 _SCAN_ROWS = 8192  # rows per chunk when the whole file is checked once (finite values, kind)
@@ -59,12 +60,8 @@ def read_layout(path: Path) -> NpyLayout:
     return layout
 
 
-def _positions(index: int | slice | torch.Tensor | np.ndarray) -> int | slice | np.ndarray:
-    return index.numpy() if isinstance(index, torch.Tensor) else index
-
-
 @dataclass(frozen=True)
-class DiskRows:
+class DiskRows(LazyExamples):
     """Rows ``positions`` of the array in a .npy file, indexed like a float tensor (len(positions), *row)."""
 
     path: Path
@@ -77,16 +74,9 @@ class DiskRows:
         layout = read_layout(path)
         return cls(Path(path), layout, np.arange(layout.shape[0]))
 
-    def __len__(self) -> int:
-        return len(self.positions)
-
     @property
-    def shape(self) -> torch.Size:
-        return torch.Size((len(self.positions), *self.layout.shape[1:]))
-
-    def subset(self, index: slice | torch.Tensor | np.ndarray) -> "DiskRows":
-        """The rows at ``index`` as another view of the file (nothing is read)."""
-        return replace(self, positions=self.positions[_positions(index)])
+    def item_shape(self) -> tuple[int, ...]:
+        return tuple(self.layout.shape[1:])
 
     def read(self, positions: np.ndarray) -> np.ndarray:
         """The rows at file positions ``positions`` (in any order) with their stored dtype."""
@@ -110,10 +100,7 @@ class DiskRows:
         rows[order] = out
         return rows.view(self.layout.dtype).reshape(len(positions), *self.layout.shape[1:])
 
-    def __getitem__(self, index: int | slice | torch.Tensor | np.ndarray) -> torch.Tensor:
-        if isinstance(index, int):
-            return self[np.array([index])][0]
-        positions = np.atleast_1d(self.positions[_positions(index)])
+    def fetch(self, positions: np.ndarray) -> torch.Tensor:
         values = torch.from_numpy(self.read(positions).astype(np.float32))
         return values / self.divisor if self.divisor != 1.0 else values
 
@@ -130,10 +117,11 @@ class DiskRows:
 
 @dataclass(frozen=True)
 class DiskSplit(Split):
-    """A split whose inputs stay on disk (:class:`DiskRows`); only the labels, if any, are in memory."""
+    """A split whose inputs stay on disk, rows of a .npy (:class:`DiskRows`) or image files
+    (:class:`vaekit.data.image_stream.ImageFiles`); only the labels, if any, are in memory."""
 
     def subset(self, index: torch.Tensor | slice) -> "DiskSplit":
-        rows = cast(DiskRows, self.x).subset(index)
+        rows = cast(LazyExamples, self.x).subset(index)
         return replace(self, x=rows, y=None if self.y is None else self.y[index])  # type: ignore[arg-type]
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+CHUNK_ROWS = 4096  # examples read at a time from data kept on disk
+
 
 def values_present(*parts: torch.Tensor) -> np.ndarray:
-    """The 8-bit values (0..255) that occur in tensors of values v / 255."""
+    """The 8-bit values (0..255) that occur in tensors of values v / 255 (or rows on disk indexed like them)."""
     seen = np.zeros(256, dtype=bool)
     for x in parts:
-        for chunk in x.reshape(-1).split(1 << 24):
+        chunks = x.reshape(-1).split(1 << 24) if isinstance(x, torch.Tensor) else \
+            (x[start:start + CHUNK_ROWS] for start in range(0, len(x), CHUNK_ROWS))
+        for chunk in chunks:
             seen[np.unique(torch.round(chunk * 255).to(torch.uint8).numpy())] = True
     return np.flatnonzero(seen)
 

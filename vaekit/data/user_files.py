@@ -186,9 +186,10 @@ def _probe(path: Path) -> tuple[str, tuple[int, int]]:
         return image.mode, (image.height, image.width)
 
 
-def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
-                      resize: str = "resize", channels: int | None = None) -> tuple[Split, list[str] | None]:
-    """Images under ``folder`` and the class names: if they sit in sub-folders, each sub-folder is a class."""
+def folder_images(folder: Path, image_size: tuple[int, int] | None = None, channels: int | None = None
+                  ) -> tuple[list[Path], np.ndarray | None, list[str] | None, tuple[int, int], str]:
+    """The images under ``folder`` (files, labels, class names: sub-folders are classes), the (height, width) they
+    are read at (default the first image's) and the PIL mode (default: grey if the first image is)."""
     files = image_files(folder)
     if not files:
         raise ValueError(f"{folder}: no PNG or JPEG images found")
@@ -203,9 +204,13 @@ def load_image_folder(folder: Path, image_size: tuple[int, int] | None = None,
         if len(sizes) > 1:
             log.warning("%s: images of %d sizes; all are resized to %dx%d, the first one's (set data.image_size "
                         "to choose)", folder, len(sizes), *first_size)
-    mode = "L" if channels == 1 else "RGB"
-    x = np.stack([read_image(p, image_size, resize, mode) for p in files])
-    y = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) if labelled else None
-    split = _as_split(x, y, folder)
-    # pixels are always 8-bit here, even if only 0 and 255 occur
-    return Split(split.x, split.y, "8bit"), classes if labelled else None
+    index = {name: i for i, name in enumerate(classes)}
+    y = np.array([index[p.parent.relative_to(folder).as_posix()] for p in files]) if labelled else None
+    return files, y, classes if labelled else None, image_size, "L" if channels == 1 else "RGB"
+
+
+def decode_images(files: list[Path], y: np.ndarray | None, size: tuple[int, int], resize: str, mode: str,
+                  folder: Path) -> Split:
+    """The images ``files`` (:func:`folder_images`) decoded into memory."""
+    split = _as_split(np.stack([read_image(p, size, resize, mode) for p in files]), y, folder)
+    return Split(split.x, split.y, "8bit")  # pixels are always 8-bit here, even if only 0 and 255 occur

@@ -181,15 +181,14 @@ class SemiSupervisedAAE(CategoricalAAE):
 
     def steps(self, batch: Batch) -> Iterator[tuple[str, Loss]]:
         """The categorical AAE's phases, then the classification phase on the batch's labelled examples."""
-        x, y = batch.x, batch.y
-        self.check_labels(y)
-        assert y is not None
-        yield from super().steps(Batch(x, kl_weight=batch.kl_weight))
-        labelled = y >= 0
-        if labelled.any():
+        self.check_labels(batch.y)
+        x, labelled = batch.x, batch.labelled()
+        yield from super().steps(Batch(x, kl_weight=batch.kl_weight, ranks=batch.ranks))
+        if batch.any_labelled():  # the whole step's, so that every rank runs this phase or none does
+            y = batch.y[labelled]  # type: ignore[index]
             logits = self.split_code(x[labelled])[0]
-            cross_entropy = F.cross_entropy(logits, y[labelled])
-            accuracy = (logits.argmax(1) == y[labelled]).float().mean().detach()
+            cross_entropy = batch.mean_over_labelled(F.cross_entropy(logits, y, reduction="none"))
+            accuracy = batch.mean_over_labelled((logits.argmax(1) == y).float()).detach()
             yield "classification", Loss(cross_entropy, {"train_accuracy": accuracy})
 
 

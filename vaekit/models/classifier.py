@@ -54,17 +54,17 @@ class Classifier(Model):
 
     def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """The mean cross-entropy of the batch's labelled examples (label -1: skipped)."""
-        x, y = self._labelled(as_batch(batch))
+        batch = as_batch(batch)
+        x, y = self._labelled(batch)
         logits = self.network(x)
-        nll = F.cross_entropy(logits, y)
+        nll = batch.mean_over_labelled(F.cross_entropy(logits, y, reduction="none"))
         return Loss(nll, {"nll": nll.detach(), "train_error": (logits.argmax(1) != y).float().mean().detach()})
 
     def _labelled(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_labels(batch.y)
-        assert batch.y is not None
-        keep = batch.y >= 0
-        if not keep.any():
+        if batch.y is None or not batch.any_labelled():
             raise ValueError("a batch without labelled examples: give every batch some (train.labelled_per_batch)")
+        keep = batch.y >= 0
         return batch.x[keep], batch.y[keep]
 
     def scores(self, batch: Batch) -> dict[str, torch.Tensor]:

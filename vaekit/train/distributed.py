@@ -1,17 +1,20 @@
-"""Data-parallel training over ``torch.distributed``: one process per rank, launched by ``torchrun`` (or
-``vaekit train --nproc N``), gloo on CPU and NCCL on CUDA.
+"""Data-parallel training on PyTorch's own engine: one process per rank, launched by ``torchrun`` (or
+``vaekit train --nproc N``), NCCL on CUDA and gloo on CPU, gradients averaged by ``DistributedDataParallel``.
 
-Every rank draws the same seeded global batch and trains on its share (rows ``rank::world``); after each backward
-pass the gradients are averaged over the ranks by one ``all_reduce`` of a flat buffer, so every rank takes the same
-optimizer step and the weights stay identical, as with ``DistributedDataParallel`` (whose wrapper needs a
-``forward``; the Trainer calls ``loss`` and the adversarial models' phases, so the averaging is done here).
-Each rank draws its own noise (seed + rank). Only rank 0 writes checkpoints, logs and figures; a checkpoint
-holds every rank's RNG state, so a resumed run repeats an uninterrupted one.
+Every rank plans the same seeded batches and reads only its rows of each (``rank::ranks``). DDP needs the forward
+pass inside a module's ``forward``, and a model's step is a generator of phases (one for most models; the
+autoencoder, then each adversary, for an adversarial one), so one wrapper, :class:`NextPhase`, runs the next phase
+in its ``forward``: each phase's backward is reduced by DDP before that phase's optimizer steps.
+``find_unused_parameters`` is on, as a phase trains only some of the weights. Each rank draws its own noise
+(seed + rank). Only rank 0 writes checkpoints, logs and figures; a checkpoint holds every rank's RNG state, so a
+resumed run repeats an uninterrupted one with as many ranks.
 """
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -28,80 +31,85 @@ def is_main() -> bool:
     return world()[0] == 0
 
 
-def init_from_environment() -> bool:
-    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE > 1); True if joined."""
+def init_from_environment(device: torch.device) -> bool:
+    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE > 1), NCCL for training on
+    ``device`` a GPU, else gloo; True if joined."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or (dist.is_available() and dist.is_initialized()):
         return dist.is_available() and dist.is_initialized()
-    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return True
 
 
-def shard(x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """This rank's rows of a global batch."""
-    rank, size = world()
-    if size == 1:
-        return x, y
-    return x[rank::size], None if y is None else y[rank::size]
+class NextPhase(torch.nn.Module):
+    """A module whose ``forward`` runs the next phase of a step (``next(phases)``): what DDP wraps. None after the
+    last phase."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, phases: Iterator[tuple[str, Any]]) -> tuple[str, Any] | None:
+        return next(phases, None)
 
 
-def average_gradients(parameters: list[torch.nn.Parameter]) -> None:
-    """Replace each gradient by its mean over the ranks (one all_reduce of a flat buffer).
+def phase_runner(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """:class:`NextPhase` of ``model``, under ``DistributedDataParallel`` when there are several ranks (which also
+    starts every rank from rank 0's weights and buffers)."""
+    runner = NextPhase(model)
+    if world()[1] == 1:
+        return runner
+    from torch.nn.parallel import DistributedDataParallel
 
-    A parameter that this rank's share of the batch left without a gradient counts as a zero gradient when another
-    rank has one (so every rank reduces a buffer of the same size, and takes the same step); a parameter no rank
-    touched keeps no gradient, as in one process."""
-    _, size = world()
-    if size == 1:
-        return
-    present = torch.tensor([p.grad is not None for p in parameters], dtype=torch.int32)
-    dist.all_reduce(present)  # how many ranks have each gradient
-    for p, count in zip(parameters, present.tolist()):
-        if count and p.grad is None:
-            p.grad = torch.zeros_like(p)
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= size
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
+    return DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None,
+                                   find_unused_parameters=True)
 
 
-def broadcast_parameters(module: torch.nn.Module) -> None:
-    """Start every rank from rank 0's weights and buffers."""
-    if world()[1] > 1:
-        for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor.data, 0)
+def _on_backend(t: torch.Tensor) -> torch.Tensor:
+    """``t`` where the process group's collectives run: the GPU under NCCL, else the CPU."""
+    return t.cuda() if dist.get_backend() == "nccl" else t
 
 
-def gather_rng() -> list[torch.Tensor]:
-    """Every rank's RNG state, in rank order (on every rank)."""
+def rng_state(device: torch.device) -> torch.Tensor:
+    """The CPU generator's state, followed on CUDA by ``device``'s own (dropout and noise drawn on the GPU)."""
     state = torch.get_rng_state()
+    return torch.cat([state, torch.cuda.get_rng_state(device)]) if device.type == "cuda" else state
+
+
+def set_rng_state(state: torch.Tensor, device: torch.device) -> None:
+    """Restore a :func:`rng_state` (a checkpoint written before the device's state was kept has the CPU's only)."""
+    cpu = len(torch.get_rng_state())
+    torch.set_rng_state(state[:cpu].clone())
+    if device.type == "cuda" and len(state) > cpu:
+        torch.cuda.set_rng_state(state[cpu:].clone(), device)
+
+
+def gather_rng(device: torch.device) -> list[torch.Tensor]:
+    """Every rank's :func:`rng_state`, in rank order (on every rank)."""
+    state = rng_state(device)
     if world()[1] == 1:
         return [state]
-    states = [torch.empty_like(state) for _ in range(world()[1])]
-    dist.all_gather(states, state)
-    return states
+    states = [_on_backend(torch.empty_like(state)) for _ in range(world()[1])]
+    dist.all_gather(states, _on_backend(state))
+    return [s.cpu() for s in states]
 
 
-def max_over_ranks(value: int) -> int:
-    """The largest of every rank's ``value`` (a stop request seen by any rank)."""
+def max_over_ranks(values: list[int]) -> list[int]:
+    """Each of ``values`` maximized over the ranks in one collective (a stop request or a fault seen by any rank)."""
     if world()[1] == 1:
-        return value
-    t = torch.tensor([value])
+        return values
+    t = _on_backend(torch.tensor(values))
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return int(t)
+    return t.tolist()
 
 
 def mean_over_ranks(values: dict[str, float]) -> dict[str, float]:
-    """Each named value averaged over the ranks (the epoch means a model diagnoses itself from)."""
+    """Each named value averaged over the ranks (logged means, the epoch means a model diagnoses itself from)."""
     if world()[1] == 1 or not values:
         return values
     keys = sorted(values)
-    t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+    t = _on_backend(torch.tensor([values[k] for k in keys], dtype=torch.float64))
     dist.all_reduce(t)
     return dict(zip(keys, (t / world()[1]).tolist()))
 

@@ -121,6 +121,7 @@ class Trainer:
         autocast(self.device, self.config.precision)  # refuses fp16 on a CPU before anything runs
         self.scalers = {name: grad_scaler(self.device, self.config.precision) for name in self.optimizers}
         self._stop_signal: int | None = None
+        self._fault: str | None = None  # a non-finite loss on this rank, raised at the end of the step
 
     @property
     def checkpoint_path(self) -> Path | None:
@@ -131,7 +132,8 @@ class Trainer:
         return {"model": self.model.state_dict(),
                 "optimizers": {name: o.state_dict() for name, o in self.optimizers.items()},
                 "schedulers": {name: s.state_dict() for name, s in schedulers.items()},
-                "rng": distributed.gather_rng(), "counters": counters, "best_model": best}
+                "scalers": {name: s.state_dict() for name, s in self.scalers.items() if s is not None},
+                "rng": distributed.gather_rng(self.device), "counters": counters, "best_model": best}
 
     def _save(self, counters: dict[str, Any], schedulers: dict[str, Any], best: dict | None) -> None:
         """Every rank reaches each save at the same step (the RNG states are gathered); rank 0 writes."""
@@ -158,6 +160,9 @@ class Trainer:
                 optimizer.load_state_dict(state["optimizers"][name])
             for name, schedule in schedulers.items():
                 schedule.load_state_dict(state["schedulers"][name])
+            for name, scaler in self.scalers.items():  # fp16's loss scale, grown and backed off so far
+                if scaler is not None and name in state.get("scalers", {}):  # (absent: written before 0.4)
+                    scaler.load_state_dict(state["scalers"][name])
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise CheckpointError(f"{self.checkpoint_path} does not hold this run's model and optimizer state "
                                   f"({type(error).__name__}: {str(error).splitlines()[0][:200]})") from None
@@ -165,7 +170,7 @@ class Trainer:
         rank, size = distributed.world()
         if isinstance(rng, list) and len(rng) != size:
             raise ValueError(f"the checkpoint was written by {len(rng)} processes; resume it with as many, not {size}")
-        torch.set_rng_state(rng[rank] if isinstance(rng, list) else rng)
+        distributed.set_rng_state(rng[rank] if isinstance(rng, list) else rng, self.device)
         return state["counters"], state["best_model"]
 
     def _last_good(self) -> str:
@@ -210,8 +215,9 @@ class Trainer:
             log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
         else:
             torch.manual_seed(cfg.seed + distributed.world()[0])  # each rank its own noise
-        distributed.broadcast_parameters(model)
-        main = distributed.is_main()
+        runner = distributed.phase_runner(model, self.device)  # under DDP with several ranks
+        rank, ranks = distributed.world()
+        main = rank == 0
         metrics = None if self.run_dir is None or not main else MetricsLog(self.run_dir,
                                                                             counters["step"] if resume else None)
         if cfg.compile and len(self.optimizers) == 1:  # the one-loss step; phased steps run eagerly
@@ -227,19 +233,20 @@ class Trainer:
                 if counters["batch"] == 0 or "sums" not in counters:  # a new epoch; a resumed one keeps its sums
                     counters.update(sums={}, seen=0, epoch_sums={}, epoch_seen=0)
                 sums, epoch_sums = counters["sums"], counters["epoch_sums"]
-                for x, y in data.train.labelled_batches(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
-                                                        start=counters["batch"],
-                                                        labelled_extra=cfg.labelled_per_batch):
-                    x, y = distributed.shard(x, y)
+                for x, y, labelled in data.train.shards(cfg.batch_size, epoch=counters["epoch"], seed=cfg.seed,
+                                                        start=counters["batch"], labelled_extra=cfg.labelled_per_batch,
+                                                        rank=rank, ranks=ranks,
+                                                        pin_memory=self.device.type == "cuda"):
                     x = x.to(self.device, non_blocking=True)
                     y = None if y is None or not uses_labels else y.to(self.device, non_blocking=True)
                     annealed = kl_weight(counters["step"], cfg.kl_warmup_steps, cfg.kl_schedule)
-                    batch = Batch(x, y, torch.tensor(annealed), torch.tensor(shares[counters["batch"]]))
+                    batch = Batch(x, y, torch.tensor(annealed), torch.tensor(shares[counters["batch"]]),
+                                  step_labelled=labelled, ranks=ranks)
                     logged: dict[str, torch.Tensor] = {}
                     phases = iter(model.steps(batch))
                     while True:
                         with autocast(self.device, cfg.precision):  # the forward passes; backward outside it
-                            item = next(phases, None)
+                            item = runner(phases)
                         if item is None:
                             break
                         phase, out = item
@@ -257,7 +264,7 @@ class Trainer:
                     bar.update(1)
                     counters["elapsed"] = time.perf_counter() - started
                     if counters["step"] % cfg.log_every == 0:
-                        means = {k: v / counters["seen"] for k, v in sums.items()}
+                        means = distributed.mean_over_ranks({k: v / counters["seen"] for k, v in sums.items()})
                         bar.set_postfix(loss=f"{means['loss']:.2f}")
                         if metrics is not None:
                             metrics.write("train", counters["step"], {"epoch": counters["epoch"], **means,
@@ -267,7 +274,7 @@ class Trainer:
                         counters["seen"] = 0
                     if counters["step"] % cfg.checkpoint_every == 0:
                         self._save(counters, schedulers, best)
-                    stop = self._must_stop(counters["elapsed"])
+                    stop = self._must_stop(counters["elapsed"], counters["step"])
                     if stop == "signal":
                         self._save(counters, schedulers, best)
                         raise TrainingInterrupted(
@@ -304,16 +311,22 @@ class Trainer:
         return TrainResult(counters["step"], counters["epoch"], counters["elapsed"], stopped, counters["best_valid"])
 
     def _step(self, phase: str, out: Loss, step: int) -> None:
-        """Backward ``out`` and step the optimizer named ``phase`` (after clipping its gradients)."""
-        if distributed.max_over_ranks(int(not torch.isfinite(out.value))):  # every rank stops together
+        """Backward ``out`` and step the optimizer named ``phase`` (after clipping its gradients). A non-finite loss
+        stops training here in one process; with several ranks it is noted, and every rank stops together at the
+        end of the step (its gradients, averaged into every rank's, are not finite either)."""
+        if phase not in self.optimizers:
+            raise TypeError(f"{describe(self.model)}.steps yielded a phase {phase!r}; its optimizers are "
+                            f"{sorted(self.optimizers)}")
+        if not torch.isfinite(out.value):
             where = "" if len(self.optimizers) == 1 else f" ({phase} phase)"
-            raise NonFiniteLossError(
-                f"the loss became {out.value.item()} at step {step + 1}{where}; the last good checkpoint is "
-                f"{self._last_good()} (try a lower train.lr or set train.grad_clip)")
+            message = (f"the loss became {out.value.item()} at step {step + 1}{where}; the last good checkpoint is "
+                       f"{self._last_good()} (try a lower train.lr or set train.grad_clip)")
+            if distributed.world()[1] == 1:
+                raise NonFiniteLossError(message)
+            self._fault = self._fault or message
         optimizer, scaler = self.optimizers[phase], self.scalers[phase]
         optimizer.zero_grad(set_to_none=True)
         (out.value if scaler is None else scaler.scale(out.value)).backward()
-        distributed.average_gradients([p for g in optimizer.param_groups for p in g["params"]])
         if scaler is not None:
             scaler.unscale_(optimizer)  # clip the true gradients
         if self.config.grad_clip is not None:
@@ -347,12 +360,15 @@ class Trainer:
                 stopped = "early-stopping"
         return best, stopped
 
-    def _must_stop(self, elapsed: float) -> str | None:
-        """"signal" after SIGINT/SIGTERM, "time-budget" past train.max_minutes, else None; agreed by all ranks,
-        so that they stop (and save) at the same step."""
+    def _must_stop(self, elapsed: float, step: int) -> str | None:
+        """"signal" after SIGINT/SIGTERM, "time-budget" past train.max_minutes, else None; agreed by all ranks in one
+        collective with any rank's non-finite loss (which raises), so that they stop (and save) at the same step."""
         budget = self.config.max_minutes is not None and elapsed > 60 * self.config.max_minutes
         code = 2 if self._stop_signal is not None else 1 if budget else 0
-        code = distributed.max_over_ranks(code)
+        code, fault = distributed.max_over_ranks([code, int(self._fault is not None)])
+        if fault:
+            raise NonFiniteLossError(self._fault or f"the loss became non-finite on another rank at step {step}; "
+                                     f"the last good checkpoint is {self._last_good()}")
         return {0: None, 1: "time-budget", 2: "signal"}[code]
 
     # --- signals ---------------------------------------------------------------------------
