@@ -5,7 +5,7 @@ Every rank plans the same seeded batches and reads only its rows of each (``rank
 pass inside a module's ``forward``, and a model's step is a generator of phases (one for most models; the
 autoencoder, then each adversary, for an adversarial one), so one wrapper, :class:`NextPhase`, runs the next phase
 in its ``forward``: each phase's backward is reduced by DDP before that phase's optimizer steps.
-``find_unused_parameters`` is on, as a phase trains only some of the weights. Each rank draws its own noise
+``find_unused_parameters`` is on for a step of several phases, as each trains only some of the weights. Each rank draws its own noise
 (seed + rank). Only rank 0 writes checkpoints, logs and figures; a checkpoint holds every rank's RNG state, so a
 resumed run repeats an uninterrupted one with as many ranks.
 """
@@ -54,16 +54,17 @@ class NextPhase(torch.nn.Module):
         return next(phases, None)
 
 
-def phase_runner(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+def phase_runner(model: torch.nn.Module, device: torch.device, phased: bool = False) -> torch.nn.Module:
     """:class:`NextPhase` of ``model``, under ``DistributedDataParallel`` when there are several ranks (which also
-    starts every rank from rank 0's weights and buffers)."""
+    starts every rank from rank 0's weights and buffers); ``phased``: a step of several phases, each training part of
+    the weights (DDP then looks for the unused ones, a traversal of the graph each phase)."""
     runner = NextPhase(model)
     if world()[1] == 1:
         return runner
     from torch.nn.parallel import DistributedDataParallel
 
     return DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None,
-                                   find_unused_parameters=True)
+                                   find_unused_parameters=phased)
 
 
 def _on_backend(t: torch.Tensor) -> torch.Tensor:

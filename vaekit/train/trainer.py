@@ -215,7 +215,7 @@ class Trainer:
             log.info("resuming at step %d (epoch %d)", counters["step"], counters["epoch"])
         else:
             torch.manual_seed(cfg.seed + distributed.world()[0])  # each rank its own noise
-        runner = distributed.phase_runner(model, self.device)  # under DDP with several ranks
+        runner = distributed.phase_runner(model, self.device, len(self.optimizers) > 1)  # DDP with several ranks
         rank, ranks = distributed.world()
         main = rank == 0
         metrics = None if self.run_dir is None or not main else MetricsLog(self.run_dir,
