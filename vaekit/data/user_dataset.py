@@ -8,7 +8,7 @@ Labels are the dataset's ``targets`` (torchvision's convention) where it has the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from vaekit.data.dataset import Data, Kind, Split
 from vaekit.data.disk_array import DiskSplit
 from vaekit.data.lazy import LazyExamples
+from vaekit.data.user_files import only_zeros_and_ones
 
 PROBE = 256  # items whose values say the kind when it is not given
 
@@ -28,7 +29,7 @@ def _x_of(item: Any) -> torch.Tensor:
 
 def kind_of(values: torch.Tensor) -> Kind:
     """binary (0 and 1 only), 8bit (multiples of 1/255 in [0, 1]) or continuous."""
-    if bool(((values == 0) | (values == 1)).all()):
+    if only_zeros_and_ones(values.numpy()):
         return "binary"
     steps = values * 255
     if bool(((values >= 0) & (values <= 1) & ((steps - steps.round()).abs() < 1e-4)).all()):
@@ -89,8 +90,8 @@ def from_dataset(dataset: Dataset, kind: Kind | None = None, workers: int = 2, n
         raise ValueError("the dataset is empty")
     first = dataset[0]
     labelled = isinstance(first, (tuple, list)) and len(first) >= 2
-    probe = torch.stack([_x_of(dataset[i]) for i in range(min(PROBE, count))])
-    items = DatasetItems(dataset, np.arange(count), tuple(probe.shape[1:]), kind or kind_of(probe))
+    items = DatasetItems(dataset, np.arange(count), tuple(_x_of(first).shape), "continuous")
+    items = replace(items, kind=kind or kind_of(items[:PROBE]))  # the probe checked as every batch is
     train = DiskSplit(items, _labels(dataset, count, labelled, workers), items.kind,  # type: ignore[arg-type]
                       workers=workers)
     empty: Split = train.subset(slice(0, 0))
