@@ -6,8 +6,8 @@ pass inside a module's ``forward``, and a model's step is a generator of phases 
 autoencoder, then each adversary, for an adversarial one), so one wrapper, :class:`NextPhase`, runs the next phase
 in its ``forward``: each phase's backward is reduced by DDP before that phase's optimizer steps.
 ``find_unused_parameters`` is on for a step of several phases, as each trains only some of the weights.
-Each rank draws its own noise (seed + rank). Only rank 0 writes checkpoints, logs and figures; a checkpoint holds every rank's RNG state, so a
-resumed run repeats an uninterrupted one with as many ranks.
+Each rank draws its own noise (seed + rank). Only rank 0 writes checkpoints, logs and figures; a checkpoint holds
+every rank's RNG state, so a resumed run repeats an uninterrupted one with as many ranks.
 """
 from __future__ import annotations
 
