@@ -250,3 +250,27 @@ def test_dimensionality_reduction_puts_each_class_around_its_cluster_head() -> N
     nearest = torch.cdist(codes["test"], centres).argmin(1)
     accuracy = (nearest == data.test.y).float().mean().item()
     assert accuracy > 0.5, accuracy  # the classes sit apart in the plane; chance 0.1 (measured: 0.62)
+
+
+@pytest.mark.parametrize("kind", ["aae", "clustering-aae"])
+def test_discriminator_noise_is_added_to_every_adversary_input(kind: str, mnist_binary) -> None:  # type: ignore[no-untyped-def]
+    from vaekit.contract import Batch
+    from vaekit.models import build_model
+
+    x = mnist_binary.train.x[:256]
+    seen: dict[float, list[torch.Tensor]] = {}
+    for noise in (0.0, 0.5):
+        torch.manual_seed(0)
+        model = build_model(model_config({"name": kind, "data_shape": (1, 28, 28), "latent_dim": 3, "hidden": [32],
+                                          "discriminator": [16], "discriminator_noise": noise,
+                                          **({"num_classes": 4} if kind != "aae" else {})}))
+        inputs: list[torch.Tensor] = []
+        for name in model.adversary_modules:
+            getattr(model, name).register_forward_pre_hook(lambda _m, args: inputs.append(args[0].detach()))
+        for _ in model.steps(Batch(x)):
+            pass
+        seen[noise] = inputs
+    assert len(seen[0.5]) == len(seen[0.0]) >= 3  # real and fake for the discriminator, fake for the generator
+    for clean, noisy in zip(seen[0.0], seen[0.5]):  # the same draws, the noise alone between them
+        added = noisy - clean
+        assert abs(added.std().item() - 0.5) < 0.05 and abs(added.mean().item()) < 0.05

@@ -16,7 +16,15 @@ from vaekit import DataConfig, fit, load, load_data, save
 from vaekit.config import model_config
 from vaekit.models import BayesianClassifier, Classifier
 from vaekit.nn import data_decoder, data_encoder
-from vaekit.nn.bayes import BayesianLayer, BayesianLinear, complexity_cost, mean_weights, minibatch_weights, to_bayesian
+from vaekit.nn.bayes import (
+    BayesianLayer,
+    BayesianLinear,
+    bayesian_layers,
+    complexity_cost,
+    mean_weights,
+    minibatch_weights,
+    to_bayesian,
+)
 from vaekit.uncertainty import auroc, calibration_bins, expected_calibration_error, mutual_information
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +53,8 @@ def test_the_kl_for_a_gaussian_prior_is_the_closed_form() -> None:
 def test_the_monte_carlo_complexity_cost_converges_to_the_kl() -> None:
     layer = _layer(bayes_prior="gaussian", prior_sigma1=0.5)
     exact = layer.complexity().item()
-    q_weight, q_bias = layer.posteriors()
-    with torch.no_grad():
-        estimates = torch.stack([layer.monte_carlo_complexity((q_weight.sample(), q_bias.sample()))
-                                 for _ in range(4000)])
+    with torch.no_grad():  # log q(w) - log p(w) at fresh draws (the scale mixture's estimate)
+        estimates = torch.stack([layer.draw()[2] for _ in range(4000)])
     assert estimates.mean().item() == pytest.approx(exact, abs=4 * estimates.std().item() / math.sqrt(4000))
     assert estimates.std().item() > 0.1  # one draw is noisy; the mean is right
     mixture = _layer()  # the scale mixture has no closed form: each forward pass draws an estimate
@@ -263,3 +269,23 @@ def test_vaekit_evaluate_reports_a_classifier(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["examples"] == 200 and report["weight_draws"] == 3 and report["ood"] == "fashion-mnist"
     assert report["error"] < 0.8  # one epoch of 1,000 images: better than chance (0.9)
+
+
+def test_input_scale_and_a_range_of_starting_rho() -> None:
+    """Blundell et al.'s pixels / 126 as ``input_scale`` (the same net on scaled inputs), and rho drawn in a range."""
+    torch.manual_seed(0)
+    plain = Classifier(data_shape=(1, 28, 28), num_classes=10, hidden=[16])
+    scaled = Classifier(data_shape=(1, 28, 28), num_classes=10, hidden=[16], input_scale=255 / 126)
+    scaled.load_state_dict(plain.state_dict())
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(scaled.classify(x), plain.classify(x * 255 / 126))
+    assert not torch.allclose(scaled.classify(x), plain.classify(x))
+    net = BayesianClassifier(data_shape=(1, 28, 28), num_classes=10, hidden=[16], posterior_rho=(-3.5, -3.0),
+                             input_scale=2.0)
+    for layer in bayesian_layers(net):
+        for rho in (layer.weight_rho, layer.bias_rho):
+            assert rho.min() >= -3.5 and rho.max() < -3.0 and rho.std() > 0.1
+    with mean_weights(net.network):
+        torch.testing.assert_close(net.predictive(x, 1)[0], net.network(2.0 * x).softmax(-1))
+    with pytest.raises(ValueError, match="low < high"):
+        model_config({"name": "bnn", "posterior_rho": [-3.0, -3.5]})

@@ -83,3 +83,27 @@ def test_analytic_kl_matches_monte_carlo() -> None:
 
 def test_bits_per_dim() -> None:
     assert math.isclose(objectives.bits_per_dim(torch.tensor(784 * math.log(2)), 784).item(), 1.0, rel_tol=1e-6)
+
+
+def test_passes_over_large_examples_decode_as_many_elements_as_on_mnist() -> None:
+    """64x64 colour images at MNIST's 2,048 decodes and 1,000-row batches took 6 GB (a logistic mixture); the rows
+    shrink with the example's size."""
+    from vaekit.data import Split
+    from vaekit.evaluate import validation_scores
+    from vaekit.limits import rows_within
+    from vaekit.models import VAE
+
+    assert rows_within(1000, (1, 28, 28)) == 1000 and rows_within(1000, (3, 64, 64)) == 63
+    assert rows_within(2048, (3, 64, 64)) == 130 and rows_within(5, (3, 512, 512)) == 1
+    torch.manual_seed(0)
+    model = VAE(data_shape=(3, 64, 64), latent_dim=2, hidden=[8], likelihood="gaussian")
+    decoded: list[int] = []
+    decode = model.decode
+    model.decode = lambda z: decoded.append(z.reshape(-1, 2).shape[0]) or decode(z)  # type: ignore[method-assign]
+    x = torch.rand(4, 3, 64, 64)
+    estimate = objectives.log_likelihood(model, x, k=1000)
+    assert estimate.shape == (4,) and torch.isfinite(estimate).all()
+    assert max(decoded) <= 130 and sum(decoded) == 4000  # every sample, in chunks of at most 130 latents
+    decoded.clear()
+    validation_scores(model, Split(torch.rand(200, 3, 64, 64)))
+    assert max(decoded) <= 63 and sum(decoded) == 200

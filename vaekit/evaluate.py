@@ -15,6 +15,7 @@ from vaekit import objectives
 from vaekit.contract import Batch, Classifies, Clusters, Density, Latent, Trainable, given
 from vaekit.data import SequenceSplit, Split
 from vaekit.devices import fork_rng_devices, keeps_mode
+from vaekit.limits import rows_within
 from vaekit.models import LatentVariableModel, Model
 from vaekit.progress import progress as progress_bar
 
@@ -28,7 +29,7 @@ def mean_elbo(model: LatentVariableModel, split: Split, batch_size: int = 1000) 
     model.eval()
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0}
     device = model.device
-    for x, y in split.labelled_batches(batch_size, shuffle=False):
+    for x, y in split.labelled_batches(rows_within(batch_size, split.data_shape), shuffle=False):
         x, y = x.to(device), None if y is None else y.to(device)
         t = objectives.elbo_terms(given(model, y), x)
         sums["elbo"] += t.elbo.sum().item()
@@ -43,7 +44,8 @@ def mean_log_likelihood(model: Density, split: Split, batch_size: int = 1000) ->
     """The mean exact log p(x) (nats per datum) of a model without latent variables (a language model)."""
     was_training = model.training
     model.eval()
-    total = sum(model.log_likelihood(x).sum().item() for x in split.batches(batch_size, shuffle=False))
+    rows = rows_within(batch_size, split.data_shape)
+    total = sum(model.log_likelihood(x).sum().item() for x in split.batches(rows, shuffle=False))
     model.train(was_training)
     return {"log_likelihood": total / max(1, len(split))}
 
@@ -57,7 +59,7 @@ def validation_scores(model: Trainable, split: Split, batch_size: int = 1000) ->
     model.eval()
     sums: dict[str, float] = {}
     device = next(model.parameters()).device  # a Trainable need not be a vaekit Model
-    for x, y in split.labelled_batches(batch_size, shuffle=False):
+    for x, y in split.labelled_batches(rows_within(batch_size, split.data_shape), shuffle=False):
         y = None if y is None else y.to(device)
         for name, values in model.scores(Batch(x.to(device), y)).items():
             sums[name] = sums.get(name, 0.0) + values.sum().item()
@@ -71,9 +73,10 @@ def cluster_error(model: Clusters, reference: Split, test: Split, batch_size: in
     of (highest q(cluster|x)); each test example takes its cluster's label; the share of test labels missed."""
     if reference.y is None or test.y is None:
         raise ValueError("the clustering error needs labelled reference and test data")
-    q = torch.cat([model.cluster_probabilities(x) for x in reference.batches(batch_size, shuffle=False)])  # (N, K)
+    rows = rows_within(batch_size, test.data_shape)
+    q = torch.cat([model.cluster_probabilities(x) for x in reference.batches(rows, shuffle=False)])  # (N, K)
     label_of = reference.y[q.argmax(0)]  # (clusters,)
-    clusters = torch.cat([model.cluster_probabilities(x).argmax(1) for x in test.batches(batch_size, shuffle=False)])
+    clusters = torch.cat([model.cluster_probabilities(x).argmax(1) for x in test.batches(rows, shuffle=False)])
     return (label_of[clusters] != test.y).float().mean().item()
 
 

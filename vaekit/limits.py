@@ -2,6 +2,7 @@
 refused in one line that names the value, rather than ending in the allocator's traceback or in swap."""
 from __future__ import annotations
 
+import math
 import os
 
 
@@ -27,3 +28,13 @@ def check_fits(nbytes: float, what: str) -> None:
     if nbytes > memory_budget():
         raise ValueError(f"{what} needs {gigabytes(nbytes)} of memory; this machine has {gigabytes(physical_memory())} "
                          f"(at most half of it is used for one request)")
+
+
+MNIST_ELEMENTS = 784  # the batch sizes below were chosen on 28x28 images
+
+
+def rows_within(rows: int, example_shape: tuple[int, ...]) -> int:
+    """How many examples of ``example_shape`` to process at once: as many elements as ``rows`` MNIST images, so
+    a pass over 64x64 colour images (15.7 times MNIST's elements) takes the memory it takes on MNIST."""
+    elements = math.prod(example_shape) if example_shape else 1
+    return max(1, min(rows, rows * MNIST_ELEMENTS // max(1, elements)))

@@ -89,12 +89,15 @@ class WeightPrior(ModelConfig):
     prior_pi: float = Field(0.25, gt=0.0, lt=1.0)  # the scale mixture's weight on sigma1
     prior_sigma1: float = Field(1.0, gt=0.0)  # the wide component's sd (-log sigma1 = 0); gaussian: its sd
     prior_sigma2: float = Field(math.exp(-6), gt=0.0)  # the narrow component's sd (-log sigma2 = 6)
-    posterior_rho: float = -5.0  # rho at the start, sigma = softplus(rho) (about 0.0067)
+    # rho at the start, sigma = softplus(rho) (-5: about 0.0067), or [low, high]: each rho drawn uniformly in it
+    posterior_rho: float | tuple[float, float] = -5.0
     local_reparameterization: bool = False  # draw pre-activations, not weights (Kingma et al. 2015)
     dataset_size: int = Field(60000, ge=1)  # N, the examples the complexity cost is shared over (from the data)
 
     @model_validator(mode="after")
     def _narrow_below_wide(self) -> "WeightPrior":
+        if isinstance(self.posterior_rho, tuple) and not self.posterior_rho[0] < self.posterior_rho[1]:
+            raise ValueError(f"posterior_rho {list(self.posterior_rho)} is a range [low, high]: make low < high")
         if self.bayes_prior == "scale-mixture" and self.prior_sigma2 >= self.prior_sigma1:
             raise ValueError(f"the scale mixture's prior_sigma2 ({self.prior_sigma2}) is its narrow component: "
                              f"make it smaller than prior_sigma1 ({self.prior_sigma1})")

@@ -22,6 +22,7 @@ import torch
 from vaekit.contract import Classifies, Latent
 from vaekit.data import Split
 from vaekit.devices import keeps_mode, seeded
+from vaekit.limits import rows_within
 from vaekit.models import Model
 
 
@@ -125,7 +126,8 @@ def draws_over(model: Classifies, split: Split, samples: int, batch_size: int = 
     model.eval()
     with nullcontext() if seed is None else seeded(seed, model.device):  # type: ignore[attr-defined]
         return torch.cat([model.predictive(x, samples)
-                          for x, _ in split.labelled_batches(batch_size, shuffle=False)], dim=1)
+                          for x, _ in split.labelled_batches(rows_within(batch_size, split.data_shape),
+                                                             shuffle=False)], dim=1)
 
 
 def classifier_report(model: Classifies, test: Split, ood: tuple[str, Split] | None = None,

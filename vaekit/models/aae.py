@@ -42,18 +42,25 @@ WINNING_ACCURACY = 0.99  # an adversary this sure over an epoch has won the game
 SURE_ACCURACY = 0.95  # ... or this sure while the codes' D(z) is below 1 - WINNING_ACCURACY
 
 
-def adversary_loss(discriminator: nn.Module, real: torch.Tensor,
-                   fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The discriminator's loss on prior samples ``real`` and codes ``fake`` (detached), and its accuracy."""
-    on_real, on_fake = discriminator(real), discriminator(fake.detach())
+def _noisy(inputs: torch.Tensor, noise: float) -> torch.Tensor:
+    """The discriminator's inputs plus N(0, noise^2) noise: it blurs the two distributions the adversary tells
+    apart, so it cannot win on details the codes cannot match (instance noise, Sonderby et al. 2017)."""
+    return inputs + noise * torch.randn_like(inputs) if noise > 0 else inputs
+
+
+def adversary_loss(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor,
+                   noise: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The discriminator's loss on prior samples ``real`` and codes ``fake`` (detached), each with ``noise``
+    added, and its accuracy."""
+    on_real, on_fake = discriminator(_noisy(real, noise)), discriminator(_noisy(fake.detach(), noise))
     loss = (F.binary_cross_entropy_with_logits(on_real, torch.ones_like(on_real))
             + F.binary_cross_entropy_with_logits(on_fake, torch.zeros_like(on_fake)))
     return loss, (((on_real > 0).float().mean() + (on_fake < 0).float().mean()) / 2).detach()
 
 
-def generator_loss(discriminator: nn.Module, fake: torch.Tensor) -> torch.Tensor:
-    """The generator's loss -log D(code), averaged."""
-    judged = discriminator(fake)
+def generator_loss(discriminator: nn.Module, fake: torch.Tensor, noise: float = 0.0) -> torch.Tensor:
+    """The generator's loss -log D(code), averaged, the codes with ``noise`` added as the discriminator saw them."""
+    judged = discriminator(_noisy(fake, noise))
     return F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
 
 
@@ -67,6 +74,7 @@ class Adversarial(Networks, Observed):
     prior_components: int = Field(10, ge=1)  # the mixture prior's Gaussians, on a ring (fig. 4)
     encoder_kind: Literal["deterministic", "gaussian"] = "deterministic"  # q(z|x) (sec. 2.1)
     discriminator: list[int] = Field(default_factory=lambda: [1000, 1000])  # the adversary's MLP widths
+    discriminator_noise: float = Field(0.0, ge=0.0)  # sd of Gaussian noise on every discriminator's inputs
 
     @model_validator(mode="after")
     def _swiss_roll_is_flat(self) -> "Adversarial":
@@ -142,9 +150,10 @@ class AAE(VAE):
         """Reconstruction, then the discriminator, then the encoder as generator, on the same minibatch."""
         yield "reconstruction", self.loss(batch)
         z = self.encode(batch.x).rsample()  # the codes of the updated encoder
-        loss, accuracy = adversary_loss(self.discriminator, self.prior().sample((len(z),)), z)
+        noise = self.config.discriminator_noise
+        loss, accuracy = adversary_loss(self.discriminator, self.prior().sample((len(z),)), z, noise)
         yield "discriminator", Loss(loss, {"discriminator_accuracy": accuracy})
-        yield "generator", Loss(generator_loss(self.discriminator, z), {})
+        yield "generator", Loss(generator_loss(self.discriminator, z, noise), {})
 
     def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
         """log p(x|z) at the posterior mean z: without a bound on log p(x), the validation figure."""

@@ -138,12 +138,14 @@ class CategoricalAAE(AAE):
         logits, style = self.split_code(x)  # the updated encoder's codes
         category = logits.softmax(-1)
         one_hot = F.one_hot(torch.randint(self.categories, (len(x),), device=x.device), self.categories).float()
-        style_loss, style_accuracy = adversary_loss(self.discriminator, super().prior().sample((len(x),)), style)
-        category_loss, category_accuracy = adversary_loss(self.category_discriminator, one_hot, category)
+        noise = self.config.discriminator_noise
+        style_loss, style_accuracy = adversary_loss(self.discriminator, super().prior().sample((len(x),)), style,
+                                                    noise)
+        category_loss, category_accuracy = adversary_loss(self.category_discriminator, one_hot, category, noise)
         yield "discriminator", Loss(style_loss + category_loss, {"style_discriminator_accuracy": style_accuracy,
                                                                  "category_discriminator_accuracy": category_accuracy})
-        style_fooled = generator_loss(self.discriminator, style)
-        category_fooled = generator_loss(self.category_discriminator, category)
+        style_fooled = generator_loss(self.discriminator, style, noise)
+        category_fooled = generator_loss(self.category_discriminator, category, noise)
         usage = category.detach().mean(0)  # the batch's share of each category; its perplexity counts those used
         yield "generator", Loss(style_fooled + category_fooled, {
             "style_generator_loss": style_fooled.detach(), "category_generator_loss": category_fooled.detach(),

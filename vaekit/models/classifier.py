@@ -30,7 +30,14 @@ from vaekit.nn.bayes import complexity_cost, to_bayesian
 PREDICTIVE_SAMPLES = 10  # weight draws a Bayesian prediction averages over, unless told
 
 
-class ClassifierConfig(Networks, Labelled):
+class ClassifierFields(Networks, Labelled):
+    """What both classifiers have."""
+
+    # the network reads x times this: 255/126 turns [0, 1] pixels into Blundell et al.'s pixel values / 126
+    input_scale: float = Field(1.0, gt=0.0)
+
+
+class ClassifierConfig(ClassifierFields):
 
     name: Literal["classifier"] = "classifier"
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between hidden layers (Srivastava et al. 2014)
@@ -56,9 +63,13 @@ class Classifier(Model):
         """The mean cross-entropy of the batch's labelled examples (label -1: skipped)."""
         batch = as_batch(batch)
         x, y = self._labelled(batch)
-        logits = self.network(x)
+        logits = self.logits(x)
         nll = batch.mean_over_labelled(F.cross_entropy(logits, y, reduction="none"))
         return Loss(nll, {"nll": nll.detach(), "train_error": (logits.argmax(1) != y).float().mean().detach()})
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's class scores for x scaled by ``input_scale``, under one draw of any Bayesian weights."""
+        return self.network(x * self.config.input_scale)
 
     def _labelled(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_labels(batch.y)
@@ -78,14 +89,14 @@ class Classifier(Model):
     @torch.no_grad()
     def predictive(self, x: torch.Tensor, samples: int = PREDICTIVE_SAMPLES) -> torch.Tensor:
         """Class probabilities (S, B, C) under S draws of the weights; a plain network has one draw."""
-        return self.network(self.check_input(x)).softmax(-1).unsqueeze(0)
+        return self.logits(self.check_input(x)).softmax(-1).unsqueeze(0)
 
     def classify(self, x: torch.Tensor, samples: int = PREDICTIVE_SAMPLES) -> torch.Tensor:
         """p(y|x) (B, C), averaged over ``samples`` weight draws for a Bayesian network."""
         return self.predictive(x, samples).mean(0)
 
 
-class BayesianClassifierConfig(Networks, Labelled, WeightPrior):
+class BayesianClassifierConfig(ClassifierFields, WeightPrior):
     """Blundell et al. 2015 (sec. 5.1): MNIST MLPs of 2x400, 2x800 and 2x1200 rectified units; the scale mixture
     prior with -log sigma1 in {0, 1, 2}, -log sigma2 in {6, 7, 8}, pi in {1/4, 1/2, 3/4}."""
 
@@ -118,4 +129,4 @@ class BayesianClassifier(Classifier):
     @torch.no_grad()
     def predictive(self, x: torch.Tensor, samples: int = PREDICTIVE_SAMPLES) -> torch.Tensor:
         x = self.check_input(x)
-        return torch.stack([self.network(x).softmax(-1) for _ in range(samples)])
+        return torch.stack([self.logits(x).softmax(-1) for _ in range(samples)])
