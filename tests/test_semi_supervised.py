@@ -129,3 +129,64 @@ def test_m1_m2_stacks_m2_on_the_codes_and_saves_whole(tmp_path: Path) -> None:
     again = load(tmp_path / "stack")
     assert isinstance(again, M1M2) and again.top.config.classifier_weight == 50.0
     torch.testing.assert_close(again.classify(test.x[:100]), probabilities[:100])
+
+
+def test_m2_weighs_the_classifiers_log_likelihood_by_alpha_per_labelled_example() -> None:
+    """Eq. 9 as documented: (-(sum L + sum U) + alpha sum -log q(y|x)) / batch size, the sums over the batch."""
+    data = load_data(DataConfig(name="binarized-mnist", labels_per_class=5, limit=2000, validation=0))
+    x, y = data.train.x[:64], data.train.y[:64].clone()
+    y[:8] = torch.arange(8) % 10  # some labelled, the rest unlabelled
+    y[8:] = UNLABELLED
+    values = {}
+    for alpha in (0.0, 50.0):
+        torch.manual_seed(0)
+        model = M2(data_shape=data.data_shape, num_classes=10, latent_dim=4, hidden=[32], classifier_weight=alpha)
+        torch.manual_seed(1)
+        values[alpha] = model.loss(Batch(x, y)).value
+    cross_entropy = torch.nn.functional.cross_entropy(model.classifier(x[:8]), y[:8], reduction="sum")
+    torch.testing.assert_close(values[50.0] - values[0.0], 50.0 * cross_entropy / 64)
+
+
+def _m1_with_dead_dimensions(data, dead: list[int]) -> "torch.nn.Module":  # type: ignore[no-untyped-def]
+    from vaekit.models import VAE
+
+    torch.manual_seed(0)
+    vae = VAE(data_shape=data.data_shape, latent_dim=6, hidden=[64])
+    last = [m for m in vae.encoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():  # means 0..5 are the first six outputs: two constant, the others spread wide
+        last.weight[:6] *= 20
+        last.weight[dead] = 0
+        last.bias[dead] = 0
+    return vae
+
+
+def test_m2_on_a_saved_m1_reads_only_its_active_dimensions(tmp_path: Path) -> None:
+    """Kingma et al.'s filter: latent dimensions whose posterior mean has an sd under 0.1 over the training set are
+    dropped; M1 is frozen, M2 alone trains, and the stack saves and loads whole."""
+    from vaekit.config import load_config
+    from vaekit.run import run
+
+    data = load_data(DataConfig(name="binarized-mnist", labels_per_class=10, limit=3000, validation=500))
+    vae = _m1_with_dead_dimensions(data, [0, 3])
+    save(vae, tmp_path / "m1")
+    config = load_config(ROOT / "configs" / "m2-on-m1-mnist-100.yaml", [
+        f"model.m1={tmp_path / 'm1'}", "model.latent_dim=6", "model.hidden=[64]", "model.top.latent_dim=4",
+        "model.top.hidden=[32]", "data.limit=3000", "data.validation=500", "train.epochs=1", "train.progress=false",
+        "evaluate.k=5", "evaluate.limit=200", f"out_dir={tmp_path}", "name=stack"])
+    run(config)
+    stack = load(tmp_path / "stack" / "model")
+    assert isinstance(stack, M1M2) and stack.config.active == [1, 2, 4, 5]
+    assert stack.top.config.data_shape == (4,)
+    for name in ("encoder", "decoder"):  # M1 as saved: one epoch of M2 left it alone
+        for a, b in zip(getattr(stack, name).state_dict().values(), getattr(vae, name).state_dict().values()):
+            torch.testing.assert_close(a, b)
+    x, y = data.train.x[:32], data.train.y[:32]
+    stack.train()
+    loss = stack.loss(Batch(x, y))
+    assert set(loss.terms) == {f"m2_{name}" for name in ("bound", "classification", "train_accuracy")}
+    loss.value.backward()
+    assert all(p.grad is None for p in stack.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in stack.top.parameters())
+    dead = _m1_with_dead_dimensions(data, [0, 1, 2, 3, 4, 5])
+    with pytest.raises(ValueError, match="uses none of its latent dimensions"):
+        M1M2(data_shape=data.data_shape, num_classes=10, latent_dim=6, hidden=[64], m1="dead").adopt(dead, data.train)

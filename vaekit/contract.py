@@ -180,6 +180,16 @@ class WeightPosterior(Protocol):
     def complexity_cost(self) -> torch.Tensor: ...
 
 
+@runtime_checkable
+class BuildsOnSaved(Protocol):
+    """A model with a part trained before, in a run of its own (M1+M2's M1): a run loads the saved model at
+    ``saved_part()`` (None: trained here) and hands it, with the training split, to ``adopt``."""
+
+    def saved_part(self) -> str | None: ...
+
+    def adopt(self, part: Any, train: Any) -> None: ...
+
+
 def given(model: Latent, y: torch.Tensor | None) -> Latent:
     """The distributions for data with labels ``y``: a conditional model's ``given(y)``; any other model's own (its
     distributions do not depend on labels). Code written against ``given(model, y)`` serves both. (Without labels,
@@ -196,5 +206,5 @@ def capabilities(model: object) -> list[str]:
     """The names of the protocols ``model`` keeps, for messages and the explorer."""
     kinds = {"trainable": Trainable, "latent": Latent, "conditional": Conditional, "classifies": Classifies,
              "clusters": Clusters, "sentences": Sentences, "density": Density, "labelled": LearnsFromLabels,
-             "bayesian": WeightPosterior}
+             "bayesian": WeightPosterior, "builds-on-saved": BuildsOnSaved}
     return [name for name, protocol in kinds.items() if isinstance(model, protocol)]

@@ -22,7 +22,16 @@ from pydantic import ValidationError
 
 from vaekit.atomic import atomic_write_text
 from vaekit.config import ConfigError, ModelConfig, RunConfig, describe, model_config, save_config
-from vaekit.contract import Classifies, Clusters, Conditional, Density, Latent, Sentences, WeightPosterior
+from vaekit.contract import (
+    BuildsOnSaved,
+    Classifies,
+    Clusters,
+    Conditional,
+    Density,
+    Latent,
+    Sentences,
+    WeightPosterior,
+)
 from vaekit.data import Data, Split, load_data
 from vaekit.devices import resolve_device
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
@@ -39,6 +48,7 @@ from vaekit.plots import (
     loss_curves,
     reliability_diagram,
 )
+from vaekit.saving import load as load_model
 from vaekit.saving import save_model
 from vaekit.sentences import text_figures
 from vaekit.sounds import audio_figures, reconstruction_distance
@@ -236,6 +246,8 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
     distributed.barrier()
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
+    if isinstance(model, BuildsOnSaved) and (part := model.saved_part()) is not None:  # M1+M2's M1, trained before
+        model.adopt(load_model(part), data.train)
     if isinstance(model, Sentences):
         model.tokenizer = data.tokenizer
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
