@@ -219,6 +219,21 @@ def bayes_by_backprop(r: dict) -> str:
             "test images from MNIST's (1 is perfect, 0.5 chance).\n\n" + table)
 
 
+def reproductions(r: dict) -> str:
+    rows = [[row["row"], f"**{row['error']:.2f}**", row["target"], row["paper"], "yes" if row["met"] else
+             f"no, by {row['error'] - row['target']:.2f} points", " + ".join(str(e) for e in row["epochs"]),
+             row["minutes"], row["seed"], " ".join(row["extra"]) or "the recipe", f"`{row['command']}`", row["date"]]
+            for row in r["rows"]]
+    figures = "".join(f"\n![{row['row']}](../{row['figure']})\n" for row in r["rows"] if "figure" in row)
+    return ("## The applications at their papers' level\n\n"
+            f"Machine: {r['machine']}. Each row was run on its own, by the command beside it (from benchmarks/), "
+            "nothing else heavy running unless the notes say so. benchmarks/reproductions.py says each row's "
+            "recipe; a row of several stages (M1, then M2 on it) gives the epochs of each and the minutes of all. "
+            "Test error in %, on all 10,000 MNIST test images.\n\n"
+            + _table(["row", "test error %", "target %", "paper %", "target met", "epochs", "minutes", "seed",
+                      "overrides", "command", "date"], rows) + figures)
+
+
 def text(r: dict) -> str:
     models = [row for row in r["rows"] if row["row"] != "codec"]
     rows = [[row["row"], row["sentences"], f"**{row['nll']:.2f}**", f"{row['nll_per_token']:.4f}",
@@ -418,7 +433,7 @@ SECTIONS = {"speed": speed, "precision": precision, "quality": quality, "bits_pe
             "quality_iwae-2-layers": quality,
             "semi_supervised_binarized-mnist": semi_supervised,
             "semi_supervised_binarized-fashion-mnist": semi_supervised, "aae": adversarial,
-            "bnn": bayes_by_backprop, "text": text,
+            "bnn": bayes_by_backprop, "reproductions": reproductions, "text": text,
             "audio": audio, "scale": scale, "ddp_overlap": ddp_overlap, "gpu": gpu,
             "explorer": explorer, "own_data": own_data, "portability": portability,
             "hostile_files": hostile_files}

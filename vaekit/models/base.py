@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 
 from vaekit import objectives
 from vaekit.config import DataRecord, ModelConfig
-from vaekit.contract import VERBS, Batch, Loss, MissingCapability, given
+from vaekit.contract import VERBS, Batch, Classifies, Loss, MissingCapability, given
 
 __all__ = ["Batch", "LatentVariableModel", "Loss", "Model", "as_batch"]
 
@@ -138,9 +138,13 @@ class LatentVariableModel(Model):
         return self.config.latent_dim
 
     def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """The ELBO and its terms per example (of log p(x|y) for a conditional model)."""
+        """The ELBO and its terms per example (of log p(x|y) for a conditional model); for a model that classifies,
+        given labels, its 0/1 mistakes too (``classification_error``: a semi-supervised run's learning curve)."""
         t = objectives.elbo_terms(given(self, batch.y), batch.x)
-        return {"elbo": t.elbo, "reconstruction": t.reconstruction, "kl": t.kl}
+        scores = {"elbo": t.elbo, "reconstruction": t.reconstruction, "kl": t.kl}
+        if batch.y is not None and isinstance(self, Classifies):
+            scores["classification_error"] = ((self.classify(batch.x).argmax(1) != batch.y) & (batch.y >= 0)).float()
+        return scores
 
     # --- verbs written once against the contract -------------------------------------------
     def elbo(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
