@@ -4,7 +4,7 @@ train --config ...``, a two-stage recipe one stage after the other), with its ti
 Rows:
 - ``bbb-400``: configs/bnn-mnist-400.yaml, Bayes by Backprop with 2 x 400 units; the curve is the validation error
   after each epoch (10 weight draws), the headline the test error on all 10,000 test images (100 draws).
-- ``m1-m2-100``: configs/m1-mnist-100.yaml (M1, trained first), then configs/m2-on-m1-mnist-100.yaml (M2 on its
+- ``m1-m2-100``: configs/m1-vae-mnist.yaml (M1, trained first), then configs/m2-on-m1-mnist-100.yaml (M2 on its
   frozen codes); the curve is the validation classification error after each epoch of M2, the minutes those of
   both stages, the headline the test classification error on all 10,000 test images.
 
@@ -31,7 +31,7 @@ from vaekit.run import run  # noqa: E402
 ROWS = {
     "bbb-400": {"stages": ["bnn-mnist-400.yaml"], "metric": "error", "target": 1.5, "paper": 1.36,
                 "public": None},
-    "m1-m2-100": {"stages": ["m1-mnist-100.yaml", "m2-on-m1-mnist-100.yaml"], "metric": "classification_error",
+    "m1-m2-100": {"stages": ["m1-vae-mnist.yaml", "m2-on-m1-mnist-100.yaml"], "metric": "classification_error",
                   "target": 5.0, "paper": 3.33,
                   "public": ("jonemeth/generative-models (M1+M2)",
                              [(10, 22.5), (100, 12.8), (300, 5.1), (500, 3.9), (3000, 2.8)])},
