@@ -57,6 +57,7 @@ def curve(run_dir: Path, metric: str, offset: float) -> list[dict]:
 
 def figure(name: str, spec: dict, points: list[dict]) -> Path:
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -67,6 +68,8 @@ def figure(name: str, spec: dict, points: list[dict]) -> Path:
         axis.axhline(spec["paper"], color="grey", linestyle=":", linewidth=1, label=f"paper {spec['paper']}%")
         axis.set_xlabel("training minutes (2 CPU cores)" if key == "minutes" else "epochs")
         axis.set_yscale("log")
+        axis.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        axis.yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         axis.grid(True, which="both", alpha=0.3)
     if spec["public"] is not None:
         label, public = spec["public"]
