@@ -2,6 +2,7 @@
 run), M1+M2, classify."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,28 @@ def test_m2_on_a_saved_m1_reads_only_its_active_dimensions(tmp_path: Path) -> No
     dead = _m1_with_dead_dimensions(data, [0, 1, 2, 3, 4, 5])
     with pytest.raises(ValueError, match="uses none of its latent dimensions"):
         M1M2(data_shape=data.data_shape, num_classes=10, latent_dim=6, hidden=[64], m1="dead").adopt(dead, data.train)
+
+
+def test_m2_on_a_saved_m1_beats_the_labelled_only_baseline() -> None:
+    """100 labels: M2 on a briefly trained M1's codes against an MLP trained on the 100 labelled images alone, on
+    the same 2,000 test images. The margin asked for, 5 points, is over three standard errors of the difference
+    (each error's is under 1.1 points at 2,000 images)."""
+    from vaekit.models import VAE, Classifier
+
+    data = load_data(DataConfig(name="binarized-mnist", labels_per_class=10, limit=10000, validation=0))
+    test = load_data(DataConfig(name="binarized-mnist", validation=0)).test.subset(slice(0, 2000))
+    torch.manual_seed(0)
+    m1 = VAE(data_shape=data.data_shape, latent_dim=20, hidden=[256], activation="softplus")
+    fit(m1, data, epochs=5, batch_size=100, progress=False)
+    torch.manual_seed(0)
+    stack = M1M2(data_shape=data.data_shape, num_classes=10, latent_dim=20, hidden=[256], activation="softplus",
+                 m1="m1", top={"name": "m2", "latent_dim": 10, "hidden": [128], "classifier_weight": 50.0})
+    stack.adopt(m1, data.train)
+    fit(stack, data, epochs=12, batch_size=100, labelled_per_batch=100, progress=False)
+    torch.manual_seed(0)
+    alone = Classifier(data_shape=data.data_shape, num_classes=10, hidden=[128])
+    labelled = data.train.subset(torch.nonzero(data.train.y >= 0).flatten())
+    fit(alone, dataclasses.replace(data, train=labelled), epochs=200, batch_size=100, progress=False)
+    errors = {name: (model.classify(test.x).argmax(1) != test.y).float().mean().item()
+              for name, model in (("stack", stack), ("alone", alone))}
+    assert errors["stack"] < errors["alone"] - 0.05, errors  # measured: 0.245 against 0.314
