@@ -188,6 +188,10 @@ def test_m2_on_a_saved_m1_reads_only_its_active_dimensions(tmp_path: Path) -> No
     loss.value.backward()
     assert all(p.grad is None for p in stack.encoder.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in stack.top.parameters())
+    from vaekit.saving import ModelFileError
+    with pytest.raises(ModelFileError, match="must be trained first"):
+        run(config.model_copy(update={"model": config.model.model_copy(update={"m1": str(tmp_path / "none")}),
+                                      "name": "missing"}))
     dead = _m1_with_dead_dimensions(data, [0, 1, 2, 3, 4, 5])
     with pytest.raises(ValueError, match="uses none of its latent dimensions"):
         M1M2(data_shape=data.data_shape, num_classes=10, latent_dim=6, hidden=[64], m1="dead").adopt(dead, data.train)

@@ -32,6 +32,7 @@ from vaekit.contract import (
     Sentences,
     WeightPosterior,
 )
+from vaekit.contract import describe as describe_model
 from vaekit.data import Data, Split, load_data
 from vaekit.devices import resolve_device
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
@@ -48,8 +49,8 @@ from vaekit.plots import (
     loss_curves,
     reliability_diagram,
 )
+from vaekit.saving import ModelFileError, save_model
 from vaekit.saving import load as load_model
-from vaekit.saving import save_model
 from vaekit.sentences import text_figures
 from vaekit.sounds import audio_figures, reconstruction_distance
 from vaekit.train import Trainer, TrainResult, distributed
@@ -247,7 +248,11 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
     if isinstance(model, BuildsOnSaved) and (part := model.saved_part()) is not None:  # M1+M2's M1, trained before
-        model.adopt(load_model(part), data.train)
+        try:
+            model.adopt(load_model(part), data.train)
+        except ModelFileError as error:
+            raise ModelFileError(f"{describe_model(model)} builds on a saved model, which must be trained first: "
+                                 f"{error}") from None
     if isinstance(model, Sentences):
         model.tokenizer = data.tokenizer
     result = Trainer(model, config.train, run_dir).fit(data, resume=resume)
