@@ -94,3 +94,19 @@ def keeps_mode(function: F) -> F:
         finally:
             model.train(was_training)
     return wrapper  # type: ignore[return-value]
+
+
+EXP_FLOOR = 80.0  # nats: exp(-80) is 1.8e-35, below float32's resolution of 1, so flooring changes no sum of them
+
+
+def floored_exp(x: torch.Tensor) -> torch.Tensor:
+    """exp(x) with x floored at -80. On CPUs torch's exp takes a slow path for results under float32's smallest
+    normal (inputs below -87): 9 times slower on 10,000 values, 60 times on 318,000, measured on this project's Xeon."""
+    return x.clamp(min=-EXP_FLOOR).exp()
+
+
+def floored_log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    """log_softmax over the last axis with every logit raised to at least the largest minus 80 (the classes below
+    that have probabilities under 1.8e-35 either way), so its exp keeps off the slow path of :func:`floored_exp`."""
+    top = logits.detach().max(-1, keepdim=True).values
+    return torch.log_softmax(torch.maximum(logits, top - EXP_FLOOR), dim=-1)

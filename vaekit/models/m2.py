@@ -28,6 +28,7 @@ from pydantic import Field
 from vaekit import objectives
 from vaekit.config import ModelConfig
 from vaekit.contract import Batch, Loss
+from vaekit.devices import floored_exp, floored_log_softmax
 from vaekit.model_fields import Labelled, LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.conditional_vae import ConditionalVAE
@@ -62,14 +63,14 @@ class M2(ConditionalVAE):
 
     def unlabelled_bound(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> torch.Tensor:
         """U(x) per example (eq. 7): every class's bound, weighted by q(y|x), plus the entropy of q(y|x)."""
-        log_q = torch.log_softmax(self.classifier(x), dim=-1)  # (B, C)
+        log_q = floored_log_softmax(self.classifier(x))  # (B, C)
         return self._unlabelled(x, log_q, kl_weight)
 
     def _unlabelled(self, x: torch.Tensor, log_q: torch.Tensor, kl_weight: float | torch.Tensor) -> torch.Tensor:
         classes = self.num_classes
         every = torch.arange(classes, device=x.device).repeat(len(x))  # each datum with every class, class fastest
         bounds = self.labelled_bound(x.repeat_interleave(classes, dim=0), every, kl_weight).view(len(x), classes)
-        q = log_q.exp()
+        q = floored_exp(log_q)
         return (q * bounds).sum(1) - (q * log_q).sum(1)
 
     def loss(self, batch: Batch | torch.Tensor) -> Loss:
@@ -79,7 +80,7 @@ class M2(ConditionalVAE):
         self.check_labels(y)
         assert y is not None
         labelled = y >= 0
-        log_q = torch.log_softmax(self.classifier(x), dim=-1)
+        log_q = floored_log_softmax(self.classifier(x))
         none = x.new_zeros(0)  # a batch may be all labelled or all unlabelled
         bound_l = self.labelled_bound(x[labelled], y[labelled], kl_weight) if labelled.any() else none
         bound_u = self._unlabelled(x[~labelled], log_q[~labelled], kl_weight) if not labelled.all() else none
