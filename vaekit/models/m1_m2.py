@@ -23,8 +23,9 @@ import torch
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
-from vaekit.contract import Batch, Loss
+from vaekit.contract import Batch, Latent, Loss
 from vaekit.data import Split
+from vaekit.limits import rows_within
 from vaekit.model_fields import Labelled, LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
 from vaekit.models.m2 import M2, M2Config
@@ -67,17 +68,19 @@ class M1M2(VAE):
     def adopt(self, part: object, train: Split) -> None:
         """Take the saved M1's encoder and decoder, frozen, and keep the latent dimensions whose posterior mean has
         a standard deviation of at least 0.1 over ``train``; M2 is rebuilt for them."""
-        if not isinstance(part, VAE) or part.config.latent_dim != self.config.latent_dim \
-                or part.data_shape != self.data_shape:
-            raise ValueError(f"m1: {self.config.m1} must be a VAE of {self.config.latent_dim} latent dimensions on "
-                             f"data of shape {self.data_shape}, like this model's")
+        if not isinstance(part, Latent) or getattr(part, "data_shape", None) != self.data_shape:
+            raise ValueError(f"m1: {self.config.m1} must be a model with latent variables on data of shape "
+                             f"{self.data_shape}, like this model's")
         for name in ("encoder", "decoder"):
-            getattr(self, name).load_state_dict(getattr(part, name).state_dict())
+            try:
+                getattr(self, name).load_state_dict(getattr(part, name).state_dict())
+            except (AttributeError, RuntimeError):
+                raise ValueError(f"m1: {self.config.m1} has another {name} than this model's (latent_dim "
+                                 f"{self.config.latent_dim}, hidden {self.config.hidden}): make them the same"
+                                 ) from None
             getattr(self, name).requires_grad_(False)
-        was_training = part.training
-        part.eval()
-        means = torch.cat([part.encode(x.to(self.device)).mean for x in train.batches(1000, shuffle=False)])
-        part.train(was_training)
+        rows = rows_within(1000, train.data_shape)
+        means = torch.cat([self.encode(x.to(self.device)).mean for x in train.batches(rows, shuffle=False)])
         active = torch.nonzero(means.std(0) >= INACTIVE_STD).flatten().tolist()
         if not active:
             raise ValueError(f"m1: {self.config.m1} uses none of its latent dimensions (every posterior mean varies "
