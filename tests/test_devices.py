@@ -68,3 +68,18 @@ def test_a_resumed_run_keeps_the_loss_scale_of_fp16(mnist_binary, tmp_path: Path
     resumed = trainer(1.0)
     resumed.fit(mnist_binary, resume=True)  # restores 2^11, takes one more step
     assert resumed.scalers["model"].get_scale() == 2.0 ** 12
+
+
+
+def test_training_flushes_denormals_on_every_thread_and_only_while_it_runs(mnist_binary) -> None:
+    """A product of floats of 1e-39 (under float32's smallest normal) splits across torch's two threads; while a
+    model trains, each thread reads them as zero (a 100-fold slow path otherwise), and after, none does."""
+    torch.set_num_threads(2)
+    tiny, ones = torch.full((1000, 500), 1e-39), torch.ones(500, 500)
+    nonzero: list[int] = []
+    config = TrainConfig(epochs=1, batch_size=100, progress=False)
+    Trainer(VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[16]), config,
+            on_epoch_end=[lambda trainer, counters: nonzero.append(int((tiny @ ones).count_nonzero()))]).fit(
+        mnist_binary)
+    assert nonzero == [0]
+    assert int((tiny @ ones).count_nonzero()) == 1000 * 500

@@ -6,10 +6,12 @@ CPU with AMX or a recent GPU, fp16 on a GPU (with a gradient scaler, :func:`grad
 """
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import torch
@@ -97,6 +99,33 @@ def keeps_mode(function: F) -> F:
 
 
 EXP_FLOOR = 80.0  # nats: exp(-80) is 1.8e-35, below float32's resolution of 1, so flooring changes no sum of them
+
+
+@contextmanager
+def denormals_flushed() -> Iterator[None]:
+    """On a CPU, floats under float32's smallest normal (1.2e-38) read and compute as zero while the block runs.
+
+    Trained nets make such floats (gradients weighted by a confident classifier's e^-80 probabilities, a softplus
+    far below zero), and a matrix product that meets them takes a slow path: 100 times slower when every input is
+    one, and M2 on M1's codes took 38 ms a step after 60 epochs against 21 ms fresh. The setting is per thread and
+    torch.set_flush_denormal sets only the caller's, so each of torch's OpenMP threads sets its own."""
+    if not _on_every_thread(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        _on_every_thread(False)
+
+
+def _on_every_thread(flush: bool) -> bool:
+    if not torch.set_flush_denormal(flush):  # not an x86 CPU with SSE3
+        return False
+    gomp = Path(torch.__file__).parent / "lib" / "libgomp.so.1"  # the OpenMP runtime of torch's Linux wheels
+    if "parallel backend: OpenMP" in torch.__config__.parallel_info() and gomp.exists():
+        each = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denormal(flush))
+        ctypes.CDLL(str(gomp)).GOMP_parallel(each, None, ctypes.c_uint(torch.get_num_threads()), ctypes.c_uint(0))
+    return True
 
 
 def floored_exp(x: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 from vaekit.config import DataRecord, TrainConfig
 from vaekit.contract import Batch, LearnsFromLabels, Loss, describe
 from vaekit.data import Data
-from vaekit.devices import autocast, fork_rng_devices, grad_scaler, resolve_device
+from vaekit.devices import autocast, denormals_flushed, fork_rng_devices, grad_scaler, resolve_device
 from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import validation_scores
 from vaekit.models import Model
@@ -179,7 +179,12 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------
     def fit(self, data: Data, resume: bool = False) -> TrainResult:
-        """Train on ``data.train``, validating on ``data.valid`` after each epoch."""
+        """Train on ``data.train``, validating on ``data.valid`` after each epoch; denormal floats are flushed to
+        zero meanwhile (:func:`vaekit.devices.denormals_flushed`)."""
+        with denormals_flushed():
+            return self._fit(data, resume)
+
+    def _fit(self, data: Data, resume: bool) -> TrainResult:
         cfg, model = self.config, self.model
         uses_labels = isinstance(model, LearnsFromLabels)  # the others get no labels (as torch.compile sees them)
         if uses_labels:
