@@ -121,4 +121,3 @@ def test_a_full_disk_stops_with_a_clear_error_and_the_previous_checkpoint_intact
     path = tmp_path / "full" / "checkpoints" / "last.safetensors"
     assert load_checkpoint(path)["counters"]["step"] == 5  # the first checkpoint, whole and verified
     assert [p.name for p in path.parent.iterdir()] == ["last.safetensors"]  # the half-written file is gone
-
