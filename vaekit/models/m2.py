@@ -12,7 +12,8 @@ of the known labels, -J^alpha = sum_l L + sum_u U - alpha sum_l -log q(y|x).
 
 Labels of unlabelled examples are :data:`vaekit.data.UNLABELLED` (-1); the Trainer's ``labelled_per_batch``
 adds labelled examples to every batch, as Kingma et al. draw labelled and unlabelled minibatches side by side.
-``classifier_weight`` is alpha per labelled example, relative to one example's bound in the batch mean.
+``classifier_weight`` is alpha per labelled example each time it is in a batch, relative to one example's bound
+in the batch mean; the paper's alpha = 0.1 N is 0.1 * batch_size / labelled_per_batch (docs/semi_supervised.md).
 q(z|x, y) and p(x|y, z) are the conditional VAE's networks, so ``given(y)`` and everything built on it
 (evaluation of log p(x|y), generation per class, the codec) work as for that model.
 """
