@@ -121,7 +121,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides of every stage")
     parser.add_argument("--from-runs", nargs="*", type=Path, help="the stages' run directories, already trained")
-    parser.add_argument("--tag", default="", help="a suffix of the row's name (a seed's shorter run)")
+    parser.add_argument("--tag", default="", help="a suffix of the row's name (a seed's shorter run): --tag=-seed1")
     args = parser.parse_args()
     for name in args.rows:
         spec = ROWS[name]
