@@ -311,7 +311,8 @@ def scale(r: dict) -> str:
             "x10-stream": "10x MNIST (535,000 training images, 470 MB uint8) streamed from disk, MLP",
             "x10-memory": "10x MNIST loaded into memory (float32), MLP",
             "folder-stream": "50,000 64x64 RGB JPEGs decoded batch by batch (DataLoader workers), conv, 100 steps",
-            "folder-memory": "50,000 64x64 RGB JPEGs decoded into memory first (float32), conv, 100 steps"}
+            "folder-memory": "50,000 64x64 RGB JPEGs decoded into memory first (float32), conv, 100 steps",
+            "folder-stream-b32": "the same folder streamed, batches of 32 instead of 128, conv, 100 steps"}
     first = {row["data"]: row["samples_per_second"] for row in r["rows"] if row["processes"] == 1}
     rows = [[data[row["data"]], row["processes"], f"{row['samples_per_second']:,.0f}",
              f"{row['samples_per_second'] / first[row['data']]:.2f}x" if row["data"] in first else "",
