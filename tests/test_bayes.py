@@ -289,3 +289,16 @@ def test_input_scale_and_a_range_of_starting_rho() -> None:
         torch.testing.assert_close(net.predictive(x, 1)[0], net.network(2.0 * x).softmax(-1))
     with pytest.raises(ValueError, match="low < high"):
         model_config({"name": "bnn", "posterior_rho": [-3.0, -3.5]})
+
+
+def test_the_fused_training_draw_matches_the_eager_one() -> None:
+    layer = _layer()  # the scale mixture: a draw with gradients is compiled into one pass, one without stays eager
+    draws = []
+    for grad in (True, False):
+        torch.manual_seed(3)
+        with torch.set_grad_enabled(grad):
+            draws.append(layer.draw())
+    for fused, eager in zip(*draws):
+        assert torch.allclose(fused.detach(), eager, rtol=1e-5, atol=1e-5)
+    draws[0][2].backward()  # the cost's gradient reaches both the means and the rho
+    assert layer.weight_mu.grad.abs().sum() > 0 and layer.weight_rho.grad.abs().sum() > 0

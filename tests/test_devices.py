@@ -10,7 +10,7 @@ import torch
 
 from vaekit import VAE, DataConfig, TrainConfig, fit, load_data
 from vaekit.cli import main
-from vaekit.devices import resolve_device
+from vaekit.devices import compiled, resolve_device
 from vaekit.evaluate import mean_elbo
 from vaekit.train import Trainer
 
@@ -83,3 +83,11 @@ def test_training_flushes_denormals_on_every_thread_and_only_while_it_runs(mnist
         mnist_binary)
     assert nonzero == [0]
     assert int((tiny @ ones).count_nonzero()) == 1000 * 500
+
+
+def test_a_compiler_failure_falls_back_to_eager_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    double = compiled(lambda x: 2 * x, backend="no-such-backend")
+    with caplog.at_level("WARNING"):
+        assert double(torch.ones(3)).tolist() == [2.0, 2.0, 2.0]
+        assert double(torch.ones(1)).tolist() == [2.0]  # eager from then on, warned once
+    assert sum("torch.compile failed" in r.getMessage() for r in caplog.records) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -96,6 +97,27 @@ def keeps_mode(function: F) -> F:
         finally:
             model.train(was_training)
     return wrapper  # type: ignore[return-value]
+
+
+def compiled(fn: Callable[..., Any], **options: Any) -> Callable[..., Any]:
+    """``torch.compile(fn, **options)``, made on the first call (importing the compiler takes seconds), falling back
+    to ``fn`` (with a warning) if compilation fails on this machine, e.g. for want of a C++ compiler."""
+    current: list[Callable[..., Any]] = []
+
+    def call(*args: Any) -> Any:
+        try:
+            if not current:
+                current.append(torch.compile(fn, **options))
+            return current[0](*args)
+        except Exception as error:  # noqa: BLE001 - any compiler failure; real errors recur in eager mode
+            if current and current[0] is fn:
+                raise
+            logging.getLogger(__name__).warning("torch.compile failed (%s); going on without it",
+                                                str(error).splitlines()[0])
+            current[:] = [fn]
+            return fn(*args)
+
+    return call
 
 
 EXP_FLOOR = 80.0  # nats: exp(-80) is 1.8e-35, below float32's resolution of 1, so flooring changes no sum of them

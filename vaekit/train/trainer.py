@@ -27,7 +27,7 @@ import torch
 from vaekit.config import DataRecord, TrainConfig
 from vaekit.contract import Batch, LearnsFromLabels, Loss, describe
 from vaekit.data import Data
-from vaekit.devices import autocast, denormals_flushed, fork_rng_devices, grad_scaler, resolve_device
+from vaekit.devices import autocast, compiled, denormals_flushed, fork_rng_devices, grad_scaler, resolve_device
 from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import validation_scores
 from vaekit.models import Model
@@ -39,24 +39,6 @@ from vaekit.train.metrics_log import MetricsLog
 from vaekit.train.schedules import kl_weight, make_optimizer, make_scheduler
 
 log = logging.getLogger(__name__)
-
-
-def _maybe_compiled(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``torch.compile(fn)``, falling back to ``fn`` (with a warning) if compilation fails on this
-    machine, e.g. for want of a C++ compiler."""
-    current = [torch.compile(fn)]
-
-    def call(*args: Any) -> Any:
-        try:
-            return current[0](*args)
-        except Exception as error:  # noqa: BLE001 - any compiler failure; real errors recur in eager mode
-            if current[0] is fn:
-                raise
-            log.warning("torch.compile failed (%s); training continues without it", str(error).splitlines()[0])
-            current[0] = fn
-            return fn(*args)
-
-    return call
 
 
 class NonFiniteLossError(RuntimeError):
@@ -226,7 +208,7 @@ class Trainer:
         metrics = None if self.run_dir is None or not main else MetricsLog(self.run_dir,
                                                                             counters["step"] if resume else None)
         if cfg.compile and len(self.optimizers) == 1:  # the one-loss step; phased steps run eagerly
-            model.loss = _maybe_compiled(model.loss)  # type: ignore[method-assign]  # steps() calls it; undone below
+            model.loss = compiled(model.loss)  # type: ignore[method-assign]  # steps() calls it; undone below
         first = next(iter(self.optimizers.values()))
         stopped = "completed"
         bar = progress(total, "training", "step", cfg.progress and main, counters["step"])
