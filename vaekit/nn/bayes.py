@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
+import torch._functorch.config as functorch_config
 import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Normal, constraints, kl_divergence
@@ -77,7 +78,14 @@ def _mixture_drawn_with_cost(mu: torch.Tensor, rho: torch.Tensor, eps: torch.Ten
 # gradients took 3/4 of a 2 x 400 network's step on a CPU; fused, the step takes 0.44 of the time (benchmarks/notes.md).
 # Compiling the whole loss instead is slower: the noise is then drawn inside the graph. Flat tensors, so one graph
 # serves every shape. Without gradients (predictions) the draw stays eager: compiling would cost more than it saves.
-_fused_mixture_drawn_with_cost = compiled(_mixture_drawn_with_cost, dynamic=True)
+_compiled_mixture_drawn_with_cost = compiled(_mixture_drawn_with_cost, dynamic=True)
+
+
+def _fused_mixture_drawn_with_cost(*args: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
+    # a caller may backward(retain_graph=True), which a compiled backward that reuses (donates) its saved buffers
+    # refuses; the backward compiles lazily, after any scoped patch, so donation is off for the process from here on
+    functorch_config.donated_buffer = False
+    return _compiled_mixture_drawn_with_cost(*args)
 
 
 def weight_prior(config: ModelConfig) -> Distribution:
