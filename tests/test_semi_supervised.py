@@ -58,6 +58,29 @@ def test_unlabelled_bound_is_the_q_weighted_labelled_bounds_plus_entropy() -> No
     assert loss.terms["classification"].item() == pytest.approx(-q.log_prob(torch.tensor(4))[1].item(), rel=1e-5)
 
 
+def test_m2_classifier_gradient_is_shift_invariant_under_cpu_bf16_autocast() -> None:
+    """q(y|x) is a softmax, so the gradient of any function of it with respect to the logits sums to 0 over the
+    classes. CPU autocast runs log_softmax in bf16; with bounds of hundreds of nats, its rounding gave each row a
+    sum of about 2 here (and pushed every logit one way, step after step, until M2's classifier collapsed)."""
+    torch.manual_seed(0)
+    model = M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=4, hidden=[32])
+    x = load_data(DataConfig(name="binarized-mnist", validation=0)).test.x[:64]
+    logits: list[torch.Tensor] = []
+
+    def keep(_module: object, _input: object, out: torch.Tensor) -> None:
+        out.retain_grad()
+        logits.append(out)
+
+    model.classifier.register_forward_hook(keep)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        bound = model.unlabelled_bound(x)
+    assert bound.dtype == torch.float32 and bound.mean() < -100  # bounds large enough for the rounding to tell
+    bound.sum().backward()
+    grad = logits[0].grad.float()
+    assert grad.abs().sum(1).mean() > 1.0  # the classes' gradients are large ...
+    assert grad.sum(1).abs().mean() < 0.02  # ... and still cancel, as in float32
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs")

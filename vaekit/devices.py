@@ -158,6 +158,10 @@ def floored_exp(x: torch.Tensor) -> torch.Tensor:
 
 def floored_log_softmax(logits: torch.Tensor) -> torch.Tensor:
     """log_softmax over the last axis with every logit raised to at least the largest minus 80 (the classes below
-    that have probabilities under 1.8e-35 either way), so its exp keeps off the slow path of :func:`floored_exp`."""
+    that have probabilities under 1.8e-35 either way), so its exp keeps off the slow path of :func:`floored_exp`.
+    Always in float32: CPU autocast leaves log_softmax in bf16 (CUDA's upcasts it), and in M2's unlabelled bound,
+    which weighs bounds of about -100 nats by these probabilities, bf16's rounding pushed the classifier's logits
+    up without end (to 10^7) until it collapsed to chance (docs/semi_supervised.md, "Mixed precision")."""
+    logits = logits.float()
     top = logits.detach().max(-1, keepdim=True).values
     return torch.log_softmax(torch.maximum(logits, top - EXP_FLOOR), dim=-1)

@@ -47,7 +47,7 @@ class CodePrior(Distribution):
         return self.net(flat).view(*indices.shape[:-2], -1, *self.grid)
 
     def log_prob_indices(self, indices: torch.Tensor) -> torch.Tensor:
-        log_p = torch.log_softmax(self.logits(indices), dim=-3)
+        log_p = torch.log_softmax(self.logits(indices).float(), dim=-3)  # float32 under autocast, as on CUDA
         return log_p.gather(-3, indices.unsqueeze(-3)).squeeze(-3).flatten(-2).sum(-1)
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:

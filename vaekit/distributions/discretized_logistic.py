@@ -56,7 +56,7 @@ class DiscretizedLogisticMixture(Distribution):
         log_density = mid - self.log_scale - 2.0 * F.softplus(mid) + math.log(2 * half)
         log_mass = torch.where(diff > -1e-5, log_density, log_mass)
         log_mass = torch.where(x < half, log_cdf_upper, torch.where(x > 1 - half, log_one_minus_cdf_lower, log_mass))
-        return torch.logsumexp(log_mass + F.log_softmax(self.logits, dim=-1), dim=-1)
+        return torch.logsumexp(log_mass + F.log_softmax(self.logits.float(), dim=-1), dim=-1)  # float32, as on CUDA
 
     @lazy_property
     def _components(self) -> torch.Tensor:
