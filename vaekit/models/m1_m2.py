@@ -102,6 +102,10 @@ class M1M2(VAE):
         """Class probabilities (B, C): M2's q(y|z1) at the posterior mean of z1 given x."""
         return self.top.classify(self.codes(self.encode(self.check_input(x)).mean))
 
+    def diagnose(self, epoch_means: dict[str, float]) -> str | None:
+        """M2's diagnosis of its classifier (:meth:`M2.diagnose`)."""
+        return super().diagnose(epoch_means) or self.top.diagnose(epoch_means, prefix="m2_")
+
     def loss(self, batch: Batch | torch.Tensor) -> Loss:
         """M1's negative ELBO plus M2's -J^alpha on the same draw of z1 (gradient stopped), both batch means; M2's
         alone with a saved M1."""

@@ -52,6 +52,22 @@ class M2(ConditionalVAE):
         super().__init__(config, **options)
         self.classifier = data_encoder(self.config, self.config.hidden, self.num_classes)
 
+    best_accuracy = 0.0  # the best epoch's train_accuracy so far, for :meth:`diagnose`
+
+    def diagnose(self, epoch_means: dict[str, float], prefix: str = "") -> str | None:
+        """The classifier has collapsed when, over an epoch, it gets the labelled examples it trains on right no more
+        than twice as often as chance, having got more than half of them right before. The bounds can keep
+        improving while that happens (they need no classifier once the decoder ignores y), so nothing else tells."""
+        accuracy = epoch_means.get(f"{prefix}train_accuracy")
+        if accuracy is None:
+            return None
+        self.best_accuracy = max(self.best_accuracy, accuracy)
+        if accuracy > 2 / self.num_classes or self.best_accuracy <= 0.5:
+            return None
+        return (f"q(y|x) collapsed: it got {accuracy:.1%} of the labelled training examples right over the epoch, "
+                f"down from {self.best_accuracy:.1%} (chance is {1 / self.num_classes:.1%}). Try a lower train.lr, "
+                "train.grad_clip, or train.precision fp32")
+
     @torch.no_grad()
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """q(y|x): class probabilities (B, C)."""
