@@ -55,18 +55,20 @@ class M2(ConditionalVAE):
     best_accuracy = 0.0  # the best epoch's train_accuracy so far, for :meth:`diagnose`
 
     def diagnose(self, epoch_means: dict[str, float], prefix: str = "") -> str | None:
-        """The classifier has collapsed when, over an epoch, it gets the labelled examples it trains on right no more
-        than twice as often as chance, having got more than half of them right before. The bounds can keep
-        improving while that happens (they need no classifier once the decoder ignores y), so nothing else tells."""
+        """The classifier has collapsed when, over an epoch, its accuracy on the labelled examples it trains on is
+        within a tenth of the way from chance to perfect, having been past half of the way in an earlier epoch.
+        The bounds can keep improving while that happens (they need no classifier once the decoder ignores y), so
+        nothing else tells."""
         accuracy = epoch_means.get(f"{prefix}train_accuracy")
         if accuracy is None:
             return None
-        self.best_accuracy = max(self.best_accuracy, accuracy)
-        if accuracy > 2 / self.num_classes or self.best_accuracy <= 0.5:
+        chance = 1 / self.num_classes
+        best, self.best_accuracy = self.best_accuracy, max(self.best_accuracy, accuracy)
+        if best < chance + 0.5 * (1 - chance) or accuracy > chance + 0.1 * (1 - chance):
             return None
         return (f"q(y|x) collapsed: it got {accuracy:.1%} of the labelled training examples right over the epoch, "
-                f"down from {self.best_accuracy:.1%} (chance is {1 / self.num_classes:.1%}). Try a lower train.lr, "
-                "train.grad_clip, or train.precision fp32")
+                f"down from {best:.1%} (chance is {chance:.1%}). Try a lower train.lr, train.grad_clip, or "
+                "train.precision fp32")
 
     @torch.no_grad()
     def classify(self, x: torch.Tensor) -> torch.Tensor:
