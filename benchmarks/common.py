@@ -33,8 +33,18 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} cores ({cpu}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
-            f"Python {platform.python_version()}")
+    return (f"{os.cpu_count()} cores ({cpu}; bf16 units: {bf16_units()}), torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads, Python {platform.python_version()}")
+
+
+def bf16_units() -> str:
+    """The CPU's bf16 instructions, as /proc/cpuinfo lists them (without them autocast's bf16 is emulated)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return ", ".join(found) or "none (no AMX, no AVX-512 BF16)"
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 20) -> float:
@@ -73,11 +83,12 @@ def save_result(name: str, result: dict) -> Path:
 
 
 def save_row(name: str, row: dict, order: list[str], header: dict) -> Path:
-    """Put ``row`` (keyed by row["row"]) into results/NAME.json with its own command and date, replacing that
-    row's earlier run and keeping the others (rows run at different times, each by its own command)."""
+    """Put ``row`` (keyed by row["row"]) into results/NAME.json with its own command, date and machine, replacing
+    that row's earlier run and keeping the others (rows run at different times, each by its own command)."""
     previous = RESULTS / f"{name}.json"
-    rows = json.loads(previous.read_text())["rows"] if previous.exists() else []
+    earlier = json.loads(previous.read_text()) if previous.exists() else {"rows": []}
+    rows = [{"machine": earlier["machine"], **r} for r in earlier["rows"]]  # a row keeps the machine it ran on
     row = {**row, "command": shlex.join(["python", *sys.argv]),
-           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
     rows = sorted([r for r in rows if r["row"] != row["row"]] + [row], key=lambda r: order.index(r["row"]))
     return save_result(name, {**header, "rows": rows})

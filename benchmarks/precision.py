@@ -12,7 +12,7 @@ import argparse
 import time
 
 import torch
-from common import save_result, use_shared_data
+from common import bf16_units, save_result, use_shared_data
 
 use_shared_data()
 
@@ -33,16 +33,6 @@ def one_run(kind: str, precision: str, data: object, epochs: int) -> tuple[float
     Trainer(model, config, on_epoch_end=[lambda t, c: marks.append(time.perf_counter())]).fit(data)  # type: ignore
     rate = epochs * len(data.train) / (marks[-1] - marks[0])  # type: ignore[attr-defined]
     return rate, mean_elbo(model, data.valid)["elbo"]  # type: ignore[attr-defined]
-
-
-def bf16_units() -> str:
-    """The CPU's bf16 instructions, as /proc/cpuinfo lists them (without them autocast's bf16 is emulated)."""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return "unknown"
-    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
-    return ", ".join(found) or "none (no AMX, no AVX-512 BF16)"
 
 
 def main() -> None:

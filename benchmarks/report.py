@@ -14,6 +14,17 @@ def _header(r: dict) -> str:
     return f"Command: `{r['command']}` · date: {r['date']} · machine: {r['machine']}\n"
 
 
+def _machines(r: dict) -> str:
+    """The machine of a table whose rows were run at different times (benchmarks/common.save_row): one, or each with
+    its rows when they differ (the file's own machine for rows saved before rows carried theirs)."""
+    rows: dict[str, list[str]] = {}
+    for row in r["rows"]:
+        rows.setdefault(row.get("machine", r["machine"]), []).append(str(row["row"]))
+    if len(rows) <= 1:
+        return next(iter(rows), r["machine"])
+    return "; ".join(f"{m} (rows {', '.join(names)})" for m, names in rows.items())
+
+
 def _table(columns: list[str], rows: list[list[object]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     cells = [[str(cell).replace("|", "\\|") for cell in row] for row in rows]  # a bare | in p(x|y) ends a cell
@@ -194,7 +205,7 @@ def adversarial(r: dict) -> str:
             for row in r["rows"]]
     table = _table(["row", "vaekit", "unit", "paper", "epochs", "minutes", "command", "date"], rows)
     return ("## Adversarial autoencoders\n\n"
-            f"Machine: {r['machine']}. Each row was run on its own, by the command beside it (from benchmarks/).\n\n"
+            f"Machine: {_machines(r)}. Each row was run on its own, by the command beside it (from benchmarks/).\n\n"
             "Makhzani et al. 2015 Tables 1-3 beside vaekit's AAEs (benchmarks/aae.py says each row's setting). "
             "The Parzen row is the mean log-density of the 10,000 test images under a Parzen window on 10,000 "
             "samples (width chosen on validation images), ± its standard error; the paper trained far longer.\n\n"
@@ -211,7 +222,7 @@ def bayes_by_backprop(r: dict) -> str:
     table = _table(["row", "test error %", "paper %", "ECE", "-log p(y|x)", "OOD AUROC (entropy / MI)", "epochs",
                     "minutes", "command", "date"], rows)
     return ("## Bayes by Backprop\n\n"
-            f"Machine: {r['machine']}. Each row was run on its own, by the command beside it (from benchmarks/).\n\n"
+            f"Machine: {_machines(r)}. Each row was run on its own, by the command beside it (from benchmarks/).\n\n"
             "Blundell et al. 2015 Table 1 beside vaekit: MNIST, 50,000 training images, two hidden layers of the "
             "width in the row's name; bbb = Bayes by Backprop with the scale-mixture prior, sgd = the same net with "
             "point weights (SGD, momentum 0.9), dropout = sgd with dropout 0.5. The paper trained for 600 epochs. "
@@ -223,7 +234,9 @@ def reproductions(r: dict) -> str:
     def met(row: dict) -> str:
         if row["met"] is None:
             return "the baseline"
-        return "yes" if row["met"] else f"no, by {row['error'] - row['target']:.2f} points"
+        over = ([f"by {row['error'] - row['target']:.2f} points"] if row["error"] > row["target"] else []) + (
+            [f"{row['minutes']} minutes, over {r['budget_minutes']}"] if row["minutes"] > r["budget_minutes"] else [])
+        return "yes" if row["met"] else "no, " + " and ".join(over)
 
     rows = [[row["row"], f"**{row['error']:.2f}**", row["target"] or "-", row["paper"], met(row),
              f"{row['ece']} / {row['ood_auroc']}" if "ece" in row else "-", " + ".join(str(e) for e in row["epochs"]),
@@ -231,10 +244,11 @@ def reproductions(r: dict) -> str:
             for row in r["rows"]]
     figures = "".join(f"\n![{row['row']}](../{row['figure']})\n" for row in r["rows"] if "figure" in row)
     return ("## The applications at their papers' level\n\n"
-            f"Machine: {r['machine']}. Each row was run on its own, by the command beside it (from benchmarks/), "
+            f"Machine: {_machines(r)}. Each row was run on its own, by the command beside it (from benchmarks/), "
             "nothing else heavy running unless the notes say so. benchmarks/reproductions.py says each row's "
             "recipe; a row of several stages (M1, then M2 on it) gives the epochs of each and the minutes of all. "
-            "Test error in %, on all 10,000 MNIST test images. ECE: the classifiers' expected calibration error (15 "
+            "Test error in %, on all 10,000 MNIST test images; a target is met by an error at most the target "
+            f"within {r['budget_minutes']} minutes of training. ECE: the classifiers' expected calibration error (15 "
             "bins); OOD AUROC: how well the predictive entropy tells Fashion-MNIST's test images from MNIST's.\n\n"
             + _table(["row", "test error %", "target %", "paper %", "target met", "ECE / OOD AUROC", "epochs",
                       "minutes", "seed", "overrides", "command", "date"], rows) + figures)
@@ -257,7 +271,7 @@ def text(r: dict) -> str:
           f"{c['lzma_bpc']:.4f}", c["encode_minutes"], c["decode_minutes"], f"`{c['command']}`", c["date"]]
          for c in codec])
     return ("## Text: the sentence VAE on the Brown corpus\n\n"
-            f"Machine: {r['machine']}. Each row was run by the command beside it (from benchmarks/).\n\n"
+            f"Machine: {_machines(r)}. Each row was run by the command beside it (from benchmarks/).\n\n"
             "Brown corpus split by file (seeded; 45,182 training, 4,929 validation and 5,436 test sentences of at "
             "most 50 tokens with </s>), 10,000 case-sensitive words, the rest <unk>. Each model trained for at most "
             "the same wall-clock minutes on 2 cores (a row with early stopping keeps its best validation weights). "
@@ -283,7 +297,7 @@ def audio(r: dict) -> str:
                 row["train_minutes"], f"`{row['command']}`", row["date"]]
                for row in r["rows"] if row["row"] in ("vae", "conditional-vae")]
     parts = ["## Audio: spoken digits\n\n"
-             f"Machine: {r['machine']}. Each row was run by the command beside it (from benchmarks/).\n\n"
+             f"Machine: {_machines(r)}. Each row was run by the command beside it (from benchmarks/).\n\n"
              "Spectrogram rows: 3,000 spoken digits synthesized by espeak-ng (seed 0; 2,400 training, 300 "
              "validation, 300 test clips), 0.98 s at 16 kHz, 64x64 standardized log-mel spectrograms, Gaussian "
              "likelihood (nats per spectrogram). LSD: root mean square dB difference of test reconstructions. "
@@ -325,7 +339,7 @@ def scale(r: dict) -> str:
              f"{row['peak_rss_mb_largest']:,}", f"{row['peak_rss_mb_total']:,}", f"{row['test_elbo']:.2f}",
              f"`{row['command']}`", row["date"]] for row in r["rows"]]
     return ("## Scale: processes and data larger than memory\n\n"
-            f"Machine: {r['machine']}. One epoch of the VAE of configs/vae-mnist.yaml (eager, global batch "
+            f"Machine: {_machines(r)}. One epoch of the VAE of configs/vae-mnist.yaml (eager, global batch "
             f"{r['batch']}) by `vaekit train`, with `--nproc 2` for 2 processes (torchrun, gloo, one thread each). "
             "Samples/s: training steps between log lines of the epoch, start-up and evaluation left out; the ratio is "
             "against 1 process on the same data in the same run. Peak RSS: VmRSS polled every 0.1 s, of the largest "
