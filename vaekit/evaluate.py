@@ -130,7 +130,7 @@ def evaluate(model: Model, split: Split, k: int = 5000, batch_size: int = 32,
     sums = {"elbo": 0.0, "reconstruction": 0.0, "kl": 0.0, "log_likelihood": 0.0}
     kl_dims: torch.Tensor | None = None
     means = []
-    wrong = 0  # a classifier's mistakes on the labelled examples
+    wrong = labelled = 0  # a classifier's mistakes on the labelled examples, and how many those are
     device = model.device
     with torch.random.fork_rng(devices=fork_rng_devices(device)):
         torch.manual_seed(seed)
@@ -149,11 +149,13 @@ def evaluate(model: Model, split: Split, k: int = 5000, batch_size: int = 32,
                 if t.kl_per_dim is not None:
                     kl_dims = t.kl_per_dim.sum(0) if kl_dims is None else kl_dims + t.kl_per_dim.sum(0)
                 sums["log_likelihood"] += objectives.log_likelihood(dists, x, k).sum().item()
-            if classifies and y is not None:
-                wrong += int((model.classify(x).argmax(1) != y).sum())
+            if classifies and y is not None:  # an unknown label (-1) is neither right nor wrong
+                known = y >= 0
+                wrong += int(((model.classify(x).argmax(1) != y) & known).sum())
+                labelled += int(known.sum())
             bar.update(len(x))
         bar.close()
-    error = wrong / len(split) if classifies and split.y is not None else None
+    error = wrong / labelled if labelled else None
     mean_z = torch.cat(means).flatten(1)
     active = int((mean_z.var(0) > ACTIVE_UNIT_THRESHOLD).sum()) if len(mean_z) > 1 else 0
     m = {key: value / len(split) for key, value in sums.items()}

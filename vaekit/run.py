@@ -33,7 +33,7 @@ from vaekit.contract import (
     WeightPosterior,
 )
 from vaekit.contract import describe as describe_model
-from vaekit.data import Data, Split, load_data
+from vaekit.data import Data, Split, load_data, unknown_labels_to_training
 from vaekit.devices import resolve_device
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
 from vaekit.evaluate import cluster_error, evaluate
@@ -172,7 +172,8 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         mean, spread = uncertain(16, seed=seed)
         figures.append(save_grid(torch.cat([mean, spread / spread.max().clamp(min=1e-12)]),
                                  run_dir / "weight_uncertainty.png", nrow=16))
-    if model.latent_size == 2 and getattr(model.config, "head_margin", None) is None:  # heads' codes: latent.png
+    if model.latent_size == 2 and getattr(model.config, "head_margin", None) is None and not isinstance(
+            model, Conditional):  # heads' codes: latent.png; a conditional model decodes a z only given a class
         figures.append(save_grid(manifold_2d(model), run_dir / "manifold.png", nrow=20, pad=0))
     if not isinstance(model, Density):  # an adversarial autoencoder: q(z) beside the p(z) it was matched to
         with torch.no_grad():
@@ -237,10 +238,15 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
     device = resolve_device(config.train.device)  # an absent device is refused before anything is loaded or written
     distributed.init_from_environment(device)  # under torchrun: join the other ranks
     data = load_data(config.data)
+    moved = 0
+    if "num_classes" in model_class(config.model.name).data_fills:  # a model that learns from labels
+        data, moved = unknown_labels_to_training(data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
     check_size(config.model)  # before anything is written
     replaced = None
     if distributed.is_main():
+        if moved:
+            log.info("%d held-out examples with unknown labels (-1) train instead: held-out figures need labels", moved)
         log.info("%s", data.describe())
         replaced = prepare_run_dir(run_dir, resume, overwrite, config)
         save_config(config, run_dir / "config.yaml")

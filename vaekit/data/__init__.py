@@ -19,6 +19,7 @@ from vaekit.data.dataset import (
     keep_labels,
     split_off,
     split_sizes,
+    unknown_labels_to_training,
 )
 from vaekit.data.disk_array import DiskSplit, load_disk_array
 from vaekit.data.files import DataNotFoundError
@@ -31,7 +32,8 @@ from vaekit.data.user_dataset import from_dataset
 from vaekit.data.user_files import IMAGE_SUFFIXES, load_array
 
 __all__ = ["Data", "DataNotFoundError", "DiskSplit", "DATASETS", "Kind", "SequenceSplit", "Split", "TokenSplit",
-           "Tokenizer", "UNLABELLED", "binarize", "from_dataset", "keep_labels", "load_data", "verify_named"]
+           "Tokenizer", "UNLABELLED", "binarize", "from_dataset", "keep_labels", "load_data",
+           "unknown_labels_to_training", "verify_named"]
 
 _TEXT_OPTIONS = ("tokenizer", "vocab_size", "lowercase", "max_length")
 

@@ -252,6 +252,31 @@ def keep_labels(split: Split, per_class: int, seed: int) -> Split:
     return replace(split, y=y)
 
 
+def unknown_labels_to_training(data: Data) -> tuple[Data, int]:
+    """Held-out examples whose label is unknown (:data:`UNLABELLED`, as a user's own partly labelled file has them)
+    can score neither a classifier nor a conditional model's log p(x|y): for a model that learns from labels they
+    join the training split, as the unlabelled examples they are. (Data with them moved, how many moved.)"""
+    held: dict[str, Split] = {}
+    moved: list[Split] = []
+    for name in ("valid", "test"):
+        split = getattr(data, name)
+        if split.y is None or not bool((split.y == UNLABELLED).any()):
+            continue
+        if data.train.y is None or not all(type(s) is Split for s in (split, data.train)):
+            raise ValueError(f"the {name} split holds examples with unknown labels (-1), which a model that learns "
+                             "from labels cannot score; label every held-out example")
+        unknown = split.y == UNLABELLED
+        held[name], extra = split.subset(~unknown), split.subset(unknown)
+        moved.append(extra)
+    if not moved:
+        return data, 0
+    train = data.train
+    assert train.y is not None
+    train = replace(train, x=torch.cat([train.x, *(m.x for m in moved)]),
+                    y=torch.cat([train.y, *(m.y for m in moved if m.y is not None)]))
+    return replace(data, train=train, **held), sum(len(m) for m in moved)
+
+
 VALIDATION_CAP, TEST_CAP = 5000, 10000  # most examples a fractional data.validation / data.test holds out
 MIN_TRAIN_SHARE = 0.5  # validation and test together never take more than half of the examples
 
