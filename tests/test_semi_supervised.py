@@ -292,9 +292,13 @@ def test_a_users_partly_labelled_file_trains_m2_and_scores_only_its_labels(tmp_p
 
     data = load_data(DataConfig(name=str(tmp_path / "partial.npz")))
     held = int((data.valid.y == UNLABELLED).sum() + (data.test.y == UNLABELLED).sum())
-    moved, count = unknown_labels_to_training(data)
-    assert count == held > 0 and len(moved.train) == len(data.train) + held
+    moved = unknown_labels_to_training(data)
+    assert held > 0 and len(moved.train) == len(data.train) + held
     assert (moved.valid.y >= 0).all() and (moved.test.y >= 0).all()
+    np.savez(tmp_path / "binary.npz", x=x, y=y)  # and through the Python API
+    fit(M2(data_shape=(1, 6, 5), num_classes=3, latent_dim=2, hidden=[16]),
+        load_data(DataConfig(name=str(tmp_path / "binary.npz"), validation=0.1)), epochs=1, batch_size=32,
+        labelled_per_batch=8, progress=False, expected_steps=0)
     m1 = M1(data_shape=(1, 6, 5), num_classes=3, latent_dim=2, hidden=[16])  # classifies; needs no y to encode
     test = Split(torch.cat([moved.test.x, data.test.x]), torch.cat([moved.test.y, data.test.y]), data.test.kind)
     known = test.y >= 0

@@ -238,15 +238,12 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
     device = resolve_device(config.train.device)  # an absent device is refused before anything is loaded or written
     distributed.init_from_environment(device)  # under torchrun: join the other ranks
     data = load_data(config.data)
-    moved = 0
     if "num_classes" in model_class(config.model.name).data_fills:  # a model that learns from labels
-        data, moved = unknown_labels_to_training(data)
+        data = unknown_labels_to_training(data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
     check_size(config.model)  # before anything is written
     replaced = None
     if distributed.is_main():
-        if moved:
-            log.info("%d held-out examples with unknown labels (-1) train instead: held-out figures need labels", moved)
         log.info("%s", data.describe())
         replaced = prepare_run_dir(run_dir, resume, overwrite, config)
         save_config(config, run_dir / "config.yaml")

@@ -6,6 +6,7 @@ discretized logistic), ``continuous`` (Gaussian) or ``tokens`` (sentences as tok
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from vaekit.data.tokenizer import Tokenizer
 
 Kind = Literal["binary", "8bit", "continuous", "tokens"]
+
+log = logging.getLogger(__name__)
 
 
 def _generator(*seeds: int) -> torch.Generator:
@@ -252,10 +255,10 @@ def keep_labels(split: Split, per_class: int, seed: int) -> Split:
     return replace(split, y=y)
 
 
-def unknown_labels_to_training(data: Data) -> tuple[Data, int]:
+def unknown_labels_to_training(data: Data) -> Data:
     """Held-out examples whose label is unknown (:data:`UNLABELLED`, as a user's own partly labelled file has them)
     can score neither a classifier nor a conditional model's log p(x|y): for a model that learns from labels they
-    join the training split, as the unlabelled examples they are. (Data with them moved, how many moved.)"""
+    join the training split, as the unlabelled examples they are, and the log says how many."""
     held: dict[str, Split] = {}
     moved: list[Split] = []
     for name in ("valid", "test"):
@@ -269,12 +272,14 @@ def unknown_labels_to_training(data: Data) -> tuple[Data, int]:
         held[name], extra = split.subset(~unknown), split.subset(unknown)
         moved.append(extra)
     if not moved:
-        return data, 0
+        return data
     train = data.train
     assert train.y is not None
     train = replace(train, x=torch.cat([train.x, *(m.x for m in moved)]),
                     y=torch.cat([train.y, *(m.y for m in moved if m.y is not None)]))
-    return replace(data, train=train, **held), sum(len(m) for m in moved)
+    log.info("%d held-out examples with unknown labels (-1) train instead: held-out figures need labels",
+             sum(len(m) for m in moved))
+    return replace(data, train=train, **held)
 
 
 VALIDATION_CAP, TEST_CAP = 5000, 10000  # most examples a fractional data.validation / data.test holds out

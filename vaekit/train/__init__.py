@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from vaekit.config import DataConfig, TrainConfig
-from vaekit.data import Data, from_dataset, load_data
+from vaekit.contract import LearnsFromLabels
+from vaekit.data import Data, from_dataset, load_data, unknown_labels_to_training
 from vaekit.models import LatentVariableModel
 from vaekit.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vaekit.train.trainer import (
@@ -33,4 +34,6 @@ def fit(model: LatentVariableModel, data: Data | str | torch.utils.data.Dataset,
         data = from_dataset(data)
     if tuple(data.data_shape) != model.data_shape:
         raise ValueError(f"the data's shape {data.data_shape} differs from the model's {model.data_shape}")
+    if isinstance(model, LearnsFromLabels):
+        data = unknown_labels_to_training(data)
     return Trainer(model, TrainConfig(**options), run_dir).fit(data)
