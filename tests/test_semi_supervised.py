@@ -14,8 +14,10 @@ import torch
 from torch.distributions import Categorical
 
 from vaekit import DataConfig, fit, load, load_data, save
+from vaekit.cli import main
 from vaekit.contract import Batch
-from vaekit.data import UNLABELLED
+from vaekit.data import UNLABELLED, Split, unknown_labels_to_training
+from vaekit.evaluate import evaluate
 from vaekit.models import M1, M1M2, M2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -270,10 +272,6 @@ def test_a_users_partly_labelled_file_trains_m2_and_scores_only_its_labels(tmp_p
     unknown labels once stopped the run at its first validation (q(z|x, y) needs a label); they now train, and the
     test error counts only labelled examples (an unknown label used to count as a mistake). Its 2 latents also
     cover the end of the run: the 2-D manifold figure, which decodes z without a class, once failed there."""
-    from vaekit.cli import main
-    from vaekit.data import Split, unknown_labels_to_training
-    from vaekit.evaluate import evaluate
-
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 3, 300)
     x = (rng.random((300, 1, 6, 5)) < 0.2).astype(np.uint8)

@@ -260,26 +260,24 @@ def unknown_labels_to_training(data: Data) -> Data:
     can score neither a classifier nor a conditional model's log p(x|y): for a model that learns from labels they
     join the training split, as the unlabelled examples they are, and the log says how many."""
     held: dict[str, Split] = {}
-    moved: list[Split] = []
+    xs: list[torch.Tensor] = [data.train.x]
+    ys: list[torch.Tensor] = [] if data.train.y is None else [data.train.y]
     for name in ("valid", "test"):
         split = getattr(data, name)
-        if split.y is None or not bool((split.y == UNLABELLED).any()):
+        unknown = None if split.y is None else split.y == UNLABELLED
+        if unknown is None or not bool(unknown.any()):
             continue
         if data.train.y is None or not all(type(s) is Split for s in (split, data.train)):
             raise ValueError(f"the {name} split holds examples with unknown labels (-1), which a model that learns "
                              "from labels cannot score; label every held-out example")
-        unknown = split.y == UNLABELLED
-        held[name], extra = split.subset(~unknown), split.subset(unknown)
-        moved.append(extra)
-    if not moved:
+        held[name] = split.subset(~unknown)
+        xs.append(split.x[unknown])
+        ys.append(split.y[unknown])
+    if not held:
         return data
-    train = data.train
-    assert train.y is not None
-    train = replace(train, x=torch.cat([train.x, *(m.x for m in moved)]),
-                    y=torch.cat([train.y, *(m.y for m in moved if m.y is not None)]))
     log.info("%d held-out examples with unknown labels (-1) train instead: held-out figures need labels",
-             sum(len(m) for m in moved))
-    return replace(data, train=train, **held)
+             sum(len(x) for x in xs[1:]))
+    return replace(data, train=replace(data.train, x=torch.cat(xs), y=torch.cat(ys)), **held)
 
 
 VALIDATION_CAP, TEST_CAP = 5000, 10000  # most examples a fractional data.validation / data.test holds out
