@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from vaekit.devices import cpu_bf16_units
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -39,12 +41,10 @@ def machine() -> str:
 
 def bf16_units() -> str:
     """The CPU's bf16 instructions, as /proc/cpuinfo lists them (without them autocast's bf16 is emulated)."""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
+    units = cpu_bf16_units()
+    if units is None:
         return "unknown"
-    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
-    return ", ".join(found) or "none (no AMX, no AVX-512 BF16)"
+    return ", ".join(units) or "none (no AMX, no AVX-512 BF16)"
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 20) -> float:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaekit import VAE, DataConfig, TrainConfig, fit, load_data
+from vaekit import VAE, DataConfig, TrainConfig, devices, fit, load_data
 from vaekit.cli import main
-from vaekit.devices import compiled, resolve_device
+from vaekit.devices import compiled, cpu_bf16_units, resolve_device
 from vaekit.evaluate import mean_elbo
 from vaekit.train import Trainer
 
@@ -35,6 +35,26 @@ def test_an_absent_device_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.
     assert not any(tmp_path.iterdir())  # refused before the run folder is written
     with pytest.raises(ValueError, match="fp16 is for GPUs"):
         Trainer(VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[8]), TrainConfig(device="cpu", precision="fp16"))
+
+
+def test_bf16_on_a_cpu_without_bf16_units_warns_that_it_is_emulated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    intel, arm, old = tmp_path / "intel", tmp_path / "arm", tmp_path / "old"
+    intel.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    assert cpu_bf16_units(str(intel)) == ("amx_bf16", "avx512_bf16")
+    assert cpu_bf16_units(str(arm)) == ("bf16",)
+    assert cpu_bf16_units(str(old)) == ()
+    assert cpu_bf16_units(str(tmp_path / "absent")) is None  # not Linux: nothing said
+    model = VAE(data_shape=(1, 28, 28), latent_dim=2, hidden=[8])
+    for units, warns in (((), True), (("avx512_bf16",), False), (None, False)):
+        monkeypatch.setattr(devices, "cpu_bf16_units", lambda units=units: units)
+        caplog.clear()
+        Trainer(model, TrainConfig(device="cpu", precision="bf16"))
+        Trainer(model, TrainConfig(device="cpu", precision="fp32"))
+        assert [r.getMessage().split(":")[0] for r in caplog.records if "emulates" in r.getMessage()] == (
+            ["train.precision bf16 on a CPU without bf16 units (no AMX, AVX-512 BF16 or Arm BF16)"] if warns else [])
 
 
 def test_bf16_autocast_trains_on_the_cpu_as_well_as_fp32() -> None:

@@ -65,6 +65,27 @@ def autocast(device: torch.device, precision: Precision) -> AbstractContextManag
     return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
+@functools.cache
+def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, ...] | None:
+    """The CPU's bf16 instructions as ``cpuinfo`` lists them (amx_bf16, avx512_bf16; bf16 on Arm); None where there
+    is no such file to tell. Without any, CPU autocast's bf16 is emulated in float32 arithmetic."""
+    try:
+        with open(cpuinfo) as info:
+            flags = {word for line in info if line.startswith(("flags", "Features")) for word in line.split()}
+    except OSError:
+        return None
+    return tuple(unit for unit in ("amx_bf16", "avx512_bf16", "bf16") if unit in flags)
+
+
+def warn_if_emulated(device: torch.device, precision: Precision) -> None:
+    """A warning when bf16 is asked of a CPU that has no bf16 units: it runs, emulated, and may be slower than fp32
+    (a recipe's bf16 timings were measured on CPUs with AMX or AVX-512 BF16)."""
+    if precision == "bf16" and device.type == "cpu" and cpu_bf16_units() == ():
+        logging.getLogger(__name__).warning(
+            "train.precision bf16 on a CPU without bf16 units (no AMX, AVX-512 BF16 or Arm BF16): torch emulates "
+            "it, which may be slower than fp32; set train.precision=fp32 to compare")
+
+
 def grad_scaler(device: torch.device, precision: Precision) -> torch.amp.GradScaler | None:
     """A gradient scaler for fp16 (whose small gradients underflow without one); None otherwise."""
     return torch.amp.GradScaler(device.type) if precision == "fp16" else None

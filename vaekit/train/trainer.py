@@ -27,7 +27,15 @@ import torch
 from vaekit.config import DataRecord, TrainConfig
 from vaekit.contract import Batch, LearnsFromLabels, Loss, describe
 from vaekit.data import Data
-from vaekit.devices import autocast, compiled, denormals_flushed, fork_rng_devices, grad_scaler, resolve_device
+from vaekit.devices import (
+    autocast,
+    compiled,
+    denormals_flushed,
+    fork_rng_devices,
+    grad_scaler,
+    resolve_device,
+    warn_if_emulated,
+)
 from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import validation_scores
 from vaekit.models import Model
@@ -101,6 +109,7 @@ class Trainer:
         self.optimizers = {name: make_optimizer(params, self.config, self.config.phase_lr.get(name))
                            for name, params in groups.items()}
         autocast(self.device, self.config.precision)  # refuses fp16 on a CPU before anything runs
+        warn_if_emulated(self.device, self.config.precision)
         self.scalers = {name: grad_scaler(self.device, self.config.precision) for name in self.optimizers}
         self._stop_signal: int | None = None
         self._fault: str | None = None  # a non-finite loss on this rank, raised at the end of the step
