@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -179,6 +180,32 @@ def test_cluster_error_on_a_known_answer() -> None:
     reference = Split(x, torch.tensor([4, 4, 7, 7, 4, 4]), kind="continuous")
     test = Split(x, torch.tensor([4, 4, 7, 1, 4, 4]), kind="continuous")
     assert cluster_error(ThreeClusters(), reference, test) == pytest.approx(1 / 6)  # type: ignore[arg-type]
+    # a user's partly labelled file: unknown labels (-1) neither name a cluster nor count as missed; before, the
+    # unlabelled examples (as sure as the labelled ones, and first) named clusters 0 and 2 "-1": 4/6 missed here
+    partly = Split(x, torch.tensor([-1, 4, 7, 7, -1, 4]), kind="continuous")
+    unknown_test = Split(x, torch.tensor([4, 4, 7, 1, -1, 4]), kind="continuous")
+    assert cluster_error(ThreeClusters(), partly, unknown_test) == pytest.approx(1 / 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs labelled"):
+        cluster_error(ThreeClusters(), Split(x, torch.full((6,), -1), kind="continuous"), test)  # type: ignore[arg-type]
+
+
+def test_a_clustering_run_on_a_users_unlabelled_or_partly_labelled_file_reports(tmp_path: Path) -> None:
+    """Without labels the run reports no clustering error (it used to end in an error, metrics.json unwritten);
+    with labels unknown for half the examples it reports one over the known."""
+    from vaekit.cli import main
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", (rng.random((300, 1, 6, 10)) < 0.3).astype(np.uint8) * 255)
+    labels = np.arange(300) % 3
+    labels[::2] = -1
+    np.save(tmp_path / "y.npy", labels)
+    common = ["model.name=clustering-aae", "model.num_classes=3", f"data.name={tmp_path / 'x.npy'}",
+              "train.epochs=1", "train.progress=false", f"out_dir={tmp_path}"]
+    assert main(["train", *common, "name=none"]) == 0
+    assert main(["train", *common, f"data.labels={tmp_path / 'y.npy'}", "name=half"]) == 0
+    none, half = (json.loads((tmp_path / name / "metrics.json").read_text())["test"] for name in ("none", "half"))
+    assert none["cluster_error"] is None
+    assert isinstance(half["cluster_error"], float)  # its value over known labels: the known-answer test above
 
 
 def test_semi_supervised_and_clustering_aaes_learn_on_real_slices() -> None:

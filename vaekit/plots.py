@@ -75,10 +75,17 @@ def latent_space(codes: torch.Tensor, labels: torch.Tensor | None, prior_samples
             [prior_samples, torch.zeros_like(prior_samples)], 1)
     fig = Figure(figsize=(10, 4.6))
     left, right = fig.subplots(1, 2, sharex=True, sharey=True)
-    colours = None if labels is None else labels.numpy()
-    points = left.scatter(codes[:, 0], codes[:, 1], c=colours, cmap="tab10", s=3, alpha=0.7)
-    if labels is not None:
+    known = torch.zeros(len(codes), dtype=torch.bool) if labels is None else labels >= 0  # -1: label unknown
+    if not known.all():
+        left.scatter(codes[~known, 0], codes[~known, 1], s=3, alpha=0.5, color="grey",
+                     label="label unknown" if known.any() else None)
+    if known.any():
+        assert labels is not None
+        points = left.scatter(codes[known, 0], codes[known, 1], c=labels[known].numpy(), cmap="tab10", s=3,
+                              alpha=0.7)
         fig.colorbar(points, ax=left, label="label")
+        if not known.all():
+            left.legend(loc="upper right", fontsize=8)
     left.set_title("codes of test data, q(z)")
     right.scatter(prior_samples[:, 0], prior_samples[:, 1], s=3, alpha=0.5, color="grey")
     right.set_title("samples of the prior, p(z)")
