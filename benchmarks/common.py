@@ -90,5 +90,6 @@ def save_row(name: str, row: dict, order: list[str], header: dict) -> Path:
     rows = [{"machine": earlier["machine"], **r} for r in earlier["rows"]]  # a row keeps the machine it ran on
     row = {**row, "command": shlex.join(["python", *sys.argv]),
            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
-    rows = sorted([r for r in rows if r["row"] != row["row"]] + [row], key=lambda r: order.index(r["row"]))
+    rank = {name: i for i, name in enumerate(order)}  # a row not named there (a variant's tag) goes last
+    rows = sorted([r for r in rows if r["row"] != row["row"]] + [row], key=lambda r: rank.get(r["row"], len(order)))
     return save_result(name, {**header, "rows": rows})
