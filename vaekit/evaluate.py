@@ -13,7 +13,7 @@ import torch
 
 from vaekit import objectives
 from vaekit.contract import Batch, Classifies, Clusters, Density, Latent, Trainable, given
-from vaekit.data import UNLABELLED, SequenceSplit, Split
+from vaekit.data import SequenceSplit, Split
 from vaekit.devices import fork_rng_devices, keeps_mode
 from vaekit.limits import rows_within
 from vaekit.models import LatentVariableModel, Model
@@ -67,20 +67,14 @@ def validation_scores(model: Trainable, split: Split, batch_size: int = 1000) ->
     return next(iter(sums)), {k: v / max(1, len(split)) for k, v in sums.items()}
 
 
-def has_known_labels(split: Split) -> bool:
-    """Whether some of ``split``'s examples carry a known label (not :data:`vaekit.data.UNLABELLED`)."""
-    return split.y is not None and bool((split.y != UNLABELLED).any())
-
-
 @torch.no_grad()
 def cluster_error(model: Clusters, reference: Split, test: Split, batch_size: int = 1000) -> float:
     """Makhzani et al. 2015, sec. 6: each cluster takes the label of the labelled ``reference`` example it is surest
     of (highest q(cluster|x)); each test example takes its cluster's label; the share of test labels missed.
     Examples whose label is unknown (-1, a user's partly labelled file) neither name a cluster nor count."""
-    if not (has_known_labels(reference) and has_known_labels(test)):
+    if not (reference.has_known_labels and test.has_known_labels):
         raise ValueError("the clustering error needs labelled reference and test data")
-    assert reference.y is not None and test.y is not None
-    reference, test = reference.subset(reference.y != UNLABELLED), test.subset(test.y != UNLABELLED)
+    reference, test = reference.with_known_labels(), test.with_known_labels()
     rows = rows_within(batch_size, test.data_shape)
     q = torch.cat([model.cluster_probabilities(x) for x in reference.batches(rows, shuffle=False)])  # (N, K)
     label_of = reference.y[q.argmax(0)]  # (clusters,)

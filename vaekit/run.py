@@ -36,7 +36,7 @@ from vaekit.contract import describe as describe_model
 from vaekit.data import Data, Split, load_data, unknown_labels_to_training
 from vaekit.devices import resolve_device
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
-from vaekit.evaluate import cluster_error, evaluate, has_known_labels
+from vaekit.evaluate import cluster_error, evaluate
 from vaekit.generate import class_analogies, manifold_2d, reconstruction_pairs, samples_per_class, save_grid, traversals
 from vaekit.models import LatentVariableModel, build_model
 from vaekit.models.registry import check_size, model_class
@@ -275,7 +275,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
     if model.config.audio is not None:
         report.log_spectral_distance = reconstruction_distance(model, test)
     if isinstance(model, Clusters):  # clusters get their labels from the validation data
-        if has_known_labels(data.valid) and has_known_labels(test):
+        if data.valid.has_known_labels and test.has_known_labels:
             report.cluster_error = cluster_error(model, data.valid, test)
         else:
             log.info("no clustering error: it needs labelled validation and test examples")

@@ -105,6 +105,15 @@ class Split:
     def subset(self, index: torch.Tensor | slice) -> "Split":
         return replace(self, x=self.x[index], y=None if self.y is None else self.y[index])
 
+    @property
+    def has_known_labels(self) -> bool:
+        """Whether some examples carry a known label (not :data:`UNLABELLED`)."""
+        return self.y is not None and bool((self.y != UNLABELLED).any())
+
+    def with_known_labels(self) -> "Split":
+        """The examples whose label is known; a split without labels has none."""
+        return self.subset(slice(0, 0) if self.y is None else self.y != UNLABELLED)
+
     def batch_plan(self, batch_size: int, *, epoch: int = 0, seed: int = 0, shuffle: bool = True,
                    labelled_extra: int = 0) -> list[torch.Tensor]:
         """The examples of each batch of one epoch, seeded by (seed, epoch): the same on every rank and on resume.
