@@ -17,7 +17,7 @@ from vaekit import DataConfig, fit, load, load_data, save
 from vaekit.cli import main
 from vaekit.contract import Batch
 from vaekit.data import UNLABELLED, Split, unknown_labels_to_training
-from vaekit.evaluate import evaluate
+from vaekit.evaluate import evaluate, validation_scores
 from vaekit.models import M1, M1M2, M2
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,3 +303,6 @@ def test_a_users_partly_labelled_file_trains_m2_and_scores_only_its_labels(tmp_p
     wrong = int((m1.classify(test.x[known]).argmax(1) != test.y[known]).sum())
     report = evaluate(m1, test, k=2, progress=False)
     assert report.classification_error == pytest.approx(wrong / int(known.sum()))
+    _, scores = validation_scores(m1, test)  # the learning curve too, for a caller of Trainer.fit with such a split
+    assert scores["classification_error"] == pytest.approx(wrong / int(known.sum()))
+    assert scores["elbo"] == pytest.approx(report.elbo, rel=0.2)  # over every example, labelled or not

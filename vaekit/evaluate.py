@@ -58,13 +58,19 @@ def validation_scores(model: Trainable, split: Split, batch_size: int = 1000) ->
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
+    counts: dict[str, int] = {}  # a score that needs labels has one value per labelled example
     device = next(model.parameters()).device  # a Trainable need not be a vaekit Model
     for x, y in split.labelled_batches(rows_within(batch_size, split.data_shape), shuffle=False):
         y = None if y is None else y.to(device)
         for name, values in model.scores(Batch(x.to(device), y)).items():
             sums[name] = sums.get(name, 0.0) + values.sum().item()
+            counts[name] = counts.get(name, 0) + values.numel()
     model.train(was_training)
-    return next(iter(sums)), {k: v / max(1, len(split)) for k, v in sums.items()}
+    key = next(iter(sums), None)
+    if key is None or counts[key] == 0:
+        raise ValueError(f"no validation example has a {key or 'validation'} score (are its labels unknown?): "
+                         "label some, or set data.validation: 0")
+    return key, {k: v / counts[k] for k, v in sums.items() if counts[k]}
 
 
 @torch.no_grad()

@@ -143,7 +143,8 @@ class LatentVariableModel(Model):
         t = objectives.elbo_terms(given(self, batch.y), batch.x)
         scores = {"elbo": t.elbo, "reconstruction": t.reconstruction, "kl": t.kl}
         if batch.y is not None and isinstance(self, Classifies):
-            scores["classification_error"] = ((self.classify(batch.x).argmax(1) != batch.y) & (batch.y >= 0)).float()
+            known = batch.y >= 0  # a partly labelled file: the error is over the labels it knows
+            scores["classification_error"] = (self.classify(batch.x[known]).argmax(1) != batch.y[known]).float()
         return scores
 
     # --- verbs written once against the contract -------------------------------------------

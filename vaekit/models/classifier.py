@@ -81,7 +81,10 @@ class Classifier(Model):
     def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
         """log p(y|x) of the predictive (averaged over weight draws for a Bayesian network) and 0/1 mistakes, per
         labelled example."""
-        x, y = self._labelled(batch)
+        self.check_labels(batch.y)
+        assert batch.y is not None
+        known = batch.y >= 0  # a batch may hold none: its scores are empty
+        x, y = batch.x[known], batch.y[known]
         probs = self.classify(x)
         return {"log_predictive": probs.gather(1, y[:, None]).squeeze(1).clamp(min=1e-12).log(),
                 "error": (probs.argmax(1) != y).float()}
