@@ -112,6 +112,22 @@ def test_user_text_files_and_refusals(tmp_path: Path) -> None:
         load_config(None, ["model.word_dropout=0.2"])
 
 
+def test_text_without_spaces_is_refused_by_the_word_tokenizer_and_read_by_sentencepiece(tmp_path: Path) -> None:
+    """Chinese puts no spaces between words: the word tokenizer made each training sentence one token (a held-out
+    sentence all <unk>, two tokens long), and the run's per-token figures read well without a word."""
+    subjects, verbs = ["我们", "他们", "老师", "学生", "妈妈"], ["喜欢", "看见", "买了", "想要"]
+    things = ["苹果", "电影", "新书", "小猫"]
+    lines = [f"{s}今天{v}{t}。" for s in subjects for v in verbs for t in things]
+    (tmp_path / "zh.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="data.tokenizer=sentencepiece"):
+        load_data(DataConfig(name=str(tmp_path / "zh.txt"), validation=10, vocab_size=60))
+    data = load_data(DataConfig(name=str(tmp_path / "zh.txt"), validation=10, vocab_size=60, tokenizer="sentencepiece"))
+    assert float(data.valid.lengths.float().mean()) > 3  # pieces, not one token a sentence
+    (tmp_path / "de.txt").write_text("\n".join(f"der Hund sieht die Katze Nummer {i} ." for i in range(60)) + "\n")
+    german = load_data(DataConfig(name=str(tmp_path / "de.txt"), validation=10, vocab_size=30))  # spaced: words
+    assert len(german.train) + len(german.valid) + len(german.test) == 60
+
+
 def test_sigmoid_kl_annealing() -> None:
     weights = [kl_weight(step, 1000, "sigmoid") for step in range(0, 1200, 100)]
     assert weights[0] < 0.01 and abs(kl_weight(499, 1000, "sigmoid") - 0.5) < 1e-9 and weights[-1] == 1.0

@@ -62,7 +62,23 @@ def make_tokenizer(config: DataConfig, lines: Sequence[str]) -> Tokenizer:
         if config.lowercase:
             raise ValueError("data.lowercase is the word tokenizer's; SentencePiece keeps the text as it is")
         return SentencePieceTokenizer.train(lines, config.vocab_size)
+    check_spaced(lines)
     return WordTokenizer.train(lines, config.vocab_size, config.lowercase)
+
+
+# scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, Japanese kana, CJK ideographs
+UNSPACED_SCRIPTS = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def check_spaced(lines: Sequence[str]) -> None:
+    """Refuse text mostly in a script that puts no spaces between words: the word tokenizer would make each
+    clause one token, which held-out sentences never repeat, and the per-token figures would read well."""
+    letters = sum(len(line) - line.count(" ") for line in lines)
+    unspaced = sum(len(UNSPACED_SCRIPTS.findall(line)) for line in lines)
+    if letters and unspaced / letters > 0.3:
+        raise ValueError(f"{unspaced / letters:.0%} of the text is in scripts written without spaces between words "
+                         "(Chinese, Japanese, Thai, ...): the word tokenizer would make whole clauses single tokens; "
+                         "use data.tokenizer=sentencepiece")
 
 
 def sentence_data(name: str, splits: dict[str, tuple[list[str], list[int] | None]], config: DataConfig,
