@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,24 @@ def test_loader_on_a_folder_of_wavs_with_mixed_sample_rates(tmp_path: Path) -> N
     assert len(data.train) + len(data.valid) + len(data.test) == 30
     assert set(data.train.y.tolist()) == {0, 1}  # the sub-folders are the classes
     assert abs(float(data.train.x.mean())) < 0.05 and abs(float(data.train.x.std()) - 1) < 0.05  # standardized
+
+
+def test_a_folder_of_long_sounds_gets_clips_that_hold_them(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Sounds longer than the default 0.98 s clip were cut to their middle second without a word: a folder's clips
+    now hold its longest sound (up to 4 s), and the log says how many longer ones are cut."""
+    rate = 22050
+    for i, seconds in enumerate([0.3, 0.4, 1.0, 2.5]):
+        t = np.arange(int(seconds * rate)) / rate
+        soundfile.write(str(tmp_path / f"{i}.wav"), (0.5 * np.sin(2 * np.pi * (300 + 200 * i) * t)).astype(np.float32),
+                        rate)
+    data = load_data(DataConfig(name=str(tmp_path), validation=1, test=1))
+    assert data.audio is not None and data.data_shape == (1, 64, 161)  # 2.5 s at 16 kHz, hop 250: 160 hops
+    assert data.audio.clip_samples >= 2.5 * 16000 - 5  # resampling may shorten by a sample or two
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 6 * rate).astype(np.float32)
+    soundfile.write(str(tmp_path / "long.flac"), noise, rate)
+    with caplog.at_level(logging.WARNING, logger="vaekit"):
+        data = load_data(DataConfig(name=str(tmp_path), validation=1, test=1))
+    assert data.data_shape == (1, 64, 257) and "1 of 5 sounds are longer than the 4.0 s" in caplog.text
 
 
 def test_spectrogram_vae_learns_and_writes_valid_wavs(trained: Path) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import math
 import shutil
 import subprocess
-from math import gcd
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,6 +25,8 @@ from vaekit.data.dataset import Data, Split, _generator, split_sizes
 from vaekit.data.files import cache_dir
 from vaekit.data.spectrogram import log_mel
 from vaekit.progress import progress as progress_bar
+
+log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = {".wav", ".flac"}
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -39,16 +42,20 @@ def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
         return wave.astype(np.float32)
     from scipy.signal import resample_poly
 
-    g = gcd(rate, target)
+    g = math.gcd(rate, target)
     return resample_poly(wave, target // g, rate // g).astype(np.float32)
 
 
-def fit_length(wave: np.ndarray, samples: int, threshold: float = 0.01) -> np.ndarray:
-    """Trim leading and trailing samples quieter than ``threshold`` of the peak, then centre the rest in
-    ``samples`` (cut evenly at both ends if longer, zero-padded if shorter)."""
+def trim_silence(wave: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """The wave without its leading and trailing samples quieter than ``threshold`` of the peak."""
     loud = np.nonzero(np.abs(wave) > threshold * max(float(np.abs(wave).max()), 1e-9))[0]
-    if len(loud):
-        wave = wave[loud[0]:loud[-1] + 1]
+    return wave[loud[0]:loud[-1] + 1] if len(loud) else wave
+
+
+def fit_length(wave: np.ndarray, samples: int) -> np.ndarray:
+    """Trim the silence at both ends, then centre the rest in ``samples`` (cut evenly at both ends if longer,
+    zero-padded if shorter)."""
+    wave = trim_silence(wave)
     if len(wave) >= samples:
         start = (len(wave) - samples) // 2
         return wave[start:start + samples].astype(np.float32)
@@ -61,6 +68,11 @@ def fit_length(wave: np.ndarray, samples: int, threshold: float = 0.01) -> np.nd
 def read_audio(path: Path | BinaryIO, config: AudioConfig) -> np.ndarray:
     """A WAV/FLAC file (or its bytes in memory) as one clip: mono, resampled, trimmed and fitted to the clip
     length."""
+    return fit_length(read_wave(path, config.sample_rate), config.clip_samples)
+
+
+def read_wave(path: Path | BinaryIO, sample_rate: int) -> np.ndarray:
+    """A WAV/FLAC file (or its bytes in memory) as a mono waveform at ``sample_rate``, its silent ends trimmed."""
     import soundfile
 
     name = path if isinstance(path, (str, Path)) else "the uploaded file"
@@ -71,7 +83,7 @@ def read_audio(path: Path | BinaryIO, config: AudioConfig) -> np.ndarray:
         raise ValueError(f"{name} is not a readable WAV/FLAC file ({error})") from None
     if len(wave) == 0:
         raise ValueError(f"{name} holds no samples")
-    return fit_length(resample(wave.mean(1), rate, config.sample_rate), config.clip_samples)
+    return trim_silence(resample(wave.mean(1), rate, sample_rate))
 
 
 def spectrogram_data(name: str, waves: np.ndarray, labels: np.ndarray | None, config: AudioConfig,
@@ -103,11 +115,31 @@ def load_audio_folder(folder: Path, config: AudioConfig, data: DataConfig) -> Da
     files = audio_files(folder)
     if len(files) < 3:
         raise ValueError(f"{folder}: {len(files)} WAV/FLAC files; audio data needs at least 3")
-    waves = np.stack([read_audio(p, config) for p in files])
+    sounds = [read_wave(p, config.sample_rate) for p in files]
+    config = clips_for(config, [len(s) for s in sounds])
+    waves = np.stack([fit_length(s, config.clip_samples) for s in sounds])
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
     labels = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) \
         if len(classes) > 1 else None
     return spectrogram_data(folder.name, waves, labels, config, data, tuple(classes) if labels is not None else None)
+
+
+LONGEST_CLIP_SECONDS = 4.0  # a folder's spectrograms hold its longest sound, up to this long
+
+
+def clips_for(config: AudioConfig, lengths: list[int]) -> AudioConfig:
+    """``config`` with enough frames for the longest of sounds of ``lengths`` samples (never fewer than it has, at
+    most :data:`LONGEST_CLIP_SECONDS`); the log says the clip length, and how many sounds are cut to their middle."""
+    cap = int(LONGEST_CLIP_SECONDS * config.sample_rate) // config.hop + 1
+    frames = min(cap, max(config.frames, math.ceil(max(lengths) / config.hop) + 1))
+    config = config.model_copy(update={"frames": frames})
+    cut = sum(n > config.clip_samples for n in lengths)
+    log.info("audio: clips of %.2f s (%d frames), for sounds of up to %.2f s after trimming silence",
+             config.seconds, frames, max(lengths) / config.sample_rate)
+    if cut:
+        log.warning("%d of %d sounds are longer than the %.1f s a clip holds at most and keep only their middle %.1f s",
+                    cut, len(lengths), config.seconds, config.seconds)
+    return config
 
 
 # --- spoken digits from espeak-ng -----------------------------------------------------------------------
