@@ -79,6 +79,17 @@ def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
     assert sorted(labels.tolist()) == [0] * 6 + [1] * 6
     cropped = load_data(DataConfig(name=str(tmp_path), image_size=(8, 8), channels=1, resize="center-crop"))
     assert cropped.data_shape == (1, 8, 8)
+    assert load_data(DataConfig(name=str(tmp_path))).data_shape[0] == 3  # colour anywhere: RGB
+    assert load_data(DataConfig(name=str(tmp_path / "dogs"), validation=1, test=1)).data_shape[0] == 1  # all grey
+    mixed = tmp_path / "grey-first"  # the first file grey, the others colour: once read all as grey
+    mixed.mkdir()
+    Image.fromarray(np.full((20, 20), 128, np.uint8), "L").save(mixed / "a.png")
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), "RGB").save(mixed / f"b{i}.png")
+    data = load_data(DataConfig(name=str(mixed), validation=1, test=1))
+    assert data.data_shape == (3, 20, 20)
+    images = torch.cat([data.train.x, data.valid.x, data.test.x])
+    assert (images[:, 0] == images[:, 1]).all(1).all(1).sum() == 1  # the grey image has three equal channels
 
 
 def test_arrays_load_and_pickles_are_refused(tmp_path) -> None:

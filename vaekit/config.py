@@ -41,7 +41,7 @@ class DataConfig(_Strict):
     labels_per_class: int | None = Field(None, ge=1)  # semi-supervised: keep N training labels per class (seeded)
     image_size: tuple[int, int] | None = None  # (height, width) for image folders; default: first image's
     resize: Literal["resize", "center-crop"] = "resize"
-    channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: first image's
+    channels: Literal[1, 3] | None = None  # image folders: 1 = grey, 3 = RGB; default: RGB if any image has colour
     levels: int | None = Field(None, ge=2, le=256)  # 8-bit files: the grey levels that occur; default detected
     # keep the examples on disk and read each batch when it is needed: a .npy's rows, an image folder's files
     # (decoded in data.workers processes); default: a folder whose decoded images would pass 1 GiB, never a .npy

@@ -137,6 +137,7 @@ def _opened_image(path: Path | BinaryIO) -> Iterator[Image.Image]:
 
 
 DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # PIL's modes of 16-bit (and 32-bit integer) grey images
+GREY_MODES = ("1", "L", "LA", "F", *DEEP_MODES)
 
 
 def bits_per_channel(image: Image.Image) -> int:
@@ -195,15 +196,19 @@ def folder_images(folder: Path, image_size: tuple[int, int] | None = None, chann
         raise ValueError(f"{folder}: no PNG or JPEG images found")
     classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
     labelled = classes != ["."]
-    first_mode, first_size = _probe(files[0])
-    if channels is None:
-        channels = 1 if first_mode in ("1", "L", "LA", "F", *DEEP_MODES) else 3
+    headers = [_probe(p) for p in files] if image_size is None or channels is None else [_probe(files[0])]
+    if channels is None:  # colour if any image is: a grey first image made every photo grey
+        grey = sum(mode in GREY_MODES for mode, _ in headers)
+        channels = 1 if grey == len(headers) else 3
+        if 0 < grey < len(headers):
+            log.info("%s: %d grey and %d colour images, all read as RGB (set data.channels=1 for grey)", folder,
+                     grey, len(headers) - grey)
     if image_size is None:
-        image_size = first_size
-        sizes = {_probe(p)[1] for p in files}
+        image_size = headers[0][1]
+        sizes = {size for _, size in headers}
         if len(sizes) > 1:
             log.warning("%s: images of %d sizes; all are resized to %dx%d, the first one's (set data.image_size "
-                        "to choose)", folder, len(sizes), *first_size)
+                        "to choose)", folder, len(sizes), *image_size)
     index = {name: i for i, name in enumerate(classes)}
     y = np.array([index[p.parent.relative_to(folder).as_posix()] for p in files]) if labelled else None
     return files, y, classes if labelled else None, image_size, "L" if channels == 1 else "RGB"
