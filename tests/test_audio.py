@@ -127,6 +127,10 @@ def test_audio_commands(trained: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.wav").write_bytes(b"RIFF0000WAVEjunk")
     result = vaekit("reconstruct", model, str(tmp_path / "bad.wav"), "--labels", "1")
     assert result.returncode == 2 and "not a readable WAV" in result.stderr
+    tone = 0.5 * np.sin(np.arange(3 * 16000) / 9).astype(np.float32)  # 3 s, longer than the model's clip
+    soundfile.write(str(tmp_path / "long.wav"), tone, 16000)
+    result = vaekit("reconstruct", model, str(tmp_path / "long.wav"), "--labels", "1", "-o", str(tmp_path / "l"))
+    assert result.returncode == 0 and "1 of 1 sounds are longer than the model's 0.98 s clip" in result.stderr
 
 
 def test_sequence_vae_on_real_speech_mfccs(tmp_path: Path) -> None:

@@ -213,11 +213,12 @@ def test_text_model_reads_and_compresses_sentences() -> None:
 def test_audio_model_takes_a_wav_and_answers_with_sound() -> None:
     audio = AudioConfig()
     wav = subprocess.run(["espeak-ng", "--stdout", "seven"], capture_output=True, check=True).stdout
-    from vaekit.data.audio import read_audio
+    from vaekit.data.audio import fit_length, read_wave
     from vaekit.data.dataset import Split
     from vaekit.data.spectrogram import log_mel
 
-    spec = log_mel(torch.from_numpy(read_audio(io.BytesIO(wav), audio)[None]), audio)
+    clip = fit_length(read_wave(io.BytesIO(wav), audio.sample_rate), audio.clip_samples)
+    spec = log_mel(torch.from_numpy(clip[None]), audio)
     model = build_model(model_config(dict(name="vae", architecture="conv", data_shape=(1, 64, 64),
                                           likelihood="gaussian", latent_dim=4, audio=audio)))
     client = _client(create_app(model, Split(spec.repeat(3, 1, 1, 1)), "espeak"))

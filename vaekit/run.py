@@ -110,11 +110,17 @@ def model_config_for(model: ModelConfig, data: Data) -> ModelConfig:
         if data.train.y is None:
             raise ValueError(f"{model.name} learns from labelled data; '{data.name}' has no labels (image folders "
                              "get labels from class sub-folders, arrays from an .npz 'y')")
-        classes = int(max(split.y.max() for split in (data.train, data.valid, data.test)
-                          if split.y is not None and len(split))) + 1
+        labels = torch.cat([split.y for split in (data.train, data.valid, data.test) if split.y is not None])
+        present = torch.unique(labels[labels >= 0])
+        classes = int(present.max()) + 1 if len(present) else 0
         if model.num_classes is not None and model.num_classes < classes:
             raise ValueError(f"model.num_classes is {model.num_classes}, but '{data.name}' has labels up to "
                              f"{classes - 1}")
+        if model.num_classes is None and len(present) < classes:  # 1-based labels, say: an empty class, uniform
+            missing = sorted(set(range(classes)) - set(present.tolist()))  # prior mass on it, its samples noise
+            shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+            raise ValueError(f"'{data.name}' has labels up to {classes - 1} but none of {shown}: number the "
+                             f"classes 0..{len(present) - 1}, or set model.num_classes={classes} to keep them")
         update["num_classes"] = model.num_classes or classes
     if "dataset_size" in fills:
         update["dataset_size"] = len(data.train)

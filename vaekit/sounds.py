@@ -6,6 +6,7 @@ A model trained on log-mel spectrograms (``model.config.audio`` is set) decodes 
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -15,12 +16,14 @@ import torch
 
 from vaekit.config import AudioConfig
 from vaekit.contract import Conditional
-from vaekit.data.audio import read_audio
+from vaekit.data.audio import fit_length, read_wave
 from vaekit.data.dataset import Split
 from vaekit.data.spectrogram import log_mel, log_spectral_distance, to_waveform
 from vaekit.generate import class_names, interpolate, samples_per_class
 from vaekit.models import LatentVariableModel
 from vaekit.plots import spectrograms
+
+log = logging.getLogger(__name__)
 
 
 def audio_of(model: LatentVariableModel) -> AudioConfig:
@@ -63,7 +66,12 @@ def _file_safe(name: str) -> str:
 def read_clips(model: LatentVariableModel, paths: Sequence[Path | BinaryIO]) -> torch.Tensor:
     """WAV/FLAC files (or their bytes in memory) as the model's standardized spectrograms (N, 1, n_mels, frames)."""
     audio = audio_of(model)
-    return log_mel(torch.from_numpy(np.stack([read_audio(p, audio) for p in paths])), audio)
+    sounds = [read_wave(p, audio.sample_rate) for p in paths]
+    longer = sum(len(s) > audio.clip_samples for s in sounds)
+    if longer:
+        log.warning("%d of %d sounds are longer than the model's %.2f s clip and keep only their middle %.2f s",
+                    longer, len(sounds), audio.seconds, audio.seconds)
+    return log_mel(torch.from_numpy(np.stack([fit_length(s, audio.clip_samples) for s in sounds])), audio)
 
 
 @torch.no_grad()

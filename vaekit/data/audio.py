@@ -65,12 +65,6 @@ def fit_length(wave: np.ndarray, samples: int) -> np.ndarray:
     return out
 
 
-def read_audio(path: Path | BinaryIO, config: AudioConfig) -> np.ndarray:
-    """A WAV/FLAC file (or its bytes in memory) as one clip: mono, resampled, trimmed and fitted to the clip
-    length."""
-    return fit_length(read_wave(path, config.sample_rate), config.clip_samples)
-
-
 def read_wave(path: Path | BinaryIO, sample_rate: int) -> np.ndarray:
     """A WAV/FLAC file (or its bytes in memory) as a mono waveform at ``sample_rate``, its silent ends trimmed."""
     import soundfile
