@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import shutil
 
 import numpy as np
@@ -90,6 +91,18 @@ def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
     assert data.data_shape == (3, 20, 20)
     images = torch.cat([data.train.x, data.valid.x, data.test.x])
     assert (images[:, 0] == images[:, 1]).all(1).all(1).sum() == 1  # the grey image has three equal channels
+
+
+def test_continuous_data_far_from_the_unit_scale_is_named(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """Features of mean 1000 trained a VAE to an ELBO thousands of nats below the standardized data's, silently."""
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "sensor.npy", (1000 + 10 * rng.normal(size=(50, 4))).astype(np.float32))
+    np.save(tmp_path / "unit.npy", rng.normal(size=(50, 4)).astype(np.float32))
+    with caplog.at_level(logging.WARNING, logger="vaekit"):
+        load_data(DataConfig(name=str(tmp_path / "unit.npy"), validation=5))
+        assert "unit scale" not in caplog.text
+        load_data(DataConfig(name=str(tmp_path / "sensor.npy"), validation=5))
+    assert "sensor.npy: continuous data far from the unit scale" in caplog.text and "standardize" in caplog.text
 
 
 def test_arrays_load_and_pickles_are_refused(tmp_path) -> None:

@@ -29,7 +29,7 @@ from vaekit.data.registry import DATASETS, NamedDataset
 from vaekit.data.text import TokenSplit, read_lines, sentence_data, text_files, user_text_splits
 from vaekit.data.tokenizer import Tokenizer
 from vaekit.data.user_dataset import from_dataset
-from vaekit.data.user_files import IMAGE_SUFFIXES, load_array
+from vaekit.data.user_files import IMAGE_SUFFIXES, load_array, warn_if_off_scale
 
 __all__ = ["Data", "DataNotFoundError", "DiskSplit", "DATASETS", "Kind", "SequenceSplit", "Split", "TokenSplit",
            "Tokenizer", "UNLABELLED", "binarize", "from_dataset", "keep_labels", "load_data",
@@ -69,6 +69,8 @@ def _user_data(path: Path, config: DataConfig, tokenizer: Tokenizer | None) -> D
     rest, test = split_off(split, n_test, config.seed) if n_test else (split, split.subset(slice(0, 0)))
     del split  # the hold-outs are copies: let the whole go before the next split
     train, valid = split_off(rest, n_valid, config.seed + 1) if n_valid else (rest, rest.subset(slice(0, 0)))
+    if train.kind == "continuous" and not isinstance(train, DiskSplit):  # (on disk: not read for this)
+        warn_if_off_scale(path.name, train.x)
     return Data(path.name, train, valid, test, classes=None if classes is None else tuple(classes))
 
 
