@@ -65,6 +65,7 @@ def _write_inputs(tmp: Path) -> None:
     np.save(tmp / "wrong-shape.npy", np.zeros((10, 3, 8, 8), dtype=np.float32))
     np.save(tmp / "labels-float.npy", np.zeros(10, dtype=np.float32))
     np.savez(tmp / "one-based.npz", x=np.zeros((300, 1, 6, 5), dtype=np.uint8), y=np.arange(300) % 3 + 1)
+    np.savez(tmp / "partly-labelled.npz", x=np.zeros((300, 1, 6, 5), dtype=np.uint8), y=np.arange(300) % 4 - 1)
     (tmp / "pickle.npy").write_bytes(b"\x80\x04K\x01.")
     (tmp / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     (tmp / "compressed.vkz").write_bytes(b"not a vaekit file at all")
@@ -252,6 +253,8 @@ def _cases(t: Path, vae: Path, cls: Path) -> list[Case]:
                                                                       f"out_dir={out}"]),
         Case("wrong dimensions or dtype", "labels numbered from 1 for a model that learns from labels",
              ["train", *TINY, "model.name=m2", f"data.name={t}/one-based.npz", f"out_dir={out}"]),
+        Case("wrong dimensions or dtype", "unknown labels (-1) for a conditional VAE",
+             ["train", *TINY, "model.name=conditional-vae", f"data.name={t}/partly-labelled.npz", f"out_dir={out}"]),
         Case("wrong dimensions or dtype", "an array of another shape to compress",
              ["compress", str(vae), str(t / "wrong-shape.npy"), "-o", f"{o}.vkz"]),
         Case("wrong dimensions or dtype", "a model's ELBO of a batch of another shape",

@@ -89,6 +89,10 @@ def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
         Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8), "RGB").save(mixed / f"b{i}.png")
     data = load_data(DataConfig(name=str(mixed), validation=1, test=1))
     assert data.data_shape == (3, 20, 20)
+    for i in range(2):  # beside the class sub-folders: no label, and no class named "."
+        Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8), "L").save(tmp_path / f"loose{i}.png")
+    loose = load_data(DataConfig(name=str(tmp_path), validation=0, test=0))
+    assert loose.classes == ("cats", "dogs", "grey-first") and sorted(loose.train.y.tolist())[:3] == [-1, -1, 0]
     images = torch.cat([data.train.x, data.valid.x, data.test.x])
     assert (images[:, 0] == images[:, 1]).all(1).all(1).sum() == 1  # the grey image has three equal channels
 

@@ -29,6 +29,7 @@ from vaekit.contract import (
     Conditional,
     Density,
     Latent,
+    LearnsFromLabels,
     Sentences,
     WeightPosterior,
 )
@@ -248,14 +249,17 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
         data = unknown_labels_to_training(data)
     config = config.model_copy(update={"model": model_config_for(config.model, data)})
     check_size(config.model)  # before anything is written
+    torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
+    model = build_model(config.model)
+    if isinstance(model, LearnsFromLabels):  # labels it cannot learn from are refused before anything is written
+        for split in (data.train, data.valid) if len(data.valid) else (data.train,):
+            model.check_labels(split.y)
     replaced = None
     if distributed.is_main():
         log.info("%s", data.describe())
         replaced = prepare_run_dir(run_dir, resume, overwrite, config)
         save_config(config, run_dir / "config.yaml")
     distributed.barrier()
-    torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
-    model = build_model(config.model)
     if isinstance(model, BuildsOnSaved) and (part := model.saved_part()) is not None:  # M1+M2's M1, trained before
         try:
             model.adopt(load_model(part), data.train)

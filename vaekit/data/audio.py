@@ -21,7 +21,7 @@ import torch
 
 from vaekit.atomic import atomic_write
 from vaekit.config import AudioConfig, DataConfig
-from vaekit.data.dataset import Data, Split, _generator, split_sizes
+from vaekit.data.dataset import Data, Split, _generator, folder_labels, split_sizes
 from vaekit.data.files import cache_dir
 from vaekit.data.spectrogram import log_mel
 from vaekit.progress import progress as progress_bar
@@ -112,10 +112,9 @@ def load_audio_folder(folder: Path, config: AudioConfig, data: DataConfig) -> Da
     sounds = [read_wave(p, config.sample_rate) for p in files]
     config = clips_for(config, [len(s) for s in sounds])
     waves = np.stack([fit_length(s, config.clip_samples) for s in sounds])
-    classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
-    labels = np.array([classes.index(p.parent.relative_to(folder).as_posix()) for p in files]) \
-        if len(classes) > 1 else None
-    return spectrogram_data(folder.name, waves, labels, config, data, tuple(classes) if labels is not None else None)
+    labels, classes = folder_labels(folder, files)
+    return spectrogram_data(folder.name, waves, None if labels is None else np.array(labels), config, data,
+                            None if classes is None else tuple(classes))
 
 
 LONGEST_CLIP_SECONDS = 4.0  # a folder's spectrograms hold its longest sound, up to this long

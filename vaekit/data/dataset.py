@@ -10,6 +10,7 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import torch
@@ -246,6 +247,20 @@ class Data:
 
 
 UNLABELLED = -1  # the label of an example whose label is hidden (semi-supervised training)
+
+
+def folder_labels(folder: Path, files: list[Path]) -> tuple[list[int] | None, list[str] | None]:
+    """Labels and class names of files under ``folder``: each sub-folder is a class (its path the name); a file at
+    the top, beside class sub-folders, has no label (-1) and names no class. No sub-folders: no labels."""
+    places = [p.parent.relative_to(folder).as_posix() for p in files]
+    classes = sorted(set(places) - {"."})
+    if not classes:
+        return None, None
+    loose = places.count(".")
+    if loose:
+        log.info("%s: %d files outside the class sub-folders have no label (-1)", folder, loose)
+    index = {name: i for i, name in enumerate(classes)}
+    return [index.get(place, UNLABELLED) for place in places], classes
 
 
 def keep_labels(split: Split, per_class: int, seed: int) -> Split:

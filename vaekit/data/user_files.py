@@ -14,7 +14,7 @@ import torch
 from numpy.lib import format as npy_format
 from PIL import Image, UnidentifiedImageError
 
-from vaekit.data.dataset import Kind, Split
+from vaekit.data.dataset import Kind, Split, folder_labels
 from vaekit.limits import check_fits
 
 log = logging.getLogger(__name__)
@@ -189,13 +189,12 @@ def _probe(path: Path) -> tuple[str, tuple[int, int]]:
 
 def folder_images(folder: Path, image_size: tuple[int, int] | None = None, channels: int | None = None
                   ) -> tuple[list[Path], np.ndarray | None, list[str] | None, tuple[int, int], str]:
-    """The images under ``folder`` (files, labels, class names: sub-folders are classes), the (height, width) they
-    are read at (default the first image's) and the PIL mode (default: grey if the first image is)."""
+    """The images under ``folder`` (files, labels, class names: :func:`folder_labels`), the (height, width) they
+    are read at (default the first image's) and the PIL mode (default: RGB if any image has colour)."""
     files = image_files(folder)
     if not files:
         raise ValueError(f"{folder}: no PNG or JPEG images found")
-    classes = sorted({p.parent.relative_to(folder).as_posix() for p in files})
-    labelled = classes != ["."]
+    labels, classes = folder_labels(folder, files)
     headers = [_probe(p) for p in files] if image_size is None or channels is None else [_probe(files[0])]
     if channels is None:  # colour if any image is: a grey first image made every photo grey
         grey = sum(mode in GREY_MODES for mode, _ in headers)
@@ -209,9 +208,8 @@ def folder_images(folder: Path, image_size: tuple[int, int] | None = None, chann
         if len(sizes) > 1:
             log.warning("%s: images of %d sizes; all are resized to %dx%d, the first one's (set data.image_size "
                         "to choose)", folder, len(sizes), *image_size)
-    index = {name: i for i, name in enumerate(classes)}
-    y = np.array([index[p.parent.relative_to(folder).as_posix()] for p in files]) if labelled else None
-    return files, y, classes if labelled else None, image_size, "L" if channels == 1 else "RGB"
+    y = None if labels is None else np.array(labels)
+    return files, y, classes, image_size, "L" if channels == 1 else "RGB"
 
 
 def decode_images(files: list[Path], y: np.ndarray | None, size: tuple[int, int], resize: str, mode: str,

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Distribution
 
+from vaekit.contract import UNLABELLED
 from vaekit.model_fields import FreeBits, Labelled, LatentCode, Networks, Observed
 from vaekit.models.registry import register
 from vaekit.models.vae import VAE
@@ -63,6 +64,16 @@ class ConditionalVAE(VAE):
 
     def label_features(self) -> int:
         return self.num_classes
+
+    def check_labels(self, y: torch.Tensor | None) -> None:
+        """Every example needs its label: q(z|x, c) and p(x|z, c) read it (Sohn et al. 2015)."""
+        super().check_labels(y)
+        assert y is not None
+        unknown = int((y == UNLABELLED).sum())
+        if unknown:
+            raise ValueError(f"conditional-vae reads every example's label, but {unknown} of {len(y)} have none (-1: a "
+                             "file outside the class sub-folders, or -1 in an .npz): label them, or train m2, which "
+                             "learns from partly labelled data")
 
     def given(self, y: torch.Tensor | None) -> Given:
         """The distributions for labels y: integers in 0..C-1 (B,), or probability rows (B, C)."""
