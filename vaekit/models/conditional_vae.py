@@ -15,7 +15,7 @@ rows of class probabilities (B, C), which interpolation uses). ``encode`` and ``
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -65,12 +65,14 @@ class ConditionalVAE(VAE):
     def label_features(self) -> int:
         return self.num_classes
 
+    every_label: ClassVar[bool] = True  # q(z|x, c) and p(x|z, c) read each example's label; M2 infers the unknown
+
     def check_labels(self, y: torch.Tensor | None) -> None:
-        """Every example needs its label: q(z|x, c) and p(x|z, c) read it (Sohn et al. 2015)."""
+        """Refuse unknown labels too (Sohn et al. 2015 train on labelled pairs)."""
         super().check_labels(y)
         assert y is not None
         unknown = int((y == UNLABELLED).sum())
-        if unknown:
+        if unknown and self.every_label:
             raise ValueError(f"conditional-vae reads every example's label, but {unknown} of {len(y)} have none (-1: a "
                              "file outside the class sub-folders, or -1 in an .npz): label them, or train m2, which "
                              "learns from partly labelled data")

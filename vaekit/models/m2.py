@@ -52,6 +52,7 @@ class M2(ConditionalVAE):
         super().__init__(config, **options)
         self.classifier = data_encoder(self.config, self.config.hidden, self.num_classes)
 
+    every_label = False  # the unlabelled examples' y is summed out (eq. 7)
     best_accuracy = 0.0  # the best epoch's train_accuracy so far, for :meth:`diagnose`
 
     def diagnose(self, epoch_means: dict[str, float], prefix: str = "") -> str | None:
