@@ -47,9 +47,14 @@ def test_every_batch_gets_labelled_examples() -> None:
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(batches[4:], resumed))
 
 
-def test_unlabelled_bound_is_the_q_weighted_labelled_bounds_plus_entropy() -> None:
+@pytest.mark.parametrize("architecture", ["mlp", "conv"])
+def test_unlabelled_bound_is_the_q_weighted_labelled_bounds_plus_entropy(architecture: str) -> None:
+    """Also: the bound over every class reads each x once (the encoder's extra rows), as the labelled bound of x
+    repeated per class does, with the same draws of z."""
     torch.manual_seed(0)
-    model = M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=4, hidden=[32])
+    model = M2(data_shape=(1, 28, 28), num_classes=10, latent_dim=4, hidden=[32], architecture=architecture,
+               channels=[8])
+    assert model.encoder.extra_rows
     x = load_data(DataConfig(name="binarized-mnist", validation=0)).test.x[:3]
     torch.manual_seed(1)
     unlabelled = model.unlabelled_bound(x)

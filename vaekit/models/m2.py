@@ -25,16 +25,25 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from pydantic import Field
+from torch.distributions import Distribution
 
 from vaekit import objectives
 from vaekit.config import ModelConfig
-from vaekit.contract import Batch, Loss
+from vaekit.contract import Batch, Latent, Loss
 from vaekit.devices import floored_exp, floored_log_softmax
 from vaekit.model_fields import Labelled, LatentCode, Networks, Observed
 from vaekit.models.base import as_batch
-from vaekit.models.conditional_vae import ConditionalVAE
+from vaekit.models.conditional_vae import ConditionalVAE, Given
 from vaekit.models.registry import register
 from vaekit.nn import data_encoder
+
+
+class EveryClass(Given):
+    """The distributions of each datum with every class: one-hot rows (B, C, C), x given as (B, 1, *data_shape), so
+    that q(z|x, y) and p(x|z, y) have batch shape (B, C) and the encoder reads each x once."""
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        return self.model.encode_given(x[:, 0], self.onehot)
 
 
 class M2Config(Networks, Observed, LatentCode, Labelled):
@@ -78,7 +87,10 @@ class M2(ConditionalVAE):
 
     def labelled_bound(self, x: torch.Tensor, y: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> torch.Tensor:
         """L(x, y) per example (eq. 6), the KL weighted by the warm-up weight."""
-        t = objectives.elbo_terms(self.given(y), x)
+        return self._bound(self.given(y), x, kl_weight)
+
+    def _bound(self, given: Latent, x: torch.Tensor, kl_weight: float | torch.Tensor) -> torch.Tensor:
+        t = objectives.elbo_terms(given, x)
         return t.reconstruction - kl_weight * t.kl - math.log(self.num_classes)
 
     def unlabelled_bound(self, x: torch.Tensor, kl_weight: float | torch.Tensor = 1.0) -> torch.Tensor:
@@ -88,8 +100,12 @@ class M2(ConditionalVAE):
 
     def _unlabelled(self, x: torch.Tensor, log_q: torch.Tensor, kl_weight: float | torch.Tensor) -> torch.Tensor:
         classes = self.num_classes
-        every = torch.arange(classes, device=x.device).repeat(len(x))  # each datum with every class, class fastest
-        bounds = self.labelled_bound(x.repeat_interleave(classes, dim=0), every, kl_weight).view(len(x), classes)
+        if getattr(self.encoder, "extra_rows", False):  # the encoder reads x once for all the classes: (B, C)
+            bounds = self._bound(EveryClass(self, torch.eye(classes, device=x.device).expand(len(x), -1, -1)),
+                                 x.unsqueeze(1), kl_weight)
+        else:  # each datum with every class, class fastest
+            every = torch.arange(classes, device=x.device).repeat(len(x))
+            bounds = self.labelled_bound(x.repeat_interleave(classes, dim=0), every, kl_weight).view(len(x), classes)
         q = floored_exp(log_q)
         return (q * bounds).sum(1) - (q * log_q).sum(1)
 

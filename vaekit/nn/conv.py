@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from vaekit.nn.mlp import ACTIVATIONS
+from vaekit.nn.mlp import ACTIVATIONS, data_and_extra
 
 
 def _bottom(size: tuple[int, int], layers: int) -> tuple[int, int]:
@@ -43,7 +43,9 @@ def _downsampling(in_channels: int, channels: list[int], activation: str, residu
 
 class ConvEncoder(nn.Module):
     """(B, C, H, W) -> (B, out_features) through stride-2 convolutions and a linear layer;
-    ``extra_features`` (B, E) given to ``forward`` join the linear layer's input."""
+    ``extra_features`` (B, E), or (B, R, E) for R rows each, given to ``forward`` join the linear layer's input."""
+
+    extra_rows = True
 
     def __init__(self, data_shape: tuple[int, int, int], channels: list[int], out_features: int,
                  activation: str = "relu", residual: bool = False, extra_features: int = 0) -> None:
@@ -55,7 +57,7 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x).flatten(1)
-        return self.out(h if extra is None else torch.cat([h, extra], dim=-1))
+        return self.out(h) if extra is None else data_and_extra(self.out, h, extra)
 
 
 class GridEncoder(nn.Module):

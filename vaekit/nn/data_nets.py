@@ -8,7 +8,7 @@ from torch import nn
 
 from vaekit.config import ModelConfig
 from vaekit.nn.conv import ConvDecoder, ConvEncoder
-from vaekit.nn.mlp import mlp
+from vaekit.nn.mlp import data_and_extra, mlp
 
 
 def _image(config: ModelConfig) -> tuple[int, int, int]:
@@ -17,7 +17,10 @@ def _image(config: ModelConfig) -> tuple[int, int, int]:
 
 
 class ConditionedMLP(nn.Module):
-    """An MLP on the flattened datum with extra features (a one-hot label) appended: ``forward(x, extra)``."""
+    """An MLP on the flattened datum with extra features (a one-hot label) appended: ``forward(x, extra)``, extra
+    (B, E), or (B, R, E) for R rows each (:func:`data_and_extra`)."""
+
+    extra_rows = True
 
     def __init__(self, data_size: int, extra_features: int, hidden: list[int], out_features: int,
                  activation: str) -> None:
@@ -25,7 +28,7 @@ class ConditionedMLP(nn.Module):
         self.net = mlp(data_size + extra_features, hidden, out_features, activation)
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x.flatten(1), extra], dim=-1))
+        return self.net[1:](data_and_extra(self.net[0], x.flatten(1), extra))
 
 
 def data_encoder(config: ModelConfig, hidden: list[int], out_features: int, extra_features: int = 0) -> nn.Module:

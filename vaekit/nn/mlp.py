@@ -1,6 +1,8 @@
 """Multi-layer perceptrons."""
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -19,3 +21,13 @@ def mlp(in_features: int, hidden: list[int], out_features: int, activation: str 
         width = h
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)
+
+
+def data_and_extra(linear: nn.Linear, data: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    """``linear`` of the features [data, extra], computed as the data's part plus the extra's. Extra (B, E) gives
+    (B, out); extra (B, R, E), R rows for each datum, gives (B, R, out) at the cost of the data's part once (M2's
+    bound over every class, Kingma et al. 2014 eq. 7)."""
+    width = data.shape[-1]
+    part = F.linear(data, linear.weight[:, :width], linear.bias)
+    extras = F.linear(extra, linear.weight[:, width:])
+    return part + extras if extra.dim() == 2 else part.unsqueeze(1) + extras
