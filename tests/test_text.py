@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -126,6 +127,19 @@ def test_text_without_spaces_is_refused_by_the_word_tokenizer_and_read_by_senten
     (tmp_path / "de.txt").write_text("\n".join(f"der Hund sieht die Katze Nummer {i} ." for i in range(60)) + "\n")
     german = load_data(DataConfig(name=str(tmp_path / "de.txt"), validation=10, vocab_size=30))  # spaced: words
     assert len(german.train) + len(german.valid) + len(german.test) == 60
+
+
+def test_a_byte_order_mark_and_long_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A Windows editor's byte-order mark made the file's first word a word of its own ('\\ufeffthe'); a file of
+    paragraphs, one a line, lost most of them to data.max_length with a note at the info level only."""
+    lines = [f"the cat number {i} sat ." for i in range(30)]
+    (tmp_path / "bom.txt").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    data = load_data(DataConfig(name=str(tmp_path / "bom.txt"), validation=3, vocab_size=40))
+    assert data.tokenizer is not None and not any("\ufeff" in piece for piece in data.tokenizer.pieces)
+    (tmp_path / "paragraphs.txt").write_text("\n".join(" ".join([line] * (1 + i % 3)) for i, line in enumerate(lines)))
+    with caplog.at_level(logging.WARNING, logger="vaekit"):
+        load_data(DataConfig(name=str(tmp_path / "paragraphs.txt"), validation=3, max_length=8))
+    assert "left out" in caplog.text and "raise data.max_length" in caplog.text
 
 
 def test_sigmoid_kl_annealing() -> None:

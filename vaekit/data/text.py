@@ -48,8 +48,10 @@ def encode_sentences(lines: Sequence[str], tokenizer: Tokenizer, max_length: int
         rows.append(ids)
         if labels is not None:
             kept_labels.append(labels[i])
-    if dropped:
-        log.info("left out %d of %d sentences longer than data.max_length=%d tokens", dropped, len(lines), max_length)
+    if dropped:  # a file of paragraphs, one a line, would lose most of its text (and its figures the long ones)
+        level = logging.WARNING if dropped > 0.1 * len(lines) else logging.INFO
+        log.log(level, "left out %d of %d sentences longer than data.max_length=%d tokens%s", dropped, len(lines),
+                max_length, ": raise data.max_length to keep them" if level == logging.WARNING else "")
     x = torch.zeros(len(rows), max_length, dtype=torch.long)
     for i, row in enumerate(rows):
         x[i, :len(row)] = torch.tensor(row)
@@ -150,7 +152,7 @@ def read_lines(paths: list[Path]) -> list[str]:
     lines: list[str] = []
     for p in paths:
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is no part of a word
         except UnicodeDecodeError as error:
             raise ValueError(f"{p} is not UTF-8 text ({error})") from None
         lines.extend(line for line in text.splitlines() if line.strip())
