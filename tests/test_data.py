@@ -92,6 +92,14 @@ def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
     for i in range(2):  # beside the class sub-folders: no label, and no class named "."
         Image.fromarray(rng.integers(0, 256, (20, 20), dtype=np.uint8), "L").save(tmp_path / f"loose{i}.png")
     loose = load_data(DataConfig(name=str(tmp_path), validation=0, test=0))
+    icons = tmp_path / "icons"  # invisible pixels once kept the colour stored under them: here red
+    icons.mkdir()
+    for i in range(3):
+        icon = np.zeros((10, 10, 4), np.uint8)
+        icon[..., 0], icon[3:7, 3:7] = 255, (0, 0, 255, 255)  # a blue square on a transparent red background
+        Image.fromarray(icon, "RGBA").save(icons / f"{i}.png")
+    pixels = load_data(DataConfig(name=str(icons), validation=0, test=0)).train.x[0]
+    assert pixels[:, 0, 0].tolist() == [1.0, 1.0, 1.0] and pixels[:, 5, 5].tolist() == [0.0, 0.0, 1.0]
     assert loose.classes == ("cats", "dogs", "grey-first") and sorted(loose.train.y.tolist())[:3] == [-1, -1, 0]
     images = torch.cat([data.train.x, data.valid.x, data.test.x])
     assert (images[:, 0] == images[:, 1]).all(1).all(1).sum() == 1  # the grey image has three equal channels

@@ -156,6 +156,18 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     return Image.fromarray(np.round(values / 257.0).astype(np.uint8))
 
 
+TRANSPARENT_MODES = ("RGBA", "LA", "PA")  # PIL's modes with an alpha channel (a palette may name one colour too)
+
+
+def _opaque(image: Image.Image) -> Image.Image:
+    """An image with transparency composited onto white, as a viewer shows it; dropping the alpha channel kept the
+    colour stored under invisible pixels (an icon's transparent background read as red, or black)."""
+    if image.mode not in TRANSPARENT_MODES and "transparency" not in image.info:
+        return image
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+
+
 def image_depth(path: Path) -> int:
     """Bits per channel of an image file, from its header (:func:`bits_per_channel`)."""
     with _opened_image(path) as image:
@@ -166,7 +178,7 @@ def read_image(path: Path | BinaryIO, size: tuple[int, int] | None, resize: str,
     """One image (a file, or bytes in memory) as uint8 (C, H, W) in PIL ``mode``, resized or center-cropped to
     ``size`` unless it is None."""
     with _opened_image(path) as opened:
-        image = _eight_bit(opened).convert(mode)
+        image = _opaque(_eight_bit(opened)).convert(mode)
         if size is not None and image.size != (size[1], size[0]):
             height, width = size
             if resize == "center-crop":
@@ -196,6 +208,8 @@ def folder_images(folder: Path, image_size: tuple[int, int] | None = None, chann
         raise ValueError(f"{folder}: no PNG or JPEG images found")
     labels, classes = folder_labels(folder, files)
     headers = [_probe(p) for p in files] if image_size is None or channels is None else [_probe(files[0])]
+    if any(mode in TRANSPARENT_MODES for mode, _ in headers):
+        log.info("%s: images with transparency are composited onto white", folder)
     if channels is None:  # colour if any image is: a grey first image made every photo grey
         grey = sum(mode in GREY_MODES for mode, _ in headers)
         channels = 1 if grey == len(headers) else 3
