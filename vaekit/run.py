@@ -29,7 +29,6 @@ from vaekit.contract import (
     Conditional,
     Density,
     Latent,
-    LearnsFromLabels,
     Sentences,
     WeightPosterior,
 )
@@ -55,6 +54,7 @@ from vaekit.saving import load as load_model
 from vaekit.sentences import text_figures
 from vaekit.sounds import audio_figures, reconstruction_distance
 from vaekit.train import Trainer, TrainResult, distributed
+from vaekit.train.trainer import check_labels_of
 from vaekit.uncertainty import classifier_report
 
 LATENT_POINTS = 2000  # test images in the latent-space figure
@@ -251,9 +251,7 @@ def run(config: RunConfig, resume: bool = False, overwrite: bool = False) -> Run
     check_size(config.model)  # before anything is written
     torch.manual_seed(config.train.seed)  # the initial weights, so a recipe gives one model
     model = build_model(config.model)
-    if isinstance(model, LearnsFromLabels):  # labels it cannot learn from are refused before anything is written
-        for split in (data.train, data.valid) if len(data.valid) else (data.train,):
-            model.check_labels(split.y)
+    check_labels_of(model, data)  # before anything is written
     replaced = None
     if distributed.is_main():
         log.info("%s", data.describe())

@@ -16,7 +16,7 @@ import torch
 
 from vaekit.config import AudioConfig
 from vaekit.contract import Conditional
-from vaekit.data.audio import fit_length, read_wave
+from vaekit.data.audio import as_clips, read_wave
 from vaekit.data.dataset import Split
 from vaekit.data.spectrogram import log_mel, log_spectral_distance, to_waveform
 from vaekit.generate import class_names, interpolate, samples_per_class
@@ -66,12 +66,11 @@ def _file_safe(name: str) -> str:
 def read_clips(model: LatentVariableModel, paths: Sequence[Path | BinaryIO]) -> torch.Tensor:
     """WAV/FLAC files (or their bytes in memory) as the model's standardized spectrograms (N, 1, n_mels, frames)."""
     audio = audio_of(model)
-    sounds = [read_wave(p, audio.sample_rate) for p in paths]
-    longer = sum(len(s) > audio.clip_samples for s in sounds)
-    if longer:
+    clips, cut = as_clips([read_wave(p, audio.sample_rate) for p in paths], audio)
+    if cut:
         log.warning("%d of %d sounds are longer than the model's %.2f s clip and keep only their middle %.2f s",
-                    longer, len(sounds), audio.seconds, audio.seconds)
-    return log_mel(torch.from_numpy(np.stack([fit_length(s, audio.clip_samples) for s in sounds])), audio)
+                    cut, len(clips), audio.seconds, audio.seconds)
+    return log_mel(torch.from_numpy(clips), audio)
 
 
 @torch.no_grad()

@@ -53,9 +53,7 @@ def trim_silence(wave: np.ndarray, threshold: float = 0.01) -> np.ndarray:
 
 
 def fit_length(wave: np.ndarray, samples: int) -> np.ndarray:
-    """Trim the silence at both ends, then centre the rest in ``samples`` (cut evenly at both ends if longer,
-    zero-padded if shorter)."""
-    wave = trim_silence(wave)
+    """The wave centred in ``samples``: cut evenly at both ends if longer, zero-padded if shorter."""
     if len(wave) >= samples:
         start = (len(wave) - samples) // 2
         return wave[start:start + samples].astype(np.float32)
@@ -78,6 +76,12 @@ def read_wave(path: Path | BinaryIO, sample_rate: int) -> np.ndarray:
     if len(wave) == 0:
         raise ValueError(f"{name} holds no samples")
     return trim_silence(resample(wave.mean(1), rate, sample_rate))
+
+
+def as_clips(sounds: list[np.ndarray], config: AudioConfig) -> tuple[np.ndarray, int]:
+    """Trimmed sounds as clips (N, clip_samples), and how many were longer and keep only their middle."""
+    cut = sum(len(s) > config.clip_samples for s in sounds)
+    return np.stack([fit_length(s, config.clip_samples) for s in sounds]), cut
 
 
 def spectrogram_data(name: str, waves: np.ndarray, labels: np.ndarray | None, config: AudioConfig,
@@ -111,7 +115,10 @@ def load_audio_folder(folder: Path, config: AudioConfig, data: DataConfig) -> Da
         raise ValueError(f"{folder}: {len(files)} WAV/FLAC files; audio data needs at least 3")
     sounds = [read_wave(p, config.sample_rate) for p in files]
     config = clips_for(config, [len(s) for s in sounds])
-    waves = np.stack([fit_length(s, config.clip_samples) for s in sounds])
+    waves, cut = as_clips(sounds, config)
+    if cut:
+        log.warning("%d of %d sounds are longer than the %.1f s a clip holds at most and keep only their middle %.1f s",
+                    cut, len(sounds), config.seconds, config.seconds)
     labels, classes = folder_labels(folder, files)
     return spectrogram_data(folder.name, waves, None if labels is None else np.array(labels), config, data,
                             None if classes is None else tuple(classes))
@@ -122,16 +129,12 @@ LONGEST_CLIP_SECONDS = 4.0  # a folder's spectrograms hold its longest sound, up
 
 def clips_for(config: AudioConfig, lengths: list[int]) -> AudioConfig:
     """``config`` with enough frames for the longest of sounds of ``lengths`` samples (never fewer than it has, at
-    most :data:`LONGEST_CLIP_SECONDS`); the log says the clip length, and how many sounds are cut to their middle."""
+    most :data:`LONGEST_CLIP_SECONDS`); the log says the clip length."""
     cap = int(LONGEST_CLIP_SECONDS * config.sample_rate) // config.hop + 1
     frames = min(cap, max(config.frames, math.ceil(max(lengths) / config.hop) + 1))
     config = config.model_copy(update={"frames": frames})
-    cut = sum(n > config.clip_samples for n in lengths)
     log.info("audio: clips of %.2f s (%d frames), for sounds of up to %.2f s after trimming silence",
              config.seconds, frames, max(lengths) / config.sample_rate)
-    if cut:
-        log.warning("%d of %d sounds are longer than the %.1f s a clip holds at most and keep only their middle %.1f s",
-                    cut, len(lengths), config.seconds, config.seconds)
     return config
 
 
@@ -173,7 +176,7 @@ def synthesize_digits(count: int, seed: int, config: AudioConfig, progress: bool
     spoken = []
     with progress_bar(len(manifest), "synthesizing spoken digits", "clip", progress) as bar:
         for entry in manifest:
-            spoken.append(fit_length(speak(entry, config.sample_rate), config.clip_samples))
+            spoken.append(fit_length(trim_silence(speak(entry, config.sample_rate)), config.clip_samples))
             bar.update(1)
     clips = np.stack(spoken)
     folder.mkdir(parents=True, exist_ok=True)

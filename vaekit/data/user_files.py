@@ -237,7 +237,8 @@ def warn_if_off_scale(name: str, x: torch.Tensor) -> None:
     """Warn when continuous data lie far from the unit scale: a VAE's networks start near 0 with unit-sized weights
     and barely get there (20 features of mean 1000 and sd 10: a test ELBO of -332,500 nats after 20 epochs; the same
     data standardized, -11.3, which is -57.3 in the original units)."""
-    flat = x[:10_000].reshape(min(len(x), 10_000), -1).double()
+    head = x[:10_000]
+    flat = head.reshape(len(head), -1).double()
     if len(flat) < 2:
         return
     offset, spread = float(flat.mean(0).abs().max()), float(flat.std(0).max())
@@ -245,4 +246,3 @@ def warn_if_off_scale(name: str, x: torch.Tensor) -> None:
         log.warning("%s: continuous data far from the unit scale (features' means up to %.3g in size, sds up to %.3g):"
                     " the networks learn it badly; standardize it first, (x - mean) / sd per feature", name, offset,
                     spread)
-

@@ -63,6 +63,8 @@ class Classifier(Model):
         """The mean cross-entropy of the batch's labelled examples (label -1: skipped)."""
         batch = as_batch(batch)
         x, y = self._labelled(batch)
+        if not len(y):
+            raise ValueError("a batch without labelled examples: give every batch some (train.labelled_per_batch)")
         logits = self.logits(x)
         nll = batch.mean_over_labelled(F.cross_entropy(logits, y, reduction="none"))
         return Loss(nll, {"nll": nll.detach(), "train_error": (logits.argmax(1) != y).float().mean().detach()})
@@ -72,19 +74,16 @@ class Classifier(Model):
         return self.network(x * self.config.input_scale)
 
     def _labelled(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's examples whose label is known, and their labels (none: empty tensors)."""
         self.check_labels(batch.y)
-        if batch.y is None or not batch.any_labelled():
-            raise ValueError("a batch without labelled examples: give every batch some (train.labelled_per_batch)")
+        assert batch.y is not None
         keep = batch.y >= 0
         return batch.x[keep], batch.y[keep]
 
     def scores(self, batch: Batch) -> dict[str, torch.Tensor]:
         """log p(y|x) of the predictive (averaged over weight draws for a Bayesian network) and 0/1 mistakes, per
         labelled example."""
-        self.check_labels(batch.y)
-        assert batch.y is not None
-        known = batch.y >= 0  # a batch may hold none: its scores are empty
-        x, y = batch.x[known], batch.y[known]
+        x, y = self._labelled(batch)  # a batch may hold none: its scores are empty
         probs = self.classify(x)
         return {"log_predictive": probs.gather(1, y[:, None]).squeeze(1).clamp(min=1e-12).log(),
                 "error": (probs.argmax(1) != y).float()}

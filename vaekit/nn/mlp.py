@@ -24,10 +24,11 @@ def mlp(in_features: int, hidden: list[int], out_features: int, activation: str 
 
 
 def data_and_extra(linear: nn.Linear, data: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-    """``linear`` of the features [data, extra], computed as the data's part plus the extra's. Extra (B, E) gives
-    (B, out); extra (B, R, E), R rows for each datum, gives (B, R, out) at the cost of the data's part once (M2's
-    bound over every class, Kingma et al. 2014 eq. 7)."""
+    """``linear`` of the features [data, extra]. Extra (B, E) gives (B, out); extra (B, R, E), R rows for each
+    datum, gives (B, R, out) as the data's part, computed once, plus each row's (M2's bound over every class,
+    Kingma et al. 2014 eq. 7)."""
+    if extra.dim() == 2:
+        return linear(torch.cat([data, extra], dim=-1))
     width = data.shape[-1]
     part = F.linear(data, linear.weight[:, :width], linear.bias)
-    extras = F.linear(extra, linear.weight[:, width:])
-    return part + extras if extra.dim() == 2 else part.unsqueeze(1) + extras
+    return part.unsqueeze(1) + F.linear(extra, linear.weight[:, width:])

@@ -61,6 +61,13 @@ class TrainingFailed(RuntimeError):
     """The model's own diagnosis after an epoch (e.g. an adversary that won outright), with advice."""
 
 
+def check_labels_of(model: Any, data: Data) -> None:
+    """A model that learns from labels refuses the training and validation labels it cannot learn from."""
+    if isinstance(model, LearnsFromLabels):
+        for split in (data.train, data.valid) if len(data.valid) else (data.train,):
+            model.check_labels(split.y)
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """SIGINT/SIGTERM arrived; a checkpoint was written first."""
 
@@ -178,9 +185,7 @@ class Trainer:
     def _fit(self, data: Data, resume: bool) -> TrainResult:
         cfg, model = self.config, self.model
         uses_labels = isinstance(model, LearnsFromLabels)  # the others get no labels (as torch.compile sees them)
-        if uses_labels:
-            for split in (data.train, data.valid) if len(data.valid) else (data.train,):
-                model.check_labels(split.y)
+        check_labels_of(model, data)
         fills = getattr(model, "data_fills", ())
         if "likelihood" in fills:  # the API too: a likelihood that does not fit the data would train to nonsense
             check_likelihood(model.config.likelihood, data.kind, data.name)
