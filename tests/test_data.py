@@ -131,6 +131,23 @@ def test_arrays_load_and_pickles_are_refused(tmp_path) -> None:
         load_data(DataConfig(name="no-such-set"))
 
 
+def test_arrays_of_images_in_other_layouts_are_read_channels_first(tmp_path) -> None:
+    """(N, H, W, 3) arrays, as PIL, imageio and Keras give images, were read as 24 channels of 20 x 3 pixels."""
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 24, 20, 3), dtype=np.uint8)
+    np.save(tmp_path / "rgb.npy", rgb)
+    np.save(tmp_path / "grey.npy", rgb[..., 0])
+    np.save(tmp_path / "frames.npy", rgb[..., 0].astype(np.float32) / 7)  # continuous (N, T, F): not pixels
+    options = dict(validation=0, test=0)
+    memory = load_data(DataConfig(name=str(tmp_path / "rgb.npy"), **options))
+    streamed = load_data(DataConfig(name=str(tmp_path / "rgb.npy"), stream=True, **options))
+    assert memory.data_shape == streamed.data_shape == (3, 24, 20)
+    expected = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 255
+    assert torch.equal(memory.train.x, expected) and torch.equal(streamed.train.x[torch.arange(40)], expected)
+    grey = load_data(DataConfig(name=str(tmp_path / "grey.npy"), **options))
+    assert grey.data_shape == (1, 24, 20) and torch.equal(grey.train.x[:, 0], expected[:, 0])
+    assert load_data(DataConfig(name=str(tmp_path / "frames.npy"), **options)).data_shape == (24, 20)
+
+
 def test_keyword_options_are_validated() -> None:
     with pytest.raises(ValueError, match="limit"):
         load_data(name="mnist", limit=-1)

@@ -63,6 +63,23 @@ def test_a_small_folder_trains_on_most_of_it_and_the_run_says_so(shapes: Path, s
         load_data(name=str(shapes), validation=0.3, test=0.3)
 
 
+def test_a_channels_last_array_trains_draws_colour_and_compresses_back(tmp_path: Path) -> None:
+    """An (N, H, W, 3) array trained, then failed at the pictures; compressed, it would code the wrong layout."""
+    rgb = np.zeros((200, 12, 10, 3), dtype=np.uint8)
+    rgb[np.arange(200), :, :, np.arange(200) % 3] = 200  # red, green or blue images
+    np.save(tmp_path / "colours.npy", rgb)
+    result = vaekit_cli("train", f"data.name={tmp_path / 'colours.npy'}", f"out_dir={tmp_path}", "--overwrite",
+                        "train.epochs=2", *TINY)  # the overrides may follow an option
+    assert result.returncode == 0, result.stderr
+    assert "items of shape (12, 10, 3) read as RGB images of shape (3, 12, 10)" in result.stderr
+    assert Image.open(tmp_path / "vae-colours" / "samples.png").mode == "RGB"
+    packed = vaekit_cli("compress", str(tmp_path / "vae-colours" / "model"), str(tmp_path / "colours.npy"),
+                        "-o", str(tmp_path / "colours.vkz"))
+    assert packed.returncode == 0, packed.stderr
+    assert vaekit_cli("decompress", str(tmp_path / "colours.vkz"), "-o", str(tmp_path / "back.npy")).returncode == 0
+    assert np.array_equal(np.load(tmp_path / "back.npy"), rgb)
+
+
 def test_text_and_audio_follow_the_same_split_rule(tmp_path: Path) -> None:
     text = load_data(name=str(kitchen_sentences(tmp_path / "kitchen.txt", count=200)))
     assert (len(text.train), len(text.valid), len(text.test)) == (160, 20, 20)  # validation was capped at a tenth

@@ -270,7 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and hasattr(args, "overrides") and not any(a.startswith("-") or "=" not in a for a in extra):
+        args.overrides += extra  # key=value after an option: vaekit train --config r.yaml --resume train.epochs=9
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = list(sys.argv[1:] if argv is None else argv)
     # vaekit's own messages (the data's sizes, progress lines in a log, warnings) go to stderr; -v adds details
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")

@@ -19,8 +19,9 @@ from vaekit.models import LatentVariableModel
 
 
 def _require_images(model: LatentVariableModel) -> None:
-    if len(model.data_shape) != 3:
-        raise ValueError(f"image figures need image data (C, H, W); this model's data has shape {model.data_shape}")
+    if len(model.data_shape) != 3 or model.data_shape[0] not in (1, 3):
+        raise ValueError(f"image figures need images (1 or 3 channels, H, W); this model's data has shape "
+                         f"{model.data_shape}")
 
 
 def to_picture(image: torch.Tensor) -> Image.Image:

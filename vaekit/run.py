@@ -155,7 +155,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         if (run_dir / "metrics.jsonl").exists():
             figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS))
         return figures
-    if len(model.data_shape) != 3:  # sequences of frames, arrays: the loss curves only
+    if len(model.data_shape) != 3 or model.data_shape[0] not in (1, 3):  # frames, other arrays: the loss curves
         if not (run_dir / "metrics.jsonl").exists():
             return []
         return [loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS)]

@@ -22,7 +22,14 @@ from PIL import Image
 
 from vaekit.atomic import umask_mode
 from vaekit.codec.container import CodecError, Header
-from vaekit.data.user_files import image_depth, image_files, read_image, read_npy
+from vaekit.data.user_files import (
+    channels_first_shape,
+    image_depth,
+    image_files,
+    read_image,
+    read_npy,
+    to_channels_first,
+)
 
 
 def _image_files(paths: list[Path]) -> list[tuple[Path, str]]:
@@ -90,7 +97,11 @@ def _read_array(path: Path, data_shape: tuple[int, ...]) -> tuple[torch.Tensor, 
     source = {"kind": "npy", "dtype": array.dtype.str, "shape": list(array.shape)}
     if array.size == 0 or array.size % int(np.prod(data_shape)):
         raise CodecError(f"{path}: an array of shape {array.shape} does not hold items of shape {data_shape}")
-    x = torch.from_numpy(array.astype(np.float64)).reshape(-1, *data_shape)
+    x = torch.from_numpy(array.astype(np.float64))
+    if array.ndim == 4 and array.shape[1:] != tuple(data_shape) and \
+            channels_first_shape(array.shape[1:], "8bit") == tuple(data_shape):  # images channels last, as trained
+        x, source["layout"] = to_channels_first(x, tuple(data_shape)), "channels-last"
+    x = x.reshape(-1, *data_shape)
     return (x / 255.0 if array.dtype == np.uint8 else x).float(), source
 
 
@@ -286,6 +297,8 @@ def _write_array(x: torch.Tensor, header: Header, out: Path) -> Path:
     else:
         values = x.double().numpy()
         array = values.astype(dtype) if dtype.kind == "f" else np.round(values * 255.0).astype(dtype)
+    if source.get("layout") == "channels-last":
+        array = array.transpose(0, 2, 3, 1)
     np.save(out, array.reshape(shape), allow_pickle=False)
     return out
 

@@ -19,7 +19,7 @@ from numpy.lib import format as npy_format
 
 from vaekit.data.dataset import Kind, Split
 from vaekit.data.lazy import LazyExamples
-from vaekit.data.user_files import as_labels, only_zeros_and_ones, read_npy
+from vaekit.data.user_files import as_labels, images_shape, only_zeros_and_ones, read_npy, to_channels_first
 
 _SCAN_ROWS = 8192  # rows per chunk when the whole file is checked once (finite values, kind)
 
@@ -68,6 +68,7 @@ class DiskRows(LazyExamples):
     layout: NpyLayout
     positions: np.ndarray
     divisor: float = 1.0  # 255 for 8-bit data (0 and 1 stay as they are in binary data)
+    images: tuple[int, ...] | None = None  # (C, H, W) of rows that are images in another layout (channels last)
 
     @classmethod
     def open(cls, path: Path) -> "DiskRows":
@@ -76,7 +77,7 @@ class DiskRows(LazyExamples):
 
     @property
     def item_shape(self) -> tuple[int, ...]:
-        return tuple(self.layout.shape[1:])
+        return self.images or tuple(self.layout.shape[1:])
 
     def read(self, positions: np.ndarray) -> np.ndarray:
         """The rows at file positions ``positions`` (in any order) with their stored dtype."""
@@ -102,6 +103,7 @@ class DiskRows(LazyExamples):
 
     def fetch(self, positions: np.ndarray) -> torch.Tensor:
         values = torch.from_numpy(self.read(positions).astype(np.float32))
+        values = values if self.images is None else to_channels_first(values, self.images)
         return values / self.divisor if self.divisor != 1.0 else values
 
     def scan(self) -> Kind:
@@ -129,7 +131,6 @@ def load_disk_array(path: Path, labels: Path | None) -> DiskSplit:
     """A .npy file (N, ...) read by rows on demand, with optional labels: a .npy of N integers."""
     rows = DiskRows.open(path)
     kind = rows.scan()
-    if kind == "8bit":
-        rows = replace(rows, divisor=255.0)
+    rows = replace(rows, divisor=255.0 if kind == "8bit" else 1.0, images=images_shape(rows.item_shape, kind, path))
     y = None if labels is None else as_labels(read_npy(labels), len(rows), labels)
     return DiskSplit(rows, y, kind)  # type: ignore[arg-type]

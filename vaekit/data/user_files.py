@@ -39,6 +39,31 @@ def _kind_of(x: np.ndarray) -> Kind:
     return "continuous"
 
 
+def channels_first_shape(item: tuple[int, ...], kind: Kind) -> tuple[int, ...] | None:
+    """An array's item shape (C, H, W) when its items are images laid out otherwise: (H, W, 1 or 3), channels last
+    as PIL, imageio and Keras give them, or (H, W) pixels (binary or 8-bit values) with no channel axis. None when
+    the items are (C, H, W) already, or not images."""
+    if len(item) == 3 and item[-1] in (1, 3) and item[0] not in (1, 3):
+        return item[-1], item[0], item[1]
+    if len(item) == 2 and kind in ("binary", "8bit"):
+        return 1, *item
+    return None
+
+
+def to_channels_first(x: torch.Tensor, item: tuple[int, ...]) -> torch.Tensor:
+    """Items ``x`` (N, *layout) as (N, *item), ``item`` from :func:`channels_first_shape`."""
+    return x.permute(0, 3, 1, 2).contiguous() if x.dim() == 4 and x.shape[1:] != item else x.reshape(-1, *item)
+
+
+def images_shape(item: tuple[int, ...], kind: Kind, source: Path) -> tuple[int, ...] | None:
+    """:func:`channels_first_shape`, and a line saying how the items are read."""
+    shape = channels_first_shape(item, kind)
+    if shape is not None:
+        log.info("%s: items of shape %s read as %s images of shape %s (channels, height, width)", source.name,
+                 item, "grey" if shape[0] == 1 else "RGB", shape)
+    return shape
+
+
 def _as_split(x: np.ndarray, y: object | None, source: Path) -> Split:
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"{source}: expected an array of shape (N, ...) with N >= 1, got shape {x.shape}")
@@ -50,6 +75,8 @@ def _as_split(x: np.ndarray, y: object | None, source: Path) -> Split:
     values = torch.from_numpy(np.ascontiguousarray(x)).float()
     if kind == "8bit":
         values.div_(255.0)  # in place: one float copy of the data, not two
+    item = images_shape(tuple(values.shape[1:]), kind, source)
+    values = values if item is None else to_channels_first(values, item)
     return Split(values, None if y is None else as_labels(y, len(x), source), kind)
 
 
