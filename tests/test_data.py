@@ -105,6 +105,23 @@ def test_image_folder_with_classes_sizes_and_modes(tmp_path) -> None:
     assert (images[:, 0] == images[:, 1]).all(1).all(1).sum() == 1  # the grey image has three equal channels
 
 
+def test_split_folders_of_the_same_classes_are_pooled_by_class(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """train/cat and test/cat were two classes (four in all, the test images' classes never trained on)."""
+    for split, count in (("train", 6), ("test", 2)):
+        for shade, animal in ((40, "cat"), (220, "dog")):
+            (tmp_path / "pets" / split / animal).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(np.full((5, 4), shade, np.uint8)).save(tmp_path / "pets" / split / animal / f"{i}.png")
+        (tmp_path / "flat" / split).mkdir(parents=True)
+        Image.fromarray(np.zeros((5, 4), np.uint8)).save(tmp_path / "flat" / split / "0.png")
+    with caplog.at_level(logging.WARNING, logger="vaekit"):
+        pets = load_data(DataConfig(name=str(tmp_path / "pets"), validation=0, test=0))
+    assert "test/ and train/ are taken as splits of the same classes" in caplog.text
+    assert pets.classes == ("cat", "dog") and len(pets.train) == 16
+    assert (pets.train.y == (pets.train.x.mean((1, 2, 3)) > 0.5).long()).all()  # dark cats, light dogs
+    assert load_data(DataConfig(name=str(tmp_path / "flat"), validation=0, test=0)).train.y is None
+
+
 def test_continuous_data_far_from_the_unit_scale_is_named(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     """Features of mean 1000 trained a VAE to an ELBO thousands of nats below the standardized data's, silently."""
     rng = np.random.default_rng(0)

@@ -249,10 +249,21 @@ class Data:
 UNLABELLED = -1  # the label of an example whose label is hidden (semi-supervised training)
 
 
+SPLIT_FOLDERS = {"train", "training", "test", "testing", "val", "valid", "validation", "dev", "eval"}
+
+
 def folder_labels(folder: Path, files: list[Path]) -> tuple[list[int] | None, list[str] | None]:
     """Labels and class names of files under ``folder``: each sub-folder is a class (its path the name); a file at
-    the top, beside class sub-folders, has no label (-1) and names no class. No sub-folders: no labels."""
+    the top, beside class sub-folders, has no label (-1) and names no class. No sub-folders: no labels. When every
+    top folder is named as a split (``train/cat``, ``test/cat``), the classes are the folders inside them."""
     places = [p.parent.relative_to(folder).as_posix() for p in files]
+    tops = {place.split("/")[0] for place in places} - {"."}
+    if tops and all(top.lower() in SPLIT_FOLDERS for top in tops):
+        places = [place.partition("/")[2] or "." for place in places]
+        log.warning("%s: %s are taken as splits of the same classes: the classes are the folders inside them, and "
+                    "the files are pooled and split again by data.validation and data.test (to keep your split, "
+                    "train on one folder and score another with vaekit evaluate --data)", folder,
+                    " and ".join(f"{top}/" for top in sorted(tops)))
     classes = sorted(set(places) - {"."})
     if not classes:
         return None, None
