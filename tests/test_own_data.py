@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 import vaekit
-from vaekit import fit, load_data
+from vaekit import fit, load_data, modalities
 from vaekit.codec.container import CodecError, unpack
 from vaekit.codec.files import pack_names, unpack_names
 from vaekit.data.synthetic import SHAPES, WORDS, kitchen_sentences, shape_images, spoken_words
@@ -108,6 +108,18 @@ def test_a_saved_model_remembers_its_data_and_class_names(shapes: Path, shapes_r
     wrong = vaekit_cli("sample", str(run_dir / "model"), "--class", "square")
     assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
     assert "'square' is not one of this model's 3 classes (bar, cross, ring)" in wrong.stderr
+
+
+def test_another_folder_of_some_classes_is_labelled_by_the_models_class_names(shapes: Path, shapes_run,  # type: ignore[no-untyped-def]
+                                                                               tmp_path: Path) -> None:
+    """A --data folder holding only ring/ numbered it 0 by itself: the model's bar, scored as the wrong class."""
+    model = vaekit.load(shapes_run[0] / "model")
+    shutil.copytree(shapes / "ring", tmp_path / "rings" / "ring")
+    rings = modalities.test_data(model, str(tmp_path / "rings"))
+    assert rings.classes == ("bar", "cross", "ring") and set(rings.test.y.tolist()) == {2}
+    shutil.copytree(shapes / "ring", tmp_path / "squares" / "square")
+    with pytest.raises(ValueError, match="has classes the model was not trained on: square"):
+        modalities.test_data(model, str(tmp_path / "squares"))
 
 
 def test_a_model_whose_data_moved_asks_for_it_in_one_line(shapes_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ the same to both."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -14,7 +14,7 @@ import torch
 
 from vaekit.config import DataConfig
 from vaekit.contract import Classifies, Conditional, Latent, Sentences, WeightPosterior
-from vaekit.data import DATASETS, Data, load_data
+from vaekit.data import DATASETS, Data, Split, load_data
 from vaekit.data.user_files import read_image
 from vaekit.devices import seeded
 from vaekit.distributions.likelihoods import check_likelihood
@@ -29,9 +29,10 @@ __all__ = ["Images", "Inputs", "Sounds", "Text", "classify_lines", "evaluate_sav
            "test_data", "test_examples"]
 
 
-def test_data(model: Model, name: str | None) -> Data:
+def test_data(model: Model, name: str | None, relabel: bool = True) -> Data:
     """The data a command reads: by default the data the model was trained on (its saved record: the same test
-    split); ``name`` another, read at the model's sentence length or image size."""
+    split); ``name`` another, read at the model's sentence length or image size, its labels renumbered to the
+    model's classes (:func:`in_model_classes`) unless not ``relabel`` (out-of-distribution data)."""
     if name is None:
         record = model.trained_on
         if record is None or record.data is None:
@@ -47,7 +48,29 @@ def test_data(model: Model, name: str | None) -> Data:
         config = DataConfig(name=name, image_size=model.data_shape[1:], channels=model.data_shape[0])  # to fit
     else:
         config = DataConfig(name=name)
-    return load_data(config, tokenizer=getattr(model, "tokenizer", None))
+    data = load_data(config, tokenizer=getattr(model, "tokenizer", None))
+    return in_model_classes(model, data) if name is not None and relabel else data
+
+
+def in_model_classes(model: Model, data: Data) -> Data:
+    """Another data set's labels renumbered to the model's classes by name: a folder holding only some of the
+    classes numbers them from 0 itself (``dog/`` alone was class 0, the model's ``cat``). Classes the model was not
+    trained on are refused."""
+    trained = None if model.trained_on is None else model.trained_on.classes
+    uses_labels = isinstance(model, (Conditional, Classifies))
+    if not uses_labels or data.classes is None or trained is None or list(data.classes) == trained:
+        return data
+    unknown = [c for c in data.classes if c not in trained]
+    if unknown:
+        raise ValueError(f"data '{data.name}' has classes the model was not trained on: {', '.join(unknown[:5])} "
+                         f"(the model's: {', '.join(trained[:10])}{', ...' if len(trained) > 10 else ''})")
+    index = torch.tensor([trained.index(c) for c in data.classes])
+
+    def renumbered(split: Split) -> Split:
+        return split if split.y is None else replace(split, y=torch.where(split.y >= 0, index[split.y.clamp(min=0)],
+                                                                          split.y))
+    return replace(data, train=renumbered(data.train), valid=renumbered(data.valid), test=renumbered(data.test),
+                   classes=tuple(trained))
 
 
 def test_examples(model: Model, data_name: str | None, count: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -190,7 +213,7 @@ def evaluate_saved(model: Model, data: str | None = None, limit: int | None = No
     test = loaded.test if limit is None else loaded.test.subset(slice(0, limit))
     with seeded(seed, model.device):
         if not isinstance(model, Latent) and isinstance(model, Classifies):
-            other = None if ood is None else (ood, test_data(model, ood).test)
+            other = None if ood is None else (ood, test_data(model, ood, relabel=False).test)
             draws = weight_draws if isinstance(model, WeightPosterior) else 1
             return classifier_report(model, test, other, samples=draws, seed=seed).as_dict()
         check_likelihood(model.config.likelihood, loaded.kind, loaded.name)
