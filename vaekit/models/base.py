@@ -92,6 +92,8 @@ class Model(nn.Module):
         if y is None:
             raise ValueError(f"{self.registered_name} learns from labelled data: give labels y, with -1 where unknown "
                              "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
+        if torch.compiler.is_compiling():  # the Trainer checked the data's labels before (a value check breaks a graph)
+            return
         if classes is not None and len(y) and (int(y.max()) >= classes or int(y.min()) < -1):
             raise ValueError(f"{self.registered_name} has {classes} classes, but the labels run from {int(y.min())} "
                              f"to {int(y.max())}")
