@@ -15,11 +15,12 @@ from PIL import Image
 from torch.distributions import Normal
 
 from vaekit.contract import Conditional, given
+from vaekit.data.user_files import is_image_shape
 from vaekit.models import LatentVariableModel
 
 
 def _require_images(model: LatentVariableModel) -> None:
-    if len(model.data_shape) != 3 or model.data_shape[0] not in (1, 3):
+    if not is_image_shape(model.data_shape):
         raise ValueError(f"image figures need images (1 or 3 channels, H, W); this model's data has shape "
                          f"{model.data_shape}")
 

@@ -15,7 +15,7 @@ import torch
 from vaekit.config import DataConfig
 from vaekit.contract import Classifies, Conditional, Latent, Sentences, WeightPosterior
 from vaekit.data import DATASETS, Data, Split, load_data
-from vaekit.data.user_files import read_image
+from vaekit.data.user_files import is_image_shape, read_image
 from vaekit.devices import seeded
 from vaekit.distributions.likelihoods import check_likelihood
 from vaekit.evaluate import evaluate
@@ -44,7 +44,7 @@ def test_data(model: Model, name: str | None, relabel: bool = True) -> Data:
         config = record.data
     elif isinstance(model, Sentences):
         config = DataConfig(name=name, max_length=model.max_length)
-    elif name not in DATASETS and Path(name).is_dir() and len(model.data_shape) == 3 and model.data_shape[0] in (1, 3):
+    elif name not in DATASETS and Path(name).is_dir() and is_image_shape(model.data_shape):
         config = DataConfig(name=name, image_size=model.data_shape[1:], channels=model.data_shape[0])  # to fit
     else:
         config = DataConfig(name=name)
@@ -85,7 +85,7 @@ def read_images(model: Model, sources: Sequence[Path | BinaryIO]) -> torch.Tenso
     """Image files (or their bytes) as the model's inputs (N, C, H, W) in [0, 1]: grey or RGB as the model is,
     resized to its size, and black or white for a model of binary images (a Bernoulli likelihood)."""
     shape = model.data_shape
-    if len(shape) != 3 or shape[0] not in (1, 3):
+    if not is_image_shape(shape):
         raise ValueError(f"{model.registered_name} models data of shape {shape}, not images: give --data instead")
     for source in sources:
         if isinstance(source, Path) and not source.is_file():

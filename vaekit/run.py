@@ -34,6 +34,7 @@ from vaekit.contract import (
 )
 from vaekit.contract import describe as describe_model
 from vaekit.data import Data, Split, load_data, unknown_labels_to_training
+from vaekit.data.user_files import is_image_shape
 from vaekit.devices import resolve_device
 from vaekit.distributions.likelihoods import AUTO, check_likelihood
 from vaekit.evaluate import cluster_error, evaluate
@@ -155,7 +156,7 @@ def write_figures(model: LatentVariableModel, data: Data, run_dir: Path, config:
         if (run_dir / "metrics.jsonl").exists():
             figures.append(loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS))
         return figures
-    if len(model.data_shape) != 3 or model.data_shape[0] not in (1, 3):  # frames, other arrays: the loss curves
+    if not is_image_shape(model.data_shape):  # sequences of frames, other arrays: the loss curves only
         if not (run_dir / "metrics.jsonl").exists():
             return []
         return [loss_curves(run_dir / "metrics.jsonl", run_dir / "loss_curves.png", ELBO_PANELS)]

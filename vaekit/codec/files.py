@@ -26,6 +26,7 @@ from vaekit.data.user_files import (
     channels_first_shape,
     image_depth,
     image_files,
+    is_image_shape,
     read_image,
     read_npy,
     to_channels_first,
@@ -195,7 +196,7 @@ def read_inputs(paths: list[str | Path], data_shape: tuple[int, ...], keep_names
             raise CodecError("give either one .npy array or image files and folders, not both")
         array, notes = _read_array(given[0], data_shape)
         return array, notes, [given[0].name]
-    if len(data_shape) != 3 or data_shape[0] not in (1, 3):
+    if not is_image_shape(data_shape):
         raise CodecError(f"this model's data has shape {data_shape}, not images; give a .npy array")
     found = _image_files(given)
     pixels = np.stack([_read_exact(path, data_shape, lossless) for path, _ in found])

@@ -39,6 +39,11 @@ def _kind_of(x: np.ndarray) -> Kind:
     return "continuous"
 
 
+def is_image_shape(shape: tuple[int, ...]) -> bool:
+    """Whether items of ``shape`` are images (C, H, W) of 1 or 3 channels: what pictures and image files hold."""
+    return len(shape) == 3 and shape[0] in (1, 3)
+
+
 def channels_first_shape(item: tuple[int, ...], kind: Kind) -> tuple[int, ...] | None:
     """An array's item shape (C, H, W) when its items are images laid out otherwise: (H, W, 1 or 3), channels last
     as PIL, imageio and Keras give them, or (H, W) pixels (binary or 8-bit values) with no channel axis. None when

@@ -15,6 +15,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from vaekit.contract import Sentences
+from vaekit.data.user_files import is_image_shape
 from vaekit.generate import to_picture
 from vaekit.modalities import read_images
 from vaekit.models import Model
@@ -28,7 +29,7 @@ def kind_of(model: Model) -> str:
         return "text"
     if model.config.audio is not None:
         return "audio"
-    if len(model.data_shape) == 3 and model.data_shape[0] in (1, 3):
+    if is_image_shape(model.data_shape):
         return "image"
     raise ValueError(f"the explorer shows images, spectrograms and sentences; this {model.registered_name}'s data "
                      f"has shape {model.data_shape}")

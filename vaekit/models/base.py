@@ -87,13 +87,16 @@ class Model(nn.Module):
         return x.to(self.device, torch.float32)
 
     def check_labels(self, y: torch.Tensor | None) -> None:
-        """Refuse labels that this model cannot learn from: none at all, or outside 0..num_classes-1 (-1: unknown)."""
-        classes = getattr(self, "num_classes", None)
+        """Refuse labels that this model cannot learn from: none at all, or values that check_label_values refuses."""
         if y is None:
             raise ValueError(f"{self.registered_name} learns from labelled data: give labels y, with -1 where unknown "
                              "(image folders get labels from class sub-folders, arrays from an .npz 'y')")
-        if torch.compiler.is_compiling():  # the Trainer checked the data's labels before (a value check breaks a graph)
-            return
+        if not torch.compiler.is_compiling():  # the Trainer checked the data's labels before; .item() breaks a graph
+            self.check_label_values(y)
+
+    def check_label_values(self, y: torch.Tensor) -> None:
+        """Refuse labels outside 0..num_classes-1 (-1: unknown)."""
+        classes = getattr(self, "num_classes", None)
         if classes is not None and len(y) and (int(y.max()) >= classes or int(y.min()) < -1):
             raise ValueError(f"{self.registered_name} has {classes} classes, but the labels run from {int(y.min())} "
                              f"to {int(y.max())}")

@@ -67,12 +67,9 @@ class ConditionalVAE(VAE):
 
     every_label: ClassVar[bool] = True  # q(z|x, c) and p(x|z, c) read each example's label; M2 infers the unknown
 
-    def check_labels(self, y: torch.Tensor | None) -> None:
+    def check_label_values(self, y: torch.Tensor) -> None:
         """Refuse unknown labels too (Sohn et al. 2015 train on labelled pairs)."""
-        super().check_labels(y)
-        assert y is not None
-        if torch.compiler.is_compiling():
-            return
+        super().check_label_values(y)
         unknown = int((y == UNLABELLED).sum())
         if unknown and self.every_label:
             raise ValueError(f"conditional-vae reads every example's label, but {unknown} of {len(y)} have none (-1: a "
